@@ -1,0 +1,17 @@
+import type { AnyPolicy } from '../src/review/policy.js';
+import durationSyntax from './duration-syntax.js';
+import streamIdleWithinRequest from './stream-idle-within-request.js';
+import streamIdleZero from './stream-idle-zero.js';
+import backendRequestWithinImpliedRequest from './backend-request-within-implied-request.js';
+import streamIdleNeedsFalloverTarget from './stream-idle-needs-fallover-target.js';
+import httprouteLimits from './httproute-limits.js';
+
+/** Every policy the webhook knows. Order is the order findings are reported in. */
+export const ALL_POLICIES: readonly AnyPolicy[] = [
+  durationSyntax,
+  streamIdleWithinRequest,
+  streamIdleZero,
+  backendRequestWithinImpliedRequest,
+  streamIdleNeedsFalloverTarget,
+  httprouteLimits,
+];

@@ -1,0 +1,36 @@
+import { definePolicy } from '../src/review/policy.js';
+import { AIGATEWAYROUTE } from '../src/model/kinds.js';
+import { backendPriority, ruleBackendRefs } from '../src/model/aigatewayroute.js';
+import { formatDuration } from '../src/model/duration.js';
+import { NO_PARAMS, rulesWithTimeouts } from './helpers.js';
+
+export default definePolicy({
+  id: 'stream-idle-needs-fallover-target',
+  description: 'A streamIdleTimeout with every backendRef at one priority has nothing to fall over to: the client gets a 504.',
+  endpoint: 'validate',
+  match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE', 'UPDATE'] },
+  defaultMode: 'warn',
+  onError: 'allow-with-warning',
+  paramsSchema: NO_PARAMS,
+  defaultParams: {},
+  evaluate({ object }) {
+    const findings = [];
+    for (const { rule, index, label, timeouts } of rulesWithTimeouts(object)) {
+      const idle = timeouts.streamIdle;
+      if (idle === undefined || idle === 0) continue;
+      const refs = ruleBackendRefs(rule);
+      if (refs.length === 0) continue;
+      const levels = new Set(refs.map(backendPriority));
+      if (levels.size > 1) continue;
+      const [level] = levels;
+      const refsText = refs.length === 1 ? 'its only backendRef has' : `all ${refs.length} backendRefs have`;
+      findings.push({
+        path: `spec.rules[${index}].streamIdleTimeout`,
+        message:
+          `${label}: streamIdleTimeout ${formatDuration(idle)} is set but ${refsText} priority ${level}, so when the timer fires there is no next priority to fall over to and the client gets a 504. ` +
+          `Fix: add a backendRef with priority ${level! + 1} on a different provider, or remove streamIdleTimeout.`,
+      });
+    }
+    return { findings };
+  },
+});

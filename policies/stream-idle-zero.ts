@@ -1,0 +1,31 @@
+import { definePolicy } from '../src/review/policy.js';
+import { AIGATEWAYROUTE } from '../src/model/kinds.js';
+import { attemptBound } from '../src/model/timeouts.js';
+import { formatDuration } from '../src/model/duration.js';
+import { NO_PARAMS, rulesWithTimeouts } from './helpers.js';
+
+export default definePolicy({
+  id: 'stream-idle-zero',
+  description: 'streamIdleTimeout: 0s silently turns the per-try idle timeout off.',
+  endpoint: 'validate',
+  match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE', 'UPDATE'] },
+  defaultMode: 'warn',
+  onError: 'allow-with-warning',
+  paramsSchema: NO_PARAMS,
+  defaultParams: {},
+  evaluate({ object }) {
+    const findings = [];
+    for (const { index, label, timeouts } of rulesWithTimeouts(object)) {
+      if (timeouts.streamIdle !== 0) continue;
+      const bound = attemptBound(timeouts);
+      const cut = bound.ms === 0 ? 'nothing (the request timeout is 0s too)' : `only the ${formatDuration(bound.ms)} request bound`;
+      findings.push({
+        path: `spec.rules[${index}].streamIdleTimeout`,
+        message:
+          `${label}: streamIdleTimeout 0s disables the idle timeout, so a model that stops sending is cut by ${cut} and never failed over. ` +
+          `Fix: set a positive streamIdleTimeout${bound.ms ? ` below ${formatDuration(bound.ms)}` : ''} (e.g. 30s for a first-token budget), or remove the field.`,
+      });
+    }
+    return { findings };
+  },
+});

@@ -1,0 +1,163 @@
+#!/usr/bin/env node
+/** Composition root: the only place that reads flags, env and files, and wires them into the core. */
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
+import { Command, Option } from 'commander';
+import { KubeConfig } from '@kubernetes/client-node';
+import { ALL_POLICIES } from '../policies/index.js';
+import { ConfigHolder } from './runtime.js';
+import { startServer } from './serve.js';
+import { createCertBundle, writeCertBundle, caBundleBase64 } from './tls/certs.js';
+import { parseAdmissionReview } from './review/parse.js';
+import { review } from './review/review.js';
+import { AdmissionError } from './review/errors.js';
+import { MemoryWorld } from './world/world.js';
+import { createLogger } from './observe/logger.js';
+import { silentLogger } from './review/deps.js';
+
+const EXIT = { ok: 0, denied: 1, badInput: 2 } as const;
+
+function readInput(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw new AdmissionError('INVALID_INPUT_FILE', `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function parseListen(value: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new AdmissionError('INVALID_INPUT_FILE', `--listen ${value}: expected HOST:PORT, e.g. 0.0.0.0:8443`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** Finds the cluster like kubectl: --kubeconfig, then KUBECONFIG / ~/.kube/config, then in-cluster. */
+function loadKubeConfig(file: string | undefined): KubeConfig {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else kc.loadFromDefault();
+  if (!kc.getCurrentCluster()) {
+    throw new AdmissionError(
+      'INVALID_CONFIG',
+      'no Kubernetes cluster found: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod; use --standalone to run without a cluster',
+    );
+  }
+  return kc;
+}
+
+function fail(err: unknown): never {
+  if (err instanceof AdmissionError && err.isUserError) {
+    process.stderr.write(`aigw-admission: ${err.message}\n`);
+    process.exit(EXIT.badInput);
+  }
+  process.stderr.write(`aigw-admission: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(70);
+}
+
+export function buildProgram(): Command {
+  const program = new Command('aigw-admission')
+    .description('Policy-as-code admission webhook for Envoy AI Gateway')
+    .showHelpAfterError()
+    .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.badInput));
+
+  program
+    .command('serve')
+    .description('serve POST /validate and /mutate over HTTPS')
+    .option('--standalone', 'no cluster: listen on 127.0.0.1:8443 and use only the objects given')
+    .option('--kubeconfig <file>', 'kubeconfig to find the cluster with (default: like kubectl)')
+    .option('--listen <host:port>', 'address to listen on (default 0.0.0.0:8443, standalone 127.0.0.1:8443)')
+    .option('--tls-dir <dir>', 'directory with tls.crt, tls.key and ca.crt; created when absent', 'certs')
+    .option('--config <file>', 'policy configuration (default: config.yaml when present)')
+    .action(async (o: { standalone?: boolean; kubeconfig?: string; listen?: string; tlsDir: string; config?: string }) => {
+      try {
+        const { host, port } = parseListen(o.listen ?? (o.standalone ? '127.0.0.1:8443' : '0.0.0.0:8443'));
+        if (!o.standalone) loadKubeConfig(o.kubeconfig);
+        const logger = createLogger();
+        const running = await startServer({
+          host,
+          port,
+          tlsDir: o.tlsDir,
+          configPath: ConfigHolder.resolvePath(o.config),
+          standalone: Boolean(o.standalone),
+          logger,
+        });
+        const caPath = relative(process.cwd(), running.caPath) || running.caPath;
+        const sample = 'test/fixtures/admission-reviews/aigatewayroute-stream-idle-too-long.json';
+        process.stderr.write(
+          [
+            `aigw-admission listening on ${running.url} (${o.standalone ? 'standalone, no cluster' : 'cluster mode'})`,
+            `CA certificate: ${caPath}`,
+            `Try it:`,
+            `  curl --cacert ${caPath} -H 'Content-Type: application/json' --data @${sample} ${running.url}/validate`,
+            `  (or any body from ../shared/fixtures/admission-reviews/)`,
+            '',
+          ].join('\n'),
+        );
+        let stopping = false;
+        const stop = (signal: string) => {
+          if (stopping) return;
+          stopping = true;
+          logger.info({ event: 'shutdown', signal, inFlight: running.webhook.inFlight() }, 'shutting down: finishing in-flight reviews');
+          void running.close().then(() => {
+            logger.info({ event: 'stopped' }, 'stopped');
+            (logger as { flush?: () => void }).flush?.();
+            process.exit(0);
+          });
+        };
+        process.on('SIGTERM', () => stop('SIGTERM'));
+        process.on('SIGINT', () => stop('SIGINT'));
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('review')
+    .description('review one AdmissionReview file; exit 0 allowed, 1 denied, 2 bad input')
+    .requiredOption('-f, --file <file>', 'AdmissionReview JSON (- for stdin)')
+    .addOption(new Option('--mutate', 'run the mutating policies').conflicts('validate'))
+    .addOption(new Option('--validate', 'run the validating policies (default)').conflicts('mutate'))
+    .option('--config <file>', 'policy configuration (default: config.yaml when present)')
+    .action((o: { file: string; mutate?: boolean; config?: string }) => {
+      try {
+        const holder = new ConfigHolder(ALL_POLICIES, ConfigHolder.resolvePath(o.config));
+        const input = parseAdmissionReview(readInput(o.file));
+        const world = new MemoryWorld([], { kubernetesMinor: holder.config.kubernetesMinor });
+        const { review: out } = review(input, o.mutate ? 'mutate' : 'validate', {
+          policies: holder.policies,
+          world,
+          now: () => new Date(),
+          logger: silentLogger,
+        });
+        process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
+        process.exitCode = out.response.allowed ? EXIT.ok : EXIT.denied;
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('certs')
+    .description('write a CA and a serving certificate for SERVICE.NAMESPACE.svc; print the base64 CA bundle')
+    .requiredOption('--service <name>', 'Service name of the webhook')
+    .requiredOption('--namespace <ns>', 'namespace of the Service')
+    .requiredOption('--out <dir>', 'directory to write tls.crt, tls.key, ca.crt, ca.key into')
+    .option('--local', 'also cover localhost and 127.0.0.1')
+    .option('--san <name...>', 'extra DNS names or IPv4 addresses')
+    .action((o: { service: string; namespace: string; out: string; local?: boolean; san?: string[] }) => {
+      try {
+        const extraSans = [...(o.local ? ['localhost', '127.0.0.1'] : []), ...(o.san ?? [])];
+        const bundle = createCertBundle({ service: o.service, namespace: o.namespace, extraSans });
+        writeCertBundle(o.out, bundle);
+        process.stderr.write(`wrote ${o.out}/tls.crt, tls.key, ca.crt, ca.key for ${o.service}.${o.namespace}.svc\n`);
+        process.stdout.write(`${caBundleBase64(bundle.caCert)}\n`);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  return program;
+}
+
+await buildProgram().parseAsync(process.argv);

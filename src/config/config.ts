@@ -1,0 +1,116 @@
+import { readFileSync } from 'node:fs';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { AdmissionError } from '../review/errors.js';
+import { MODES } from '../review/types.js';
+import type { AnyPolicy } from '../review/policy.js';
+import { PolicySet, type PolicySettings } from '../review/policy-set.js';
+
+/** The whole configuration file (default `config.yaml`), validated at load and frozen. */
+export interface Config {
+  policies: Record<string, PolicySettings>;
+  server: { maxBodyBytes: number };
+  /** Kubernetes minor version to assume without a cluster (standalone, check, inject). */
+  kubernetesMinor?: number;
+}
+
+/**
+ * Objects reach up to ~3 MiB through the API server; an UPDATE review carries object and oldObject, so the body limit
+ * leaves room for both plus the envelope.
+ */
+export const DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024;
+
+export function configSchema(policies: readonly AnyPolicy[]): Record<string, unknown> {
+  const policyProps: Record<string, unknown> = {};
+  for (const p of policies) {
+    policyProps[p.id] = {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        mode: { enum: p.modes ?? [...MODES] },
+        params: p.paramsSchema,
+      },
+    };
+  }
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: {
+      policies: { type: 'object', additionalProperties: false, properties: policyProps },
+      server: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { maxBodyBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024 } },
+      },
+      kubernetesMinor: { type: 'integer', minimum: 16, maximum: 99 },
+    },
+  };
+}
+
+function describeAjvError(e: ErrorObject, knownPolicies: string[]): string {
+  const at = e.instancePath ? e.instancePath.slice(1).replace(/\//g, '.') : '(top level)';
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    if (e.instancePath === '/policies') return `policies.${extra}: unknown policy; known policies: ${knownPolicies.join(', ')}`;
+    return `${at === '(top level)' ? '' : `${at}.`}${extra}: unknown field; remove it or check its spelling`;
+  }
+  if (e.keyword === 'enum') return `${at}: must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}`;
+  return `${at}: ${e.message}`;
+}
+
+export class ConfigLoader {
+  private readonly validate;
+  constructor(private readonly policies: readonly AnyPolicy[]) {
+    const ajv = new Ajv({ allErrors: true, useDefaults: false, strict: false });
+    this.validate = ajv.compile(configSchema(policies));
+  }
+
+  /** Parse, validate and freeze a config document; an error names every bad field. */
+  fromText(text: string, source = 'config'): Readonly<Config> {
+    let raw: unknown;
+    try {
+      raw = parseYaml(text) ?? {};
+    } catch (err) {
+      throw new AdmissionError('INVALID_CONFIG', `${source}: not valid YAML: ${(err as Error).message}`);
+    }
+    return this.fromObject(raw, source);
+  }
+
+  fromObject(raw: unknown, source = 'config'): Readonly<Config> {
+    if (!this.validate(raw)) {
+      const known = this.policies.map((p) => p.id);
+      const problems = (this.validate.errors ?? []).map((e) => describeAjvError(e, known));
+      throw new AdmissionError('INVALID_CONFIG', `${source}: ${[...new Set(problems)].join('; ')}`);
+    }
+    const input = raw as Partial<Config>;
+    const config: Config = {
+      policies: input.policies ?? {},
+      server: { maxBodyBytes: input.server?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES },
+      kubernetesMinor: input.kubernetesMinor,
+    };
+    return deepFreeze(config);
+  }
+
+  fromFile(path: string): Readonly<Config> {
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      throw new AdmissionError('INVALID_CONFIG', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+    return this.fromText(text, path);
+  }
+
+  policySet(config: Readonly<Config>): PolicySet {
+    return new PolicySet(this.policies, config.policies);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

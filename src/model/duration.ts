@@ -1,0 +1,54 @@
+/**
+ * Gateway API durations (GEP-2257): the CRD pattern plus Go time.ParseDuration semantics,
+ * where components simply add up (`1m30s` = 90 s, `1s1s` = 2 s).
+ */
+export const GEP_2257_PATTERN = /^([0-9]{1,5}(h|m|s|ms)){1,4}$/;
+
+const COMPONENT = /([0-9]{1,5})(h|ms|m|s)/g;
+const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
+
+export type ParsedDuration = { ok: true; ms: number } | { ok: false; error: string };
+
+export function parseDuration(value: unknown): ParsedDuration {
+  if (typeof value !== 'string') {
+    return { ok: false, error: `must be a string duration such as "30s" or "1m30s", got ${describeValue(value)}` };
+  }
+  if (!GEP_2257_PATTERN.test(value)) {
+    return {
+      ok: false,
+      error: `"${truncate(value)}" is not a Gateway API duration: use 1 to 4 components of up to 5 digits with a unit h, m, s or ms, such as "30s", "1m30s" or "500ms"`,
+    };
+  }
+  let ms = 0;
+  for (const [, digits, unit] of value.matchAll(COMPONENT)) ms += Number(digits) * UNIT_MS[unit!]!;
+  return { ok: true, ms };
+}
+
+/** Shortest readable form of a millisecond count, the way Go prints a Duration (`1m30s`, `500ms`, `0s`). */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  if (ms < 1000) return `${ms}ms`;
+  let rest = ms;
+  let out = '';
+  const h = Math.floor(rest / 3_600_000);
+  rest -= h * 3_600_000;
+  const m = Math.floor(rest / 60_000);
+  rest -= m * 60_000;
+  if (h) out += `${h}h`;
+  if (h || m) out += `${m}m`;
+  const s = rest / 1000;
+  out += `${Number.isInteger(s) ? s : s.toFixed(3).replace(/0+$/, '')}s`;
+  return out;
+}
+
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return `"${truncate(value)}"`;
+  if (typeof value === 'object') return 'an object';
+  return `${typeof value} ${String(value)}`;
+}
+
+function truncate(s: string, max = 64): string {
+  return s.length > max ? `${s.slice(0, max)}…` : s;
+}

@@ -1,0 +1,85 @@
+import type { JsonPatchOperation } from './types.js';
+
+/** RFC 6901: `~` → `~0`, `/` → `~1` (label and annotation keys contain `/`). */
+export function escapePointerToken(token: string | number): string {
+  return String(token).replace(/~/g, '~0').replace(/\//g, '~1');
+}
+
+export function pointer(segments: ReadonlyArray<string | number>): string {
+  let out = '';
+  for (const s of segments) out += `/${escapePointerToken(s)}`;
+  return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * Builds explicit JSON Patch operations against the original object without copying or diffing it: only the paths
+ * that change are visited. Parents a previous operation created are remembered (`created`), so two defaults under the
+ * same missing parent emit one `add {}` for it. A builder per policy keeps its own additions until `commit` merges them.
+ */
+export class PatchBuilder {
+  readonly ops: JsonPatchOperation[] = [];
+  private readonly local = new Set<string>();
+
+  constructor(
+    private readonly root: unknown,
+    private readonly created: Set<string> = new Set(),
+  ) {}
+
+  /** Does the path exist in the original object or was it created by an earlier operation? */
+  exists(segments: ReadonlyArray<string | number>): boolean {
+    const p = pointer(segments);
+    if (this.created.has(p) || this.local.has(p)) return true;
+    return this.lookup(segments) !== undefined;
+  }
+
+  /** The original value at the path (not what earlier operations wrote). */
+  lookup(segments: ReadonlyArray<string | number>): unknown {
+    let cur: unknown = this.root;
+    for (const s of segments) {
+      if (Array.isArray(cur) && typeof s === 'number') cur = cur[s];
+      else if (isObject(cur)) cur = Object.prototype.hasOwnProperty.call(cur, s) ? cur[s as string] : undefined;
+      else return undefined;
+    }
+    return cur;
+  }
+
+  /** Emit `add {}` for every missing object on the way down to `segments` (inclusive). */
+  ensureObject(segments: ReadonlyArray<string | number>): void {
+    for (let i = 1; i <= segments.length; i++) {
+      const prefix = segments.slice(0, i);
+      if (!this.exists(prefix)) this.addRaw(prefix, {});
+    }
+  }
+
+  /** Set a value, creating missing parent objects first. `replace` when it exists, `add` otherwise. */
+  set(segments: ReadonlyArray<string | number>, value: unknown): void {
+    this.ensureObject(segments.slice(0, -1));
+    if (this.exists(segments)) this.ops.push({ op: 'replace', path: pointer(segments), value });
+    else this.addRaw(segments, value);
+  }
+
+  /** Append to an array, creating it (and its parents) when missing. */
+  append(arraySegments: ReadonlyArray<string | number>, value: unknown): void {
+    if (!this.exists(arraySegments)) {
+      this.ensureObject(arraySegments.slice(0, -1));
+      this.addRaw(arraySegments, [value]);
+      return;
+    }
+    this.ops.push({ op: 'add', path: `${pointer(arraySegments)}/-`, value });
+  }
+
+  /** Make this builder's created parents visible to later builders. */
+  commit(): void {
+    for (const p of this.local) this.created.add(p);
+  }
+
+  private addRaw(segments: ReadonlyArray<string | number>, value: unknown): void {
+    const p = pointer(segments);
+    this.ops.push({ op: 'add', path: p, value });
+    this.local.add(p);
+  }
+}

@@ -1,0 +1,58 @@
+import type { AdmissionRequest, Endpoint, EventDraft, FindingDraft, KubeObject, Mode, Operation } from './types.js';
+import type { PatchBuilder } from './patch.js';
+import type { World } from '../world/world.js';
+
+/** Kinds are matched by API group and kind, any version (AIGatewayRoute v1alpha1 and v1beta1 share one schema). */
+export interface KindMatch {
+  group: string;
+  kind: string;
+  /** The plural resource, for webhook rules in deploy/. */
+  resource: string;
+  /** The versions the webhook rules list. */
+  versions: string[];
+}
+
+export interface PolicyContext<P> {
+  request: AdmissionRequest;
+  operation: Operation;
+  /** The object as admitted; on DELETE, null. */
+  object: KubeObject | null;
+  oldObject: KubeObject | null;
+  params: P;
+  world: World;
+  now: Date;
+  dryRun: boolean;
+  /** For mutating policies: builds explicit JSON Patch operations against `object`. */
+  patch: PatchBuilder;
+}
+
+export interface PolicyResult {
+  findings?: FindingDraft[];
+  events?: EventDraft[];
+}
+
+export interface Policy<P = Record<string, never>> {
+  id: string;
+  /** One line: what goes wrong in production when this fires. */
+  description: string;
+  endpoint: Endpoint;
+  match: { kinds: KindMatch[]; operations: Operation[] };
+  defaultMode: Mode;
+  /** Modes this policy may be set to (mutating policies: warn applies and says so, audit only logs). */
+  modes?: Mode[];
+  /** Off unless the config turns it on (operator defaults). */
+  defaultEnabled?: boolean;
+  /** What an internal error inside the policy does to the review: fail closed (deny) or allow with a warning. */
+  onError: 'deny' | 'allow-with-warning';
+  /** JSON Schema (ajv) of `params` in the config; compiled once at load. */
+  paramsSchema: Record<string, unknown>;
+  defaultParams: P;
+  evaluate(ctx: PolicyContext<P>): PolicyResult;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyPolicy = Policy<any>;
+
+export function definePolicy<P>(policy: Policy<P>): Policy<P> {
+  return policy;
+}

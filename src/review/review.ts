@@ -1,0 +1,163 @@
+import { performance } from 'node:perf_hooks';
+import { PatchBuilder } from './patch.js';
+import type { ReviewDeps } from './deps.js';
+import type {
+  AdmissionRequest,
+  AdmissionReviewRequest,
+  AdmissionReviewResponse,
+  Endpoint,
+  EventDraft,
+  Finding,
+  JsonPatchOperation,
+  KubeObject,
+  ResourceRef,
+} from './types.js';
+
+export interface Verdict {
+  allowed: boolean;
+  findings: Finding[];
+  patch: JsonPatchOperation[];
+  events: EventDraft[];
+  /** Ids of the policies that reported a finding or wrote a patch. */
+  fired: string[];
+}
+
+export function resourceOf(request: AdmissionRequest): ResourceRef {
+  const obj: KubeObject | null = request.object ?? request.oldObject;
+  const gv = request.kind.group ? `${request.kind.group}/${request.kind.version}` : request.kind.version;
+  return {
+    apiVersion: typeof obj?.apiVersion === 'string' ? obj.apiVersion : gv,
+    kind: request.kind.kind,
+    namespace: request.namespace ?? obj?.metadata?.namespace ?? '',
+    name: request.name || obj?.metadata?.name || obj?.metadata?.generateName || '',
+  };
+}
+
+/** Runs the policies that match the request; pure apart from the logger and metrics in `deps`. */
+export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: ReviewDeps): Verdict {
+  const { group, kind } = request.kind;
+  const matching = deps.policies.matching(endpoint, group, kind, request.operation);
+  const verdict: Verdict = { allowed: true, findings: [], patch: [], events: [], fired: [] };
+  if (matching.length === 0) return verdict;
+
+  const resource = resourceOf(request);
+  const now = deps.now();
+  const created = new Set<string>();
+  for (const { policy, mode, params } of matching) {
+    const patch = new PatchBuilder(request.object, created);
+    let result;
+    try {
+      result = policy.evaluate({
+        request,
+        operation: request.operation,
+        object: request.object ?? null,
+        oldObject: request.oldObject ?? null,
+        params,
+        world: deps.world,
+        now,
+        dryRun: request.dryRun === true,
+        patch,
+      });
+    } catch (err) {
+      deps.metrics?.policyError(policy.id);
+      deps.logger.error(
+        { event: 'policy_error', uid: request.uid, policy: policy.id, err: { message: (err as Error)?.message, stack: (err as Error)?.stack } },
+        'policy failed',
+      );
+      if (mode === 'audit') continue;
+      const failClosed = policy.onError === 'deny';
+      verdict.fired.push(policy.id);
+      verdict.findings.push({
+        policy: policy.id,
+        mode: failClosed ? 'deny' : 'warn',
+        resource,
+        path: '',
+        message: failClosed
+          ? `internal error in policy ${policy.id}; the request is refused because this policy fails closed (onError: deny). The webhook log has the error under uid ${request.uid}; to admit meanwhile, set policies.${policy.id}.mode to warn or audit in the config`
+          : `internal error in policy ${policy.id}; the request was not checked by it (onError: allow-with-warning). The webhook log has the error under uid ${request.uid}`,
+      });
+      if (failClosed) verdict.allowed = false;
+      continue;
+    }
+    const findings = result.findings ?? [];
+    const applies = mode !== 'audit';
+    if (findings.length > 0 || patch.ops.length > 0) verdict.fired.push(policy.id);
+    for (const f of findings) {
+      // A mutating policy's findings describe what it wrote: never a denial.
+      const effective = policy.endpoint === 'mutate' && mode === 'deny' ? 'warn' : mode;
+      verdict.findings.push({ policy: policy.id, mode: effective, resource, path: f.path, message: f.message });
+      deps.metrics?.finding(policy.id, effective);
+      if (effective === 'deny') verdict.allowed = false;
+    }
+    if (applies && patch.ops.length > 0) {
+      patch.commit();
+      for (const op of patch.ops) verdict.patch.push(op);
+    }
+    if (applies && result.events) for (const e of result.events) verdict.events.push(e);
+  }
+  return verdict;
+}
+
+export function formatFinding(f: Pick<Finding, 'policy' | 'path' | 'message'>): string {
+  return f.path ? `[${f.policy}] ${f.path}: ${f.message}` : `[${f.policy}] ${f.message}`;
+}
+
+export function buildResponse(uid: string, verdict: Verdict, endpoint: Endpoint): AdmissionReviewResponse {
+  const response: AdmissionReviewResponse['response'] = { uid, allowed: verdict.allowed };
+  const denials = verdict.findings.filter((f) => f.mode === 'deny');
+  const warnings = verdict.findings.filter((f) => f.mode === 'warn').map(formatFinding);
+  if (!verdict.allowed) {
+    response.status = { code: 403, reason: 'Forbidden', message: denials.map(formatFinding).join('\n') };
+  }
+  if (warnings.length > 0) response.warnings = warnings;
+  if (endpoint === 'mutate' && verdict.allowed && verdict.patch.length > 0) {
+    response.patchType = 'JSONPatch';
+    response.patch = Buffer.from(JSON.stringify(verdict.patch)).toString('base64');
+  }
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
+}
+
+/**
+ * The one flow every door calls: AdmissionReview in, AdmissionReview out. After the verdict, and never on dry run,
+ * the side effects (Events) go out through `deps.events`. One log line per review.
+ */
+export function review(
+  input: AdmissionReviewRequest,
+  endpoint: Endpoint,
+  deps: ReviewDeps,
+): { review: AdmissionReviewResponse; verdict: Verdict } {
+  const started = performance.now();
+  const request = input.request;
+  const verdict = evaluate(request, endpoint, deps);
+  const out = buildResponse(request.uid, verdict, endpoint);
+  const dryRun = request.dryRun === true;
+  if (!dryRun && deps.events && verdict.events.length > 0) {
+    const regarding = resourceOf(request);
+    for (const e of verdict.events) deps.events.emit(e.regarding ?? regarding, e);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  deps.metrics?.reviewed(
+    { endpoint, kind: request.kind.kind, operation: request.operation, allowed: verdict.allowed, dryRun },
+    seconds,
+  );
+  const resource = resourceOf(request);
+  deps.logger.info(
+    {
+      event: 'review',
+      endpoint,
+      uid: request.uid,
+      kind: request.kind.kind,
+      namespace: resource.namespace,
+      name: resource.name,
+      operation: request.operation,
+      dryRun,
+      allowed: verdict.allowed,
+      policies: verdict.fired,
+      findings: verdict.findings.length ? verdict.findings.map((f) => ({ policy: f.policy, mode: f.mode, path: f.path })) : undefined,
+      patchOps: verdict.patch.length || undefined,
+      ms: Math.round(seconds * 1e6) / 1000,
+    },
+    'review',
+  );
+  return { review: out, verdict };
+}

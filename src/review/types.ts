@@ -1,0 +1,103 @@
+/** The AdmissionReview v1 wire shapes (admission.k8s.io/v1), the finding shape, and the policy contract. */
+
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+export const OPERATIONS: readonly Operation[] = ['CREATE', 'UPDATE', 'DELETE', 'CONNECT'];
+export type Mode = 'deny' | 'warn' | 'audit';
+export const MODES: readonly Mode[] = ['deny', 'warn', 'audit'];
+/** Which webhook path a policy runs behind. */
+export type Endpoint = 'validate' | 'mutate';
+
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+
+export type KubeObject = {
+  apiVersion?: string;
+  kind?: string;
+  metadata?: {
+    name?: string;
+    namespace?: string;
+    generateName?: string;
+    uid?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    creationTimestamp?: string;
+    [k: string]: unknown;
+  };
+  [k: string]: unknown;
+};
+
+export interface AdmissionRequest {
+  uid: string;
+  kind: GroupVersionKind;
+  resource?: { group: string; version: string; resource: string };
+  subResource?: string;
+  requestKind?: GroupVersionKind;
+  name?: string;
+  namespace?: string;
+  operation: Operation;
+  userInfo?: { username?: string; uid?: string; groups?: string[]; extra?: Record<string, string[]> };
+  object: KubeObject | null;
+  oldObject: KubeObject | null;
+  dryRun?: boolean;
+  options?: { kind?: string; [k: string]: unknown } | null;
+}
+
+export interface AdmissionReviewRequest {
+  apiVersion: 'admission.k8s.io/v1';
+  kind: 'AdmissionReview';
+  request: AdmissionRequest;
+}
+
+export interface AdmissionResponse {
+  uid: string;
+  allowed: boolean;
+  status?: { code: number; message: string; reason: string };
+  warnings?: string[];
+  patchType?: 'JSONPatch';
+  patch?: string;
+}
+
+export interface AdmissionReviewResponse {
+  apiVersion: 'admission.k8s.io/v1';
+  kind: 'AdmissionReview';
+  response: AdmissionResponse;
+}
+
+export interface ResourceRef {
+  apiVersion: string;
+  kind: string;
+  namespace: string;
+  name: string;
+}
+
+/** One shape everywhere: responses, check, audit, reports, logs (SPEC §1). */
+export interface Finding {
+  policy: string;
+  mode: Mode;
+  resource: ResourceRef;
+  path: string;
+  message: string;
+}
+
+/** What a policy reports; the review fills in policy, mode and resource. */
+export interface FindingDraft {
+  path: string;
+  message: string;
+}
+
+export type JsonPatchOperation =
+  | { op: 'add' | 'replace' | 'test'; path: string; value: unknown }
+  | { op: 'remove'; path: string }
+  | { op: 'move' | 'copy'; path: string; from: string };
+
+/** A Kubernetes Event the review emits on the admitted object after the verdict, never on dry run. */
+export interface EventDraft {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+  /** Defaults to the admitted object. */
+  regarding?: ResourceRef;
+}

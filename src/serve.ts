@@ -1,0 +1,84 @@
+import { join, resolve } from 'node:path';
+import { ALL_POLICIES } from '../policies/index.js';
+import { ConfigHolder } from './runtime.js';
+import { createLogger } from './observe/logger.js';
+import { Metrics } from './observe/metrics.js';
+import { createWebhookServer, type WebhookServer } from './server/server.js';
+import { loadOrCreateServingCerts, TLS_FILES } from './tls/certs.js';
+import { MemoryWorld, type World } from './world/world.js';
+import type { Logger, ReviewDeps } from './review/deps.js';
+import type { AnyPolicy } from './review/policy.js';
+
+export interface ServeOptions {
+  host: string;
+  port: number;
+  tlsDir: string;
+  configPath?: string;
+  standalone: boolean;
+  /** Name the certificate is made for when it has to be created. */
+  service?: string;
+  namespace?: string;
+  logger?: Logger;
+  policies?: readonly AnyPolicy[];
+  world?: World;
+  now?: () => Date;
+}
+
+export interface RunningServer {
+  url: string;
+  caPath: string;
+  port: number;
+  webhook: WebhookServer;
+  config: ConfigHolder;
+  metrics: Metrics;
+  close(): Promise<void>;
+}
+
+export async function startServer(opts: ServeOptions): Promise<RunningServer> {
+  const logger = opts.logger ?? createLogger();
+  const config = new ConfigHolder(opts.policies ?? ALL_POLICIES, opts.configPath);
+  const metrics = new Metrics({ processMetrics: true });
+  const world = opts.world ?? new MemoryWorld([], { kubernetesMinor: config.config.kubernetesMinor });
+  const tlsDir = resolve(opts.tlsDir);
+  const extraSans = ['localhost', '127.0.0.1'];
+  if (opts.host !== '0.0.0.0' && opts.host !== '::' && !extraSans.includes(opts.host)) extraSans.push(opts.host);
+  const tls = loadOrCreateServingCerts(tlsDir, {
+    service: opts.service ?? 'aigw-admission',
+    namespace: opts.namespace ?? 'aigw-admission',
+    extraSans,
+  });
+  if (tls.created) logger.info({ event: 'certs_created', dir: tlsDir }, 'created a CA and a serving certificate');
+
+  const now = opts.now ?? (() => new Date());
+  const deps = (): ReviewDeps => ({ policies: config.policies, world, now, logger, metrics });
+  const webhook = createWebhookServer({
+    host: opts.host,
+    port: opts.port,
+    tls,
+    deps,
+    maxBodyBytes: () => config.config.server.maxBodyBytes,
+    metrics,
+    logger,
+    readiness: () => {
+      const reasons: string[] = [];
+      if (config.policies.active.length === 0 && config.policies.all.length > 0) reasons.push('no policy enabled');
+      if (!world.ready()) reasons.push('cluster cache not synced yet');
+      return { ready: reasons.length === 0, reasons };
+    },
+  });
+  const address = await webhook.listen();
+  config.watch(logger);
+  const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+  return {
+    url: `https://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${address.port}`,
+    caPath: join(tlsDir, TLS_FILES.ca),
+    port: address.port,
+    webhook,
+    config,
+    metrics,
+    close: async () => {
+      config.unwatch();
+      await webhook.shutdown();
+    },
+  };
+}

@@ -1,0 +1,211 @@
+import https from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import express from 'express';
+import { AdmissionError, asAdmissionError } from '../review/errors.js';
+import { parseAdmissionReview } from '../review/parse.js';
+import { review } from '../review/review.js';
+import type { Logger, ReviewDeps } from '../review/deps.js';
+import type { Endpoint } from '../review/types.js';
+import type { Metrics } from '../observe/metrics.js';
+
+export interface TlsMaterial {
+  cert: string;
+  key: string;
+}
+
+export interface Readiness {
+  ready: boolean;
+  reasons: string[];
+}
+
+export interface WebhookServerOptions {
+  host: string;
+  port: number;
+  tls: TlsMaterial;
+  /** Current dependencies; called once per review so a config reload takes effect on the next request. */
+  deps(): ReviewDeps;
+  maxBodyBytes(): number;
+  metrics: Metrics;
+  logger: Logger;
+  /** Extra readiness conditions (policies, certs, cluster cache). */
+  readiness(): Readiness;
+  headersTimeoutMs?: number;
+  requestTimeoutMs?: number;
+  keepAliveTimeoutMs?: number;
+  maxConnections?: number;
+  /** How long shutdown waits for in-flight reviews before closing what is left. */
+  drainTimeoutMs?: number;
+}
+
+export interface WebhookServer {
+  server: https.Server;
+  listen(): Promise<AddressInfo>;
+  /** Readiness false, stop accepting, finish in-flight reviews, close. */
+  shutdown(): Promise<void>;
+  /** Serve a new certificate to new handshakes; open connections keep theirs. */
+  setTls(tls: TlsMaterial): void;
+  inFlight(): number;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json' } as const;
+
+function statusBody(err: AdmissionError): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Status',
+    status: 'Failure',
+    code: err.status,
+    reason: err.code,
+    message: err.isUserError ? err.message : 'internal error: the webhook failed while handling the request; see its log',
+  });
+}
+
+function isJsonContentType(value: string | undefined): boolean {
+  if (!value) return false;
+  const semi = value.indexOf(';');
+  const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
+  return type === 'application/json';
+}
+
+export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
+  let draining = false;
+  let inFlight = 0;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok\n');
+  });
+  app.get('/readyz', (_req, res) => {
+    const r = opts.readiness();
+    const reasons = draining ? ['shutting down', ...r.reasons] : r.reasons;
+    const ready = r.ready && !draining;
+    res.status(ready ? 200 : 503).json({ ready, reasons });
+  });
+  app.get('/metrics', async (_req, res) => {
+    res.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
+  });
+  app.use((req, res) => {
+    const err = new AdmissionError('NOT_FOUND', `${req.method} ${req.path}: the endpoints are POST /validate, POST /mutate, GET /healthz, GET /readyz, GET /metrics`);
+    res.status(404).type('application/json').send(statusBody(err));
+  });
+
+  const fail = (endpoint: string, res: ServerResponse, err: AdmissionError, close = false): void => {
+    opts.metrics.httpErrors.inc({ endpoint, code: String(err.status) });
+    if (err.isUserError) opts.logger.warn({ event: 'bad_request', endpoint, code: err.code, status: err.status, message: err.message }, 'request refused');
+    else opts.logger.error({ event: 'internal_error', endpoint, err: { message: (err.cause as Error)?.message, stack: (err.cause as Error)?.stack } }, 'internal error');
+    const body = statusBody(err);
+    const headers: Record<string, string | number> = { ...JSON_HEADERS, 'content-length': Buffer.byteLength(body) };
+    if (close || draining) headers.connection = 'close';
+    if (err.status === 405) headers.allow = 'POST';
+    res.writeHead(err.status, headers).end(body);
+  };
+
+  // The review path bypasses express: one read of the raw body, one JSON.parse, no middleware stack.
+  const handleReview = (endpoint: Endpoint, req: IncomingMessage, res: ServerResponse): void => {
+    if (req.method !== 'POST') return fail(endpoint, res, new AdmissionError('METHOD_NOT_ALLOWED', `${req.method} /${endpoint}: send the AdmissionReview with POST`));
+    if (!isJsonContentType(req.headers['content-type'])) {
+      req.resume();
+      return fail(endpoint, res, new AdmissionError('UNSUPPORTED_MEDIA_TYPE', `content-type is ${req.headers['content-type'] ? `"${req.headers['content-type']}"` : 'missing'}; send application/json`));
+    }
+    const limit = opts.maxBodyBytes();
+    const tooLarge = (size: string) =>
+      new AdmissionError('BODY_TOO_LARGE', `the body is ${size} bytes, over the ${limit}-byte limit (server.maxBodyBytes in the config)`);
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      // Refuse before reading; close so the unread body is not parsed as the next request.
+      return fail(endpoint, res, tooLarge(String(declared)), true);
+    }
+    inFlight++;
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let done = false;
+    const finish = () => {
+      if (!done) {
+        done = true;
+        inFlight--;
+      }
+    };
+    res.once('close', finish);
+    req.on('data', (chunk: Buffer) => {
+      if (done) return;
+      size += chunk.length;
+      if (size > limit) {
+        finish();
+        req.removeAllListeners('data');
+        req.pause();
+        fail(endpoint, res, tooLarge(`more than ${limit}`), true);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (done) return;
+      try {
+        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+        const input = parseAdmissionReview(body);
+        const { review: out } = review(input, endpoint, opts.deps());
+        const text = JSON.stringify(out);
+        const headers: Record<string, string | number> = { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text) };
+        if (draining) headers.connection = 'close';
+        res.writeHead(200, headers).end(text);
+      } catch (err) {
+        fail(endpoint, res, asAdmissionError(err));
+      }
+      finish();
+    });
+    req.on('error', finish);
+  };
+
+  const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?'); // the API server appends ?timeout=…
+    const path = q < 0 ? url : url.slice(0, q);
+    if (path === '/validate') return handleReview('validate', req, res);
+    if (path === '/mutate') return handleReview('mutate', req, res);
+    app(req, res);
+  };
+
+  const server = https.createServer(
+    { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' },
+    onRequest,
+  );
+  server.headersTimeout = opts.headersTimeoutMs ?? 10_000;
+  server.requestTimeout = opts.requestTimeoutMs ?? 30_000;
+  server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 30_000;
+  if (opts.maxConnections) server.maxConnections = opts.maxConnections;
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    if (socket.writable && err.code !== 'ECONNRESET') {
+      const code = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+      socket.end(`HTTP/1.1 ${code}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    } else socket.destroy();
+  });
+  server.on('tlsClientError', (err) => opts.logger.debug({ event: 'tls_error', message: err.message }, 'TLS handshake failed'));
+
+  return {
+    server,
+    listen: () =>
+      new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(opts.port, opts.host, () => {
+          server.off('error', reject);
+          resolve(server.address() as AddressInfo);
+        });
+      }),
+    shutdown: () =>
+      new Promise<void>((resolve) => {
+        draining = true;
+        const timer = setTimeout(() => server.closeAllConnections(), opts.drainTimeoutMs ?? 10_000);
+        timer.unref();
+        server.close(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+        server.closeIdleConnections();
+      }),
+    setTls: (tls) => server.setSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }),
+    inFlight: () => inFlight,
+  };
+}

@@ -1,0 +1,95 @@
+import type { KubeObject } from '../review/types.js';
+
+/**
+ * The read-only world policies look things up in: the given files (`check`, `explain`, standalone) or the informer cache
+ * (`serve`, `audit`). Policies cannot tell which one they got. Kinds are keyed by `group/Kind` (core: `/Kind`).
+ */
+export interface World {
+  get(groupKind: string, namespace: string, name: string): KubeObject | undefined;
+  list(groupKind: string, namespace?: string): KubeObject[];
+  /** The Kubernetes minor version of the cluster (e.g. 33 for `33+`), when known. */
+  kubernetesMinor(): number | undefined;
+  /** When the cache last had a complete view; undefined for a world that is always complete (files). */
+  syncedAt(): Date | undefined;
+  /** True once the first full list has arrived (files: always). */
+  ready(): boolean;
+}
+
+export function groupKindKey(apiVersionOrGroup: string, kind: string): string {
+  const slash = apiVersionOrGroup.indexOf('/');
+  // `apiVersion` "aigateway.envoyproxy.io/v1beta1" → group; "v1" (core) → ""; a bare group passes through.
+  const group = slash >= 0 ? apiVersionOrGroup.slice(0, slash) : /^v\d/.test(apiVersionOrGroup) ? '' : apiVersionOrGroup;
+  return `${group}/${kind}`;
+}
+
+export function objectKey(obj: KubeObject): string {
+  return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
+}
+
+/** A world over objects held in memory: the given files, or the store the informers keep up to date. */
+export class MemoryWorld implements World {
+  private readonly byKind = new Map<string, Map<string, KubeObject>>();
+  private minor: number | undefined;
+  private synced: Date | undefined;
+  private isReady: boolean;
+
+  constructor(objects: Iterable<KubeObject> = [], options: { kubernetesMinor?: number; alwaysReady?: boolean } = {}) {
+    this.minor = options.kubernetesMinor;
+    this.isReady = options.alwaysReady ?? true;
+    for (const o of objects) this.upsert(o);
+  }
+
+  upsert(obj: KubeObject): void {
+    if (typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string') return;
+    const key = groupKindKey(obj.apiVersion, obj.kind);
+    let store = this.byKind.get(key);
+    if (!store) this.byKind.set(key, (store = new Map()));
+    store.set(objectKey(obj), obj);
+  }
+
+  remove(obj: KubeObject): void {
+    if (typeof obj.apiVersion !== 'string' || typeof obj.kind !== 'string') return;
+    this.byKind.get(groupKindKey(obj.apiVersion, obj.kind))?.delete(objectKey(obj));
+  }
+
+  /** Replace every object of one kind (a fresh list after a watch expired). */
+  replaceKind(groupKind: string, objects: KubeObject[]): void {
+    this.byKind.set(groupKind, new Map(objects.map((o) => [objectKey(o), o])));
+  }
+
+  get(groupKind: string, namespace: string, name: string): KubeObject | undefined {
+    return this.byKind.get(groupKind)?.get(`${namespace}/${name}`);
+  }
+
+  list(groupKind: string, namespace?: string): KubeObject[] {
+    const store = this.byKind.get(groupKind);
+    if (!store) return [];
+    const all = [...store.values()];
+    return namespace === undefined ? all : all.filter((o) => (o.metadata?.namespace ?? '') === namespace);
+  }
+
+  kinds(): string[] {
+    return [...this.byKind.keys()];
+  }
+
+  kubernetesMinor(): number | undefined {
+    return this.minor;
+  }
+
+  setKubernetesMinor(minor: number | undefined): void {
+    this.minor = minor;
+  }
+
+  markSynced(at: Date): void {
+    this.synced = at;
+    this.isReady = true;
+  }
+
+  syncedAt(): Date | undefined {
+    return this.synced;
+  }
+
+  ready(): boolean {
+    return this.isReady;
+  }
+}
