@@ -1,0 +1,73 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { ALL_POLICIES } from '../policies/index.js';
+import { PolicySet } from '../src/review/policy-set.js';
+import { MemoryWorld } from '../src/world/world.js';
+import { silentLogger, type ReviewDeps } from '../src/review/deps.js';
+import type { AdmissionReviewRequest, KubeObject, Operation } from '../src/review/types.js';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** Upstream fixtures beside the project (always present in CI; absent in a user's fresh clone). */
+export const SHARED = resolve(ROOT, '..', 'shared');
+export const HAS_SHARED = existsSync(join(SHARED, 'fixtures'));
+
+export function deps(overrides: Partial<ReviewDeps> = {}): ReviewDeps {
+  return {
+    policies: new PolicySet(ALL_POLICIES),
+    world: new MemoryWorld(),
+    now: () => new Date('2026-11-23T12:00:00Z'),
+    logger: silentLogger,
+    ...overrides,
+  };
+}
+
+export function readJson<T = unknown>(path: string): T {
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+export function yamlObjects(path: string): KubeObject[] {
+  return parseAllDocuments(readFileSync(path, 'utf8'))
+    .map((d) => d.toJS() as KubeObject)
+    .filter((o) => o && typeof o === 'object' && typeof o.kind === 'string');
+}
+
+export function listFiles(dir: string, ext: string): string[] {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(ext))
+    .sort()
+    .map((f) => join(dir, f));
+}
+
+let counter = 0;
+/** An AdmissionReview around an object, shaped like the ones kube-apiserver sends. */
+export function admissionReview(object: KubeObject | null, operation: Operation = 'CREATE', oldObject: KubeObject | null = null, dryRun = false): AdmissionReviewRequest {
+  const obj = object ?? oldObject!;
+  const [group, version] = obj.apiVersion!.includes('/') ? obj.apiVersion!.split('/') : ['', obj.apiVersion!];
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid: `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`,
+      kind: { group: group!, version: version!, kind: obj.kind! },
+      name: obj.metadata?.name,
+      namespace: obj.metadata?.namespace,
+      operation,
+      object,
+      oldObject,
+      dryRun,
+    },
+  };
+}
+
+export function route(rules: unknown[], name = 'chat', namespace = 'team-a'): KubeObject {
+  return {
+    apiVersion: 'aigateway.envoyproxy.io/v1beta1',
+    kind: 'AIGatewayRoute',
+    metadata: { name, namespace },
+    spec: { parentRefs: [{ name: 'ai-gateway', kind: 'Gateway', group: 'gateway.networking.k8s.io' }], rules },
+  };
+}
+
+export const modelMatch = (model: string) => [{ headers: [{ type: 'Exact', name: 'x-ai-eg-model', value: model }] }];
