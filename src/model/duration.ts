@@ -42,6 +42,7 @@ export function formatDuration(ms: number): string {
 }
 
 export function describeValue(value: unknown): string {
+  if (value === undefined) return 'missing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
   if (typeof value === 'string') return `"${truncate(value)}"`;

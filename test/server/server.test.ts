@@ -1,0 +1,100 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import tls from 'node:tls';
+import { startServer, type RunningServer } from '../../src/serve.js';
+import { silentLogger } from '../../src/review/deps.js';
+import { certificateSans } from '../../src/tls/certs.js';
+import { ApiServerClient } from './apiserver-client.js';
+import { ROOT, readJson } from '../helpers.js';
+import type { AdmissionReviewRequest } from '../../src/review/types.js';
+
+let server: RunningServer;
+let client: ApiServerClient;
+let tlsDir: string;
+
+beforeAll(async () => {
+  tlsDir = mkdtempSync(join(tmpdir(), 'aigw-tls-'));
+  server = await startServer({ host: '127.0.0.1', port: 0, tlsDir, standalone: true, logger: silentLogger });
+  client = new ApiServerClient(server.port, readFileSync(join(tlsDir, 'ca.crt'), 'utf8'));
+});
+afterAll(async () => {
+  client.close();
+  await server.close();
+});
+
+const fixture = (name: string) => readJson<AdmissionReviewRequest>(join(ROOT, 'test/fixtures/admission-reviews', `${name}.json`));
+
+describe('served webhook, called like the API server', () => {
+  it('creates a serving certificate for the service names, localhost and 127.0.0.1', () => {
+    expect(certificateSans(readFileSync(join(tlsDir, 'tls.crt'), 'utf8'))).toEqual([
+      'aigw-admission',
+      'aigw-admission.aigw-admission',
+      'aigw-admission.aigw-admission.svc',
+      'aigw-admission.aigw-admission.svc.cluster.local',
+      'localhost',
+      '127.0.0.1',
+    ]);
+  });
+
+  it('denies a stream idle timeout that can never fire, with 403 and the uid', async () => {
+    const input = fixture('aigatewayroute-stream-idle-too-long');
+    const { review } = await client.admit('/validate', input);
+    expect(review.response.allowed).toBe(false);
+    expect(review.response.uid).toBe('7d1c2a90-0001-4f6e-9a51-3b2f1c0d0001');
+    expect(review.response.status!.code).toBe(403);
+    expect(review.response.status!.message).toMatch(/^\[stream-idle-within-request\] spec\.rules\[0\]\.streamIdleTimeout: /);
+  });
+
+  it('allows a healthy route on /validate and returns no patch on /mutate', async () => {
+    const input = fixture('aigatewayroute-healthy');
+    expect((await client.admit('/validate', input)).review.response).toEqual({ uid: input.request.uid, allowed: true });
+    const mutated = await client.admit('/mutate', input);
+    expect(mutated.patched).toBeUndefined();
+  });
+
+  it('refuses TLS 1.1 at the handshake', async () => {
+    const err = await new Promise<Error>((resolve) => {
+      const s = tls.connect({ port: server.port, host: '127.0.0.1', maxVersion: 'TLSv1.1', minVersion: 'TLSv1', rejectUnauthorized: false });
+      s.on('error', resolve);
+      s.on('secureConnect', () => resolve(new Error('connected')));
+    });
+    expect(err.message).not.toBe('connected');
+  });
+
+  it.each([
+    ['wrong content type → 415', 'POST', '/validate', '{}', { 'content-type': 'text/plain' }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'unsupported content type: content-type is "text/plain"; send application/json'],
+    ['unparseable JSON → 400', 'POST', '/validate', '{"kind":', {}, 400, 'INVALID_JSON', 'request body is not valid JSON: Unexpected end of JSON input; send the AdmissionReview as JSON'],
+    ['v1beta1 review → 400', 'POST', '/mutate', JSON.stringify({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: {} }), {}, 400, 'NOT_ADMISSION_REVIEW',
+      'not an admission.k8s.io/v1 AdmissionReview: apiVersion is "admission.k8s.io/v1beta1", expected "admission.k8s.io/v1"; only v1 is served: set admissionReviewVersions: ["v1"] in the webhook configuration'],
+    ['not a review → 400', 'POST', '/validate', '[]', {}, 400, 'NOT_ADMISSION_REVIEW', 'not an admission.k8s.io/v1 AdmissionReview: the body is an array, expected an AdmissionReview object'],
+    ['missing uid → 400', 'POST', '/validate', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'CREATE', object: {} } }), {}, 400, 'INVALID_REQUEST_FIELD',
+      'invalid AdmissionReview request field: request.uid is missing, expected a non-empty string'],
+    ['bad operation → 400', 'POST', '/validate', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: 'u', kind: { group: '', version: 'v1', kind: 'Pod' }, operation: 'PATCH', object: {} } }), {}, 400, 'INVALID_REQUEST_FIELD',
+      'invalid AdmissionReview request field: request.operation is "PATCH", expected one of CREATE, UPDATE, DELETE, CONNECT'],
+    ['GET on /validate → 405', 'GET', '/validate', undefined, {}, 405, 'METHOD_NOT_ALLOWED', 'method not allowed: GET /validate: send the AdmissionReview with POST'],
+    ['unknown path → 404', 'POST', '/nope', '{}', {}, 404, 'NOT_FOUND', 'no such endpoint: POST /nope: the endpoints are POST /validate, POST /mutate, GET /healthz, GET /readyz, GET /metrics'],
+  ] as const)('%s', async (_name, method, path, body, headers, status, reason, message) => {
+    const res = await client.raw(method, path, body, headers as Record<string, string>);
+    expect(res.status).toBe(status);
+    expect(JSON.parse(res.body)).toEqual({ apiVersion: 'v1', kind: 'Status', status: 'Failure', code: status, reason, message });
+  });
+
+  it('refuses a body over the limit with 413 before reading it', async () => {
+    const limit = server.config.config.server.maxBodyBytes;
+    const res = await client.raw('POST', '/validate', Buffer.alloc(limit + 1, 0x20));
+    expect(res.status).toBe(413);
+    expect(res.headers.connection).toBe('close');
+    expect(JSON.parse(res.body).message).toBe(`request body too large: the body is ${limit + 1} bytes, over the ${limit}-byte limit (server.maxBodyBytes in the config)`);
+  });
+
+  it('serves /healthz, /readyz and /metrics with the request counter', async () => {
+    expect((await client.raw('GET', '/healthz')).body).toBe('ok\n');
+    expect(JSON.parse((await client.raw('GET', '/readyz')).body)).toEqual({ ready: true, reasons: [] });
+    const metrics = (await client.raw('GET', '/metrics')).body;
+    expect(metrics).toContain('aigw_admission_requests_total{endpoint="validate",kind="AIGatewayRoute",operation="CREATE",allowed="false",dry_run="false"} 1');
+    expect(metrics).toContain('aigw_admission_http_errors_total{endpoint="validate",code="415"} 1');
+    expect(metrics).toMatch(/aigw_admission_review_duration_seconds_count\{endpoint="validate"\} \d+/);
+  });
+});
