@@ -82,7 +82,8 @@ export function buildProgram(): Command {
           standalone: Boolean(o.standalone),
           logger,
         });
-        const caPath = relative(process.cwd(), running.caPath) || running.caPath;
+        const rel = relative(process.cwd(), running.caPath);
+        const caPath = rel && !rel.startsWith('..') ? rel : running.caPath;
         const sample = 'test/fixtures/admission-reviews/aigatewayroute-stream-idle-too-long.json';
         process.stderr.write(
           [

@@ -1,0 +1,86 @@
+import { describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ApiServerClient } from './apiserver-client.js';
+import { HAS_SHARED, ROOT, SHARED, readJson } from '../helpers.js';
+import { certificateSans } from '../../src/tls/certs.js';
+import type { AdmissionReviewRequest } from '../../src/review/types.js';
+
+const CLI = join(ROOT, 'dist/src/cli.js');
+const run = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, input, encoding: 'utf8' });
+
+describe('aigw-admission review', () => {
+  it('exits 1 on a denial and prints the response AdmissionReview', () => {
+    const r = run(['review', '-f', 'test/fixtures/admission-reviews/aigatewayroute-stream-idle-too-long.json']);
+    expect(r.status).toBe(1);
+    const out = JSON.parse(r.stdout);
+    expect(out.response.uid).toBe('7d1c2a90-0001-4f6e-9a51-3b2f1c0d0001');
+    expect(out.response.allowed).toBe(false);
+  });
+  it('exits 0 when allowed (stdin)', () => {
+    const r = run(['review', '--validate', '-f', '-'], readFileSync(join(ROOT, 'test/fixtures/admission-reviews/aigatewayroute-healthy.json'), 'utf8'));
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout).response).toEqual({ uid: '7d1c2a90-0002-4f6e-9a51-3b2f1c0d0002', allowed: true });
+  });
+  it('exits 2 on bad input with a message naming the problem', () => {
+    const r = run(['review', '-f', '-'], '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toBe('aigw-admission: invalid AdmissionReview request field: request is missing, expected an object\n');
+    expect(run(['review', '-f', 'no-such.json']).stderr).toBe('aigw-admission: invalid input file: no-such.json: ENOENT\n');
+  });
+  it('exits 2 on an invalid config, naming the field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aigw-cfg-'));
+    const cfg = join(dir, 'config.yaml');
+    writeFileSync(cfg, 'policies:\n  stream-idle-zero:\n    mode: block\n  no-such-policy: {}\n');
+    const r = run(['review', '--config', cfg, '-f', 'test/fixtures/admission-reviews/aigatewayroute-healthy.json']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`invalid configuration: ${cfg}: `);
+    expect(r.stderr).toContain('policies.stream-idle-zero.mode: must be one of deny, warn, audit');
+    expect(r.stderr).toContain('policies.no-such-policy: unknown policy; known policies: duration-syntax,');
+  });
+});
+
+describe('aigw-admission certs', () => {
+  it('writes a CA and a serving cert for S.N.svc and prints the base64 CA bundle', () => {
+    const out = mkdtempSync(join(tmpdir(), 'aigw-certs-'));
+    const r = run(['certs', '--service', 'hook', '--namespace', 'infra', '--out', out, '--local']);
+    expect(r.status).toBe(0);
+    expect(Buffer.from(r.stdout.trim(), 'base64').toString('utf8')).toBe(readFileSync(join(out, 'ca.crt'), 'utf8'));
+    expect(certificateSans(readFileSync(join(out, 'tls.crt'), 'utf8'))).toEqual([
+      'hook', 'hook.infra', 'hook.infra.svc', 'hook.infra.svc.cluster.local', 'localhost', '127.0.0.1',
+    ]);
+  });
+});
+
+describe('aigw-admission serve --standalone (what npm start runs)', () => {
+  it('answers a real kube-apiserver body over verified TLS and exits 0 on SIGTERM', async () => {
+    const tlsDir = mkdtempSync(join(tmpdir(), 'aigw-serve-'));
+    const child = spawn(process.execPath, [CLI, 'serve', '--standalone', '--listen', '127.0.0.1:0', '--tls-dir', tlsDir], { cwd: ROOT });
+    let stderr = '';
+    const port = await new Promise<number>((resolve, reject) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        const m = /listening on https:\/\/127\.0\.0\.1:(\d+)/.exec(stderr);
+        if (m) resolve(Number(m[1]));
+      });
+      child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
+    });
+    expect(stderr).toContain(`CA certificate: ${join(tlsDir, 'ca.crt')}`);
+    expect(stderr).toContain(`curl --cacert ${join(tlsDir, 'ca.crt')} -H 'Content-Type: application/json' --data @test/fixtures/admission-reviews/aigatewayroute-stream-idle-too-long.json https://127.0.0.1:${port}/validate`);
+    const client = new ApiServerClient(port, readFileSync(join(tlsDir, 'ca.crt'), 'utf8'));
+    const body = HAS_SHARED
+      ? join(SHARED, 'fixtures/admission-reviews/aigatewayroute-example-stream-idle-timeout-create-validate.json')
+      : join(ROOT, 'test/fixtures/admission-reviews/aigatewayroute-healthy.json');
+    const input = readJson<AdmissionReviewRequest>(body);
+    const { review } = await client.admit('/validate', input);
+    expect(review.response).toEqual({ uid: input.request.uid, allowed: true });
+    client.close();
+    const code = await new Promise<number | null>((resolve) => {
+      child.on('exit', resolve);
+      child.kill('SIGTERM');
+    });
+    expect(code).toBe(0);
+  });
+});
