@@ -55,15 +55,15 @@ export function attemptBound(t: RuleTimeouts): AttemptBound {
     return {
       ms: t.backendRequest,
       source: 'backendRequest',
-      reason: `timeouts.backendRequest ${formatDuration(t.backendRequest)} is the route timeout Envoy Gateway programs when it is set`,
+      reason: `timeouts.backendRequest ${formatDuration(t.backendRequest)}, which Envoy Gateway programs as the route timeout when set`,
     };
   }
   if (t.request !== undefined) {
-    return { ms: t.request, source: 'request', reason: `timeouts.request ${formatDuration(t.request)} bounds the request (no timeouts.backendRequest)` };
+    return { ms: t.request, source: 'request', reason: `timeouts.request ${formatDuration(t.request)}; no timeouts.backendRequest` };
   }
   return {
     ms: IMPLIED_REQUEST_TIMEOUT_MS,
     source: 'implied',
-    reason: `timeouts.request is unset, so the controller's implied ${formatDuration(IMPLIED_REQUEST_TIMEOUT_MS)} applies (no timeouts.backendRequest)`,
+    reason: `timeouts.request unset: the controller's implied ${formatDuration(IMPLIED_REQUEST_TIMEOUT_MS)}; no timeouts.backendRequest`,
   };
 }

@@ -24,7 +24,7 @@ describe('stream-idle-within-request', () => {
       reason: 'Forbidden',
       message:
         '[stream-idle-within-request] spec.rules[0].streamIdleTimeout: spec.rules[0] ("chat"): streamIdleTimeout 1m0s is not shorter than the 1m0s bound on one attempt ' +
-        "(timeouts.request is unset, so the controller's implied 1m0s applies (no timeouts.backendRequest)), so the idle timer can never fire first and a silent model is never failed over. " +
+        "(timeouts.request unset: the controller's implied 1m0s; no timeouts.backendRequest), so the idle timer can never fire first and a silent model is never failed over. " +
         'Fix: set streamIdleTimeout below 1m0s (e.g. 30s), or set timeouts.request above 1m0s.',
     });
   });
@@ -35,7 +35,7 @@ describe('stream-idle-within-request', () => {
       [
         'stream-idle-within-request',
         'spec.rules[0].streamIdleTimeout',
-        'spec.rules[0] (unnamed): streamIdleTimeout 20s is not shorter than the 20s bound on one attempt (timeouts.backendRequest 20s is the route timeout Envoy Gateway programs when it is set), ' +
+        'spec.rules[0] (unnamed): streamIdleTimeout 20s is not shorter than the 20s bound on one attempt (timeouts.backendRequest 20s, which Envoy Gateway programs as the route timeout when set), ' +
           'so the idle timer can never fire first and a silent model is never failed over. Fix: set streamIdleTimeout below 20s (e.g. 10s), or raise timeouts.backendRequest above 20s.',
       ],
     ]);
