@@ -56,7 +56,7 @@ export class ApiServerClient {
     if (review.response.patch === undefined) return { review };
     if (review.response.patchType !== 'JSONPatch') throw new Error(`patchType ${review.response.patchType}`);
     const ops = JSON.parse(Buffer.from(review.response.patch, 'base64').toString('utf8'));
-    return { review, patched: apply_patch(structuredClone(input.request.object), ops) };
+    return { review, patched: apply_patch(structuredClone(input.request.object), ops) ?? undefined };
   }
 
   close(): void {
