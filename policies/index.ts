@@ -5,6 +5,9 @@ import streamIdleZero from './stream-idle-zero.js';
 import backendRequestWithinImpliedRequest from './backend-request-within-implied-request.js';
 import streamIdleNeedsFalloverTarget from './stream-idle-needs-fallover-target.js';
 import httprouteLimits from './httproute-limits.js';
+import defaultRequestTimeout from './default-request-timeout.js';
+import defaultModelsCreatedAt from './default-models-created-at.js';
+import defaultStreamIdleTimeout from './default-stream-idle-timeout.js';
 
 /** Every policy the webhook knows. Order is the order findings are reported in. */
 export const ALL_POLICIES: readonly AnyPolicy[] = [
@@ -14,4 +17,7 @@ export const ALL_POLICIES: readonly AnyPolicy[] = [
   backendRequestWithinImpliedRequest,
   streamIdleNeedsFalloverTarget,
   httprouteLimits,
+  defaultRequestTimeout,
+  defaultModelsCreatedAt,
+  defaultStreamIdleTimeout,
 ];

@@ -47,11 +47,17 @@ describe('served webhook, called like the API server', () => {
     expect(review.response.status!.message).toMatch(/^\[stream-idle-within-request\] spec\.rules\[0\]\.streamIdleTimeout: /);
   });
 
-  it('allows a healthy route on /validate and returns no patch on /mutate', async () => {
+  it('allows a healthy route on /validate; /mutate writes only modelsCreatedAt, which the client applies', async () => {
     const input = fixture('aigatewayroute-healthy');
     expect((await client.admit('/validate', input)).review.response).toEqual({ uid: input.request.uid, allowed: true });
-    const mutated = await client.admit('/mutate', input);
-    expect(mutated.patched).toBeUndefined();
+    const { patched } = await client.admit('/mutate', input);
+    const rule = (patched!.spec as { rules: Array<Record<string, unknown>> }).rules[0]!;
+    expect(rule.timeouts).toEqual({ request: '30s' });
+    expect(rule.modelsCreatedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    const { patch, ...rest } = structuredClone(rule);
+    expect(patch).toBeUndefined();
+    delete rest.modelsCreatedAt;
+    expect(rest).toEqual((input.request.object!.spec as { rules: unknown[] }).rules[0]);
   });
 
   it('refuses TLS 1.1 at the handshake', async () => {

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { basename, join } from 'node:path';
 import { HAS_SHARED, SHARED, admissionReview, deps, listFiles, readJson, yamlObjects } from '../helpers.js';
+import { apply_patch } from 'jsonpatch';
 import { review } from '../../src/review/review.js';
 import { parseAdmissionReview } from '../../src/review/parse.js';
 import type { AdmissionReviewRequest, KubeObject } from '../../src/review/types.js';
@@ -13,14 +14,43 @@ describe.runIf(HAS_SHARED)('real kube-apiserver AdmissionReview bodies (../share
     expect(files.length).toBeGreaterThan(90);
   });
 
-  it.each(files.map((f) => [basename(f), f]))('%s: well-formed answer echoing the uid, allowed, no finding', (_name, file) => {
+  const validating = files.filter((f) => f.endsWith('-validate.json'));
+  const mutating = files.filter((f) => f.endsWith('-mutate.json'));
+
+  it.each(validating.map((f) => [basename(f), f]))('%s: well-formed answer echoing the uid, allowed, no finding', (_name, file) => {
     const input = parseAdmissionReview(readJson(file));
-    const endpoint = file.endsWith('-mutate.json') ? 'mutate' : 'validate';
-    const { review: out, verdict } = review(input, endpoint, deps());
+    const { review: out, verdict } = review(input, 'validate', deps());
     expect(out.apiVersion).toBe('admission.k8s.io/v1');
     expect(out.kind).toBe('AdmissionReview');
     expect(out.response).toEqual({ uid: input.request.uid, allowed: true });
     expect(verdict.findings).toEqual([]);
+  });
+
+  it.each(mutating.map((f) => [basename(f), f]))('%s: allowed; defaults written as a patch that keeps every user value and is idempotent', (_name, file) => {
+    const input = parseAdmissionReview(readJson(file));
+    const { review: out, verdict } = review(input, 'mutate', deps());
+    expect(out.response.uid).toBe(input.request.uid);
+    expect(out.response.allowed).toBe(true);
+    expect(verdict.findings.every((f) => f.policy.startsWith('default-') && f.mode === 'warn')).toBe(true);
+    if (input.request.kind.kind !== 'AIGatewayRoute' || input.request.operation === 'DELETE') {
+      expect(out.response.patch).toBeUndefined();
+      return;
+    }
+    const ops = out.response.patch ? JSON.parse(Buffer.from(out.response.patch, 'base64').toString('utf8')) : [];
+    const patched = ops.length ? apply_patch(structuredClone(input.request.object), ops) : input.request.object;
+    const before = (input.request.object as { spec: { rules: Array<Record<string, unknown>> } }).spec.rules;
+    const after = (patched as { spec: { rules: Array<Record<string, unknown>> } }).spec.rules;
+    before.forEach((rule, i) => {
+      for (const [k, v] of Object.entries(rule)) {
+        if (k === 'timeouts') expect(after[i]![k]).toEqual({ request: '60s', ...(v as object) });
+        else expect(after[i]![k]).toEqual(v);
+      }
+      expect(after[i]!.modelsCreatedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      const t = after[i]!.timeouts as { request?: string; backendRequest?: string } | undefined;
+      expect(t?.request).toBeDefined();
+    });
+    const again = review(admissionReview(patched), 'mutate', deps());
+    expect(again.review.response.patch).toBeUndefined();
   });
 
   it('denies the real stream_idle_timeout example once its idle timeout reaches its 30s request timeout', () => {

@@ -1,0 +1,37 @@
+import { definePolicy } from '../src/review/policy.js';
+import { AIGATEWAYROUTE } from '../src/model/kinds.js';
+import { describeRule, routeRules, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
+import { NO_PARAMS } from './helpers.js';
+
+/** RFC 3339, UTC, whole seconds: what Kubernetes writes for creationTimestamp. */
+function rfc3339Seconds(d: Date): string {
+  return `${d.toISOString().slice(0, 19)}Z`;
+}
+
+export default definePolicy({
+  id: 'default-models-created-at',
+  description: 'Writes modelsCreatedAt, which the controller otherwise derives invisibly from the creation time.',
+  endpoint: 'mutate',
+  match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE', 'UPDATE'] },
+  defaultMode: 'warn',
+  modes: ['warn', 'audit'],
+  onError: 'allow-with-warning',
+  paramsSchema: NO_PARAMS,
+  defaultParams: {},
+  evaluate({ object, oldObject, operation, now, patch }) {
+    // On CREATE the API server has not set creationTimestamp yet when mutating webhooks run: use the review time.
+    const previous = operation === 'UPDATE' ? oldObject?.metadata?.creationTimestamp : undefined;
+    const value = typeof previous === 'string' && previous ? previous : rfc3339Seconds(now);
+    const source = value === previous ? "the route's creationTimestamp" : 'the time of this request';
+    const findings = [];
+    for (const [index, rule] of routeRules(object as AIGatewayRoute).entries()) {
+      if (rule.modelsCreatedAt !== undefined) continue;
+      patch.set(['spec', 'rules', index, 'modelsCreatedAt'], value);
+      findings.push({
+        path: `spec.rules[${index}].modelsCreatedAt`,
+        message: `${describeRule(rule, index)}: wrote modelsCreatedAt: ${value} (${source}), which the controller would otherwise report for these models without showing it`,
+      });
+    }
+    return { findings };
+  },
+});

@@ -1,0 +1,32 @@
+import { definePolicy } from '../src/review/policy.js';
+import { AIGATEWAYROUTE } from '../src/model/kinds.js';
+import { IMPLIED_REQUEST_TIMEOUT_MS } from '../src/model/timeouts.js';
+import { NO_PARAMS, rulesWithTimeouts } from './helpers.js';
+
+export default definePolicy({
+  id: 'default-request-timeout',
+  description: 'Writes the request timeout the controller would otherwise apply invisibly (60s), so it shows on the object.',
+  endpoint: 'mutate',
+  match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE', 'UPDATE'] },
+  defaultMode: 'warn',
+  modes: ['warn', 'audit'],
+  onError: 'allow-with-warning',
+  paramsSchema: NO_PARAMS,
+  defaultParams: {},
+  evaluate({ object, patch }) {
+    const findings = [];
+    // Written as the controller's documented default reads, `60s` (formatDuration would print 1m0s).
+    const implied = `${IMPLIED_REQUEST_TIMEOUT_MS / 1000}s`;
+    for (const { index, label, timeouts } of rulesWithTimeouts(object)) {
+      if (timeouts.request !== undefined) continue;
+      // backendRequest above 60s: writing 60s would make the object invalid; the validating policy denies with the fix.
+      if (timeouts.backendRequest !== undefined && timeouts.backendRequest > IMPLIED_REQUEST_TIMEOUT_MS) continue;
+      patch.set(['spec', 'rules', index, 'timeouts', 'request'], implied);
+      findings.push({
+        path: `spec.rules[${index}].timeouts.request`,
+        message: `${label}: wrote timeouts.request: ${implied}, the request timeout the controller applies when it is unset (set it yourself to choose another value)`,
+      });
+    }
+    return { findings };
+  },
+});
