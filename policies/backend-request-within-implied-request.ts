@@ -1,19 +1,15 @@
 import { definePolicy } from '../src/review/policy.js';
-import { AIGATEWAYROUTE } from '../src/model/kinds.js';
 import { IMPLIED_REQUEST_TIMEOUT_MS } from '../src/model/timeouts.js';
 import { formatDuration } from '../src/model/duration.js';
-import { NO_PARAMS, rulesWithTimeouts } from './helpers.js';
+import { ON_AIGATEWAYROUTE_WRITES, rulesWithTimeouts } from './helpers.js';
 
 export default definePolicy({
   id: 'backend-request-within-implied-request',
   description:
     'timeouts.backendRequest above the implied 60s request timeout (request unset) makes the generated HTTPRoute invalid; the CRD only checks it when both are set.',
   endpoint: 'validate',
-  match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE', 'UPDATE'] },
+  ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'deny',
-  onError: 'allow-with-warning',
-  paramsSchema: NO_PARAMS,
-  defaultParams: {},
   evaluate({ object }) {
     const findings = [];
     for (const { index, label, timeouts } of rulesWithTimeouts(object)) {

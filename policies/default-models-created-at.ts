@@ -1,7 +1,6 @@
 import { definePolicy } from '../src/review/policy.js';
-import { AIGATEWAYROUTE } from '../src/model/kinds.js';
 import { describeRule, routeRules, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
-import { NO_PARAMS } from './helpers.js';
+import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';
 
 /** RFC 3339, UTC, whole seconds: what Kubernetes writes for creationTimestamp. */
 function rfc3339Seconds(d: Date): string {
@@ -12,12 +11,9 @@ export default definePolicy({
   id: 'default-models-created-at',
   description: 'Writes modelsCreatedAt, which the controller otherwise derives invisibly from the creation time.',
   endpoint: 'mutate',
-  match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE', 'UPDATE'] },
+  ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
   modes: ['warn', 'audit'],
-  onError: 'allow-with-warning',
-  paramsSchema: NO_PARAMS,
-  defaultParams: {},
   evaluate({ object, oldObject, operation, now, patch }) {
     // On CREATE the API server has not set creationTimestamp yet when mutating webhooks run: use the review time.
     const previous = operation === 'UPDATE' ? oldObject?.metadata?.creationTimestamp : undefined;

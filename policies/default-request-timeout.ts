@@ -1,18 +1,14 @@
 import { definePolicy } from '../src/review/policy.js';
-import { AIGATEWAYROUTE } from '../src/model/kinds.js';
 import { IMPLIED_REQUEST_TIMEOUT_MS } from '../src/model/timeouts.js';
-import { NO_PARAMS, rulesWithTimeouts } from './helpers.js';
+import { ON_AIGATEWAYROUTE_WRITES, rulesWithTimeouts } from './helpers.js';
 
 export default definePolicy({
   id: 'default-request-timeout',
   description: 'Writes the request timeout the controller would otherwise apply invisibly (60s), so it shows on the object.',
   endpoint: 'mutate',
-  match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE', 'UPDATE'] },
+  ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
   modes: ['warn', 'audit'],
-  onError: 'allow-with-warning',
-  paramsSchema: NO_PARAMS,
-  defaultParams: {},
   evaluate({ object, patch }) {
     const findings = [];
     // Written as the controller's documented default reads, `60s` (formatDuration would print 1m0s).

@@ -1,18 +1,14 @@
 import { definePolicy, type PolicyResult } from '../src/review/policy.js';
-import { AIGATEWAYROUTE } from '../src/model/kinds.js';
 import { routeRules, describeRule, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import { parseDuration } from '../src/model/duration.js';
-import { NO_PARAMS } from './helpers.js';
+import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';
 
 export default definePolicy({
   id: 'duration-syntax',
   description: 'A timeout that is not a Gateway API (GEP-2257) duration cannot be read by the controller.',
   endpoint: 'validate',
-  match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE', 'UPDATE'] },
+  ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'deny',
-  onError: 'allow-with-warning',
-  paramsSchema: NO_PARAMS,
-  defaultParams: {},
   evaluate({ object }) {
     const findings: NonNullable<PolicyResult['findings']> = [];
     for (const [index, rule] of routeRules(object as AIGatewayRoute).entries()) {

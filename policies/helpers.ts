@@ -1,6 +1,8 @@
 import { routeRules, describeRule, type AIGatewayRoute, type AIGatewayRouteRule } from '../src/model/aigatewayroute.js';
 import { readRuleTimeouts, type RuleTimeouts } from '../src/model/timeouts.js';
-import type { KubeObject } from '../src/review/types.js';
+import type { KubeObject, Operation } from '../src/review/types.js';
+import type { KindMatch } from '../src/review/policy.js';
+import { AIGATEWAYROUTE } from '../src/model/kinds.js';
 
 export interface RuleWithTimeouts {
   rule: AIGatewayRouteRule;
@@ -21,3 +23,11 @@ export function rulesWithTimeouts(object: KubeObject | null): RuleWithTimeouts[]
 }
 
 export const NO_PARAMS = { type: 'object', additionalProperties: false, properties: {} } as const;
+
+/** What most AIGatewayRoute policies share: they judge CREATE and UPDATE, take no parameters, and fail open with a warning. */
+export const ON_AIGATEWAYROUTE_WRITES = {
+  match: { kinds: [AIGATEWAYROUTE] as KindMatch[], operations: ['CREATE', 'UPDATE'] as Operation[] },
+  onError: 'allow-with-warning' as const,
+  paramsSchema: NO_PARAMS,
+  defaultParams: {},
+};

@@ -1,18 +1,14 @@
 import { definePolicy, type PolicyResult } from '../src/review/policy.js';
-import { AIGATEWAYROUTE } from '../src/model/kinds.js';
 import { describeRule, routeRules, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import { HTTPROUTE_LIMITS as L, generatedMatchCount, ruleBackendRefs, ruleMatches } from '../src/model/httproute.js';
-import { NO_PARAMS } from './helpers.js';
+import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';
 
 export default definePolicy({
   id: 'httproute-limits',
   description: 'Limits the AIGatewayRoute CRD allows but the generated HTTPRoute cannot hold, so the route is never programmed.',
   endpoint: 'validate',
-  match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE', 'UPDATE'] },
+  ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'deny',
-  onError: 'allow-with-warning',
-  paramsSchema: NO_PARAMS,
-  defaultParams: {},
   evaluate({ object }) {
     const route = object as AIGatewayRoute;
     const findings: NonNullable<PolicyResult['findings']> = [];

@@ -1,18 +1,14 @@
 import { definePolicy } from '../src/review/policy.js';
-import { AIGATEWAYROUTE } from '../src/model/kinds.js';
 import { backendPriority, ruleBackendRefs } from '../src/model/aigatewayroute.js';
 import { formatDuration } from '../src/model/duration.js';
-import { NO_PARAMS, rulesWithTimeouts } from './helpers.js';
+import { ON_AIGATEWAYROUTE_WRITES, rulesWithTimeouts } from './helpers.js';
 
 export default definePolicy({
   id: 'stream-idle-needs-fallover-target',
   description: 'A streamIdleTimeout with every backendRef at one priority has nothing to fall over to: the client gets a 504.',
   endpoint: 'validate',
-  match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE', 'UPDATE'] },
+  ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
-  onError: 'allow-with-warning',
-  paramsSchema: NO_PARAMS,
-  defaultParams: {},
   evaluate({ object }) {
     const findings = [];
     for (const { rule, index, label, timeouts } of rulesWithTimeouts(object)) {

@@ -1,8 +1,7 @@
 import { definePolicy } from '../src/review/policy.js';
-import { AIGATEWAYROUTE } from '../src/model/kinds.js';
 import { attemptBound } from '../src/model/timeouts.js';
 import { formatDuration } from '../src/model/duration.js';
-import { NO_PARAMS, rulesWithTimeouts } from './helpers.js';
+import { ON_AIGATEWAYROUTE_WRITES, rulesWithTimeouts } from './helpers.js';
 
 /** A suggestion that leaves room for a retry: half the bound, in whole seconds when it can be. */
 function suggestIdle(boundMs: number): string {
@@ -14,11 +13,8 @@ export default definePolicy({
   id: 'stream-idle-within-request',
   description: 'A streamIdleTimeout at or above the request bound can never fire, so a silent model is never failed over.',
   endpoint: 'validate',
-  match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE', 'UPDATE'] },
+  ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'deny',
-  onError: 'allow-with-warning',
-  paramsSchema: NO_PARAMS,
-  defaultParams: {},
   evaluate({ object }) {
     const findings = [];
     for (const { index, label, timeouts } of rulesWithTimeouts(object)) {

@@ -1,18 +1,14 @@
 import { definePolicy } from '../src/review/policy.js';
-import { AIGATEWAYROUTE } from '../src/model/kinds.js';
 import { attemptBound } from '../src/model/timeouts.js';
 import { formatDuration } from '../src/model/duration.js';
-import { NO_PARAMS, rulesWithTimeouts } from './helpers.js';
+import { ON_AIGATEWAYROUTE_WRITES, rulesWithTimeouts } from './helpers.js';
 
 export default definePolicy({
   id: 'stream-idle-zero',
   description: 'streamIdleTimeout: 0s silently turns the per-try idle timeout off.',
   endpoint: 'validate',
-  match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE', 'UPDATE'] },
+  ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
-  onError: 'allow-with-warning',
-  paramsSchema: NO_PARAMS,
-  defaultParams: {},
   evaluate({ object }) {
     const findings = [];
     for (const { index, label, timeouts } of rulesWithTimeouts(object)) {
