@@ -39,6 +39,8 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
   const matching = deps.policies.matching(endpoint, group, kind, request.operation);
   const verdict: Verdict = { allowed: true, findings: [], patch: [], events: [], fired: [] };
   if (matching.length === 0) return verdict;
+  // An object being deleted only gets finalizers removed: judging it could leave the deletion hanging forever.
+  if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp) return verdict;
 
   const resource = resourceOf(request);
   const now = deps.now();

@@ -216,6 +216,15 @@ describe('review core', () => {
     ]);
   });
 
+  it('never judges an UPDATE of an object being deleted (finalizer removal must go through)', () => {
+    const bad = route([{ streamIdleTimeout: '2m', backendRefs: twoLevels }]);
+    const deleting = { ...bad, metadata: { ...bad.metadata, deletionTimestamp: '2026-11-23T12:00:00Z', finalizers: [] } };
+    const input = admissionReview(deleting, 'UPDATE', { ...bad, metadata: { ...bad.metadata, finalizers: ['aigateway.envoyproxy.io/finalizer'] } });
+    expect(review(input, 'validate', deps()).review.response).toEqual({ uid: input.request.uid, allowed: true });
+    expect(review(input, 'mutate', deps()).review.response).toEqual({ uid: input.request.uid, allowed: true });
+    expect(review(admissionReview(bad, 'UPDATE', bad), 'validate', deps()).review.response.allowed).toBe(false);
+  });
+
   it('validates DELETE and UPDATE shapes without crashing on missing fields', () => {
     const old = route([{ backendRefs: twoLevels }]);
     expect(review(admissionReview(null, 'DELETE', old), 'validate', deps()).review.response.allowed).toBe(true);
