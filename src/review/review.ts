@@ -34,7 +34,7 @@ export function resourceOf(request: AdmissionRequest): ResourceRef {
 }
 
 /** Runs the policies that match the request; pure apart from the logger and metrics in `deps`. */
-export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: ReviewDeps): Verdict {
+export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: ReviewDeps, resource: ResourceRef = resourceOf(request)): Verdict {
   const { group, kind } = request.kind;
   const matching = deps.policies.matching(endpoint, group, kind, request.operation);
   const verdict: Verdict = { allowed: true, findings: [], patch: [], events: [], fired: [] };
@@ -42,7 +42,6 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
   // An object being deleted only gets finalizers removed: judging it could leave the deletion hanging forever.
   if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp) return verdict;
 
-  const resource = resourceOf(request);
   const now = deps.now();
   const created = new Set<string>();
   for (const { policy, mode, params } of matching) {
@@ -130,19 +129,18 @@ export function review(
 ): { review: AdmissionReviewResponse; verdict: Verdict } {
   const started = performance.now();
   const request = input.request;
-  const verdict = evaluate(request, endpoint, deps);
+  const resource = resourceOf(request);
+  const verdict = evaluate(request, endpoint, deps, resource);
   const out = buildResponse(request.uid, verdict, endpoint);
   const dryRun = request.dryRun === true;
   if (!dryRun && deps.events && verdict.events.length > 0) {
-    const regarding = resourceOf(request);
-    for (const e of verdict.events) deps.events.emit(e.regarding ?? regarding, e);
+    for (const e of verdict.events) deps.events.emit(e.regarding ?? resource, e);
   }
   const seconds = (performance.now() - started) / 1000;
   deps.metrics?.reviewed(
     { endpoint, kind: request.kind.kind, operation: request.operation, allowed: verdict.allowed, dryRun },
     seconds,
   );
-  const resource = resourceOf(request);
   deps.logger.info(
     {
       event: 'review',
@@ -155,7 +153,8 @@ export function review(
       dryRun,
       allowed: verdict.allowed,
       policies: verdict.fired,
-      findings: verdict.findings.length ? verdict.findings.map((f) => ({ policy: f.policy, mode: f.mode, path: f.path })) : undefined,
+      // Messages carry field paths and values the policies chose to quote, never object contents.
+      findings: verdict.findings.length ? verdict.findings.map((f) => ({ policy: f.policy, mode: f.mode, path: f.path, message: f.message })) : undefined,
       patchOps: verdict.patch.length || undefined,
       ms: Math.round(seconds * 1e6) / 1000,
     },

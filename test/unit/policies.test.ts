@@ -179,6 +179,10 @@ describe('review core', () => {
     expect(verdict.findings.map((f) => [f.policy, f.mode])).toEqual([['stream-idle-within-request', 'audit']]);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({ event: 'review', allowed: true, policies: ['stream-idle-within-request'] });
+    expect((lines[0] as { findings: unknown[] }).findings).toEqual([
+      { policy: 'stream-idle-within-request', mode: 'audit', path: 'spec.rules[0].streamIdleTimeout', message: verdict.findings[0]!.message },
+    ]);
+    expect(verdict.findings[0]!.message).toMatch(/^spec\.rules\[0\] \(unnamed\): streamIdleTimeout 2m0s is not shorter than the 1m0s bound/);
   });
 
   it('a disabled policy does not run', () => {
