@@ -1,7 +1,7 @@
 import { definePolicy } from '../src/review/policy.js';
 import { AIGATEWAYROUTE } from '../src/model/kinds.js';
 import { backendPriority, ruleBackendRefs } from '../src/model/aigatewayroute.js';
-import { GEP_2257_PATTERN, formatDuration, parseDuration } from '../src/model/duration.js';
+import { GEP_2257_PATTERN, parseDuration } from '../src/model/duration.js';
 import { attemptBound } from '../src/model/timeouts.js';
 import { rulesWithTimeouts } from './helpers.js';
 
@@ -35,7 +35,7 @@ export default definePolicy<{ value: string }>({
       patch.set(['spec', 'rules', index, 'streamIdleTimeout'], params.value);
       findings.push({
         path: `spec.rules[${index}].streamIdleTimeout`,
-        message: `${label}: wrote streamIdleTimeout: ${formatDuration(parsed.ms)} (the operator's default for rules with ${levels.size} priority levels), so a silent model is failed over; set streamIdleTimeout yourself to choose another value`,
+        message: `${label}: wrote streamIdleTimeout: ${params.value} (the operator's default for rules with ${levels.size} priority levels), so a silent model is failed over; set streamIdleTimeout yourself to choose another value`,
       });
     }
     return { findings };

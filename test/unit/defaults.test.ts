@@ -78,6 +78,13 @@ describe('AIGatewayRoute defaults on /mutate', () => {
     ]);
   });
 
+  it('the operator default is written and reported exactly as configured', () => {
+    const policies = new PolicySet(ALL_POLICIES, { 'default-stream-idle-timeout': { enabled: true, params: { value: '1m' } } });
+    const { ops, out } = mutate(admissionReview(route([{ backendRefs: twoLevels, timeouts: { request: '5m' }, modelsCreatedAt: 'x' }])), deps({ policies }));
+    expect(ops).toEqual([{ op: 'add', path: '/spec/rules/0/streamIdleTimeout', value: '1m' }]);
+    expect(out.response.warnings![0]).toContain('wrote streamIdleTimeout: 1m (the operator');
+  });
+
   it('audit mode writes nothing', () => {
     const policies = new PolicySet(ALL_POLICIES, { 'default-request-timeout': { mode: 'audit' }, 'default-models-created-at': { enabled: false } });
     const { out, verdict } = mutate(admissionReview(route([{ backendRefs: twoLevels }])), deps({ policies }));
