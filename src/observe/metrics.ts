@@ -2,6 +2,25 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 import type { ReviewMetrics } from '../review/deps.js';
 import type { Endpoint } from '../review/types.js';
 
+/**
+ * Observations with a counter of their own, labelled by reason; any other event is counted in
+ * `aigw_admission_observations_total{policy,event,reason}` so nothing goes uncounted.
+ */
+export const OBSERVATION_COUNTERS: Readonly<Record<string, { name: string; help: string }>> = {
+  sidecar_injected: {
+    name: 'aigw_admission_sidecar_injections_total',
+    help: 'ext_proc sidecars injected into Envoy proxy pods, by reason (native-sidecar or container).',
+  },
+  sidecar_injection_skipped: {
+    name: 'aigw_admission_sidecar_injection_skipped_total',
+    help: 'Envoy Gateway pods the ext_proc sidecar was not injected into, by reason.',
+  },
+  route_lookup_miss: {
+    name: 'aigw_admission_route_lookup_misses_total',
+    help: 'xDS route or cluster names that do not resolve to an AIGatewayRoute rule, by reason.',
+  },
+};
+
 /** One registry per process instance (no global default registry), so tests can run several servers side by side. */
 export class Metrics implements ReviewMetrics {
   readonly registry = new Registry();
@@ -10,6 +29,8 @@ export class Metrics implements ReviewMetrics {
   private readonly findings: Counter<'policy' | 'mode'>;
   private readonly policyErrors: Counter<'policy'>;
   readonly httpErrors: Counter<'endpoint' | 'code'>;
+  private readonly observationCounters = new Map<string, Counter<'reason'>>();
+  private readonly otherObservations: Counter<'policy' | 'event' | 'reason'>;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'aigw_admission_' });
@@ -44,6 +65,21 @@ export class Metrics implements ReviewMetrics {
       labelNames: ['endpoint', 'code'],
       registers: [this.registry],
     });
+    for (const [event, { name, help }] of Object.entries(OBSERVATION_COUNTERS)) {
+      this.observationCounters.set(event, new Counter({ name, help, labelNames: ['reason'], registers: [this.registry] }));
+    }
+    this.otherObservations = new Counter({
+      name: 'aigw_admission_observations_total',
+      help: 'Other things policies observed (structured log lines with the same event), by policy, event and reason.',
+      labelNames: ['policy', 'event', 'reason'],
+      registers: [this.registry],
+    });
+  }
+
+  observed(policy: string, event: string, reason: string): void {
+    const counter = this.observationCounters.get(event);
+    if (counter) counter.inc({ reason });
+    else this.otherObservations.inc({ policy, event, reason });
   }
 
   reviewed(l: { endpoint: Endpoint; kind: string; operation: string; allowed: boolean; dryRun: boolean }, seconds: number): void {

@@ -14,6 +14,7 @@ export interface ReviewMetrics {
   reviewed(labels: { endpoint: Endpoint; kind: string; operation: string; allowed: boolean; dryRun: boolean }, seconds: number): void;
   finding(policy: string, mode: string): void;
   policyError(policy: string): void;
+  observed(policy: string, event: string, reason: string): void;
 }
 
 /** Writes Kubernetes Events; fire-and-forget, never awaited on the review path. */

@@ -1,4 +1,4 @@
-import type { AdmissionRequest, Endpoint, EventDraft, FindingDraft, KubeObject, Mode, Operation } from './types.js';
+import type { AdmissionRequest, Endpoint, EventDraft, FindingDraft, KubeObject, Mode, Observation, Operation } from './types.js';
 import type { PatchBuilder } from './patch.js';
 import type { World } from '../world/world.js';
 
@@ -29,6 +29,8 @@ export interface PolicyContext<P> {
 export interface PolicyResult {
   findings?: FindingDraft[];
   events?: EventDraft[];
+  /** Things operators must be able to see that are not findings (a skipped injection, a missed lookup). */
+  observations?: Observation[];
 }
 
 export interface Policy<P = Record<string, never>> {

@@ -80,6 +80,12 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
       if (failClosed) verdict.allowed = false;
       continue;
     }
+    if (result.observations) {
+      for (const o of result.observations) {
+        deps.metrics?.observed(policy.id, o.event, o.reason);
+        deps.logger.info({ ...o.fields, event: o.event, reason: o.reason, uid: request.uid, policy: policy.id, mode }, o.event);
+      }
+    }
     const findings = result.findings ?? [];
     const applies = mode !== 'audit';
     if (findings.length > 0 || patch.ops.length > 0) verdict.fired.push(policy.id);

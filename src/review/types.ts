@@ -101,3 +101,14 @@ export interface EventDraft {
   /** Defaults to the admitted object. */
   regarding?: ResourceRef;
 }
+
+/**
+ * Something a policy saw that operators must be able to count and read: one structured log line
+ * (`event`, `reason`, the fields) and one metric increment per observation, in every mode and on dry run too.
+ */
+export interface Observation {
+  /** The log line's `event`, e.g. `sidecar_injection_skipped`, `route_lookup_miss`. */
+  event: string;
+  reason: string;
+  fields?: Record<string, unknown>;
+}
