@@ -8,6 +8,7 @@ import httprouteLimits from './httproute-limits.js';
 import defaultRequestTimeout from './default-request-timeout.js';
 import defaultModelsCreatedAt from './default-models-created-at.js';
 import defaultStreamIdleTimeout from './default-stream-idle-timeout.js';
+import injectExtprocSidecar from './inject-extproc-sidecar.js';
 
 /** Every policy the webhook knows. Order is the order findings are reported in. */
 export const ALL_POLICIES: readonly AnyPolicy[] = [
@@ -20,4 +21,5 @@ export const ALL_POLICIES: readonly AnyPolicy[] = [
   defaultRequestTimeout,
   defaultModelsCreatedAt,
   defaultStreamIdleTimeout,
+  injectExtprocSidecar,
 ];

@@ -19,6 +19,8 @@ export interface PolicyContext<P> {
   object: KubeObject | null;
   oldObject: KubeObject | null;
   params: P;
+  /** The mode the policy runs in; in `audit` its patch is dropped, so what it reports should say so. */
+  mode: Mode;
   world: World;
   now: Date;
   dryRun: boolean;

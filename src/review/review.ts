@@ -54,6 +54,7 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
         object: request.object ?? null,
         oldObject: request.oldObject ?? null,
         params,
+        mode,
         world: deps.world,
         now,
         dryRun: request.dryRun === true,

@@ -1,0 +1,81 @@
+import { apply_patch } from 'jsonpatch';
+import type { AnyPolicy } from './review/policy.js';
+import { PolicySet, type PolicySettings } from './review/policy-set.js';
+import { review } from './review/review.js';
+import type { Logger } from './review/deps.js';
+import type { AdmissionReviewRequest, JsonPatchOperation, KubeObject } from './review/types.js';
+import { MemoryWorld } from './world/world.js';
+import { WORLD_KEYS } from './model/kinds.js';
+import type { Manifest } from './manifests.js';
+
+export interface InjectedPod {
+  source: string;
+  pod: KubeObject;
+  patch: JsonPatchOperation[];
+  warnings: string[];
+  /** Why nothing was injected, when nothing was. */
+  skipped?: { reason: string; detail: string };
+}
+
+export interface InjectResult {
+  pods: InjectedPod[];
+  /** Said once on stderr by the CLI. */
+  notes: string[];
+}
+
+const POLICY_ID = 'inject-extproc-sidecar';
+
+/**
+ * `aigw-admission inject`: every Pod in the manifests goes through the same review as a Pod CREATE on /mutate; the other
+ * objects (AIGatewayRoutes) are the world. Without any AIGatewayRoute given, the Gateway check is off and a note says so.
+ */
+export function injectPods(
+  manifests: readonly Manifest[],
+  opts: { policies: readonly AnyPolicy[]; settings: Readonly<Record<string, PolicySettings>>; kubernetesMinor?: number; now: () => Date },
+): InjectResult {
+  const world = new MemoryWorld(manifests.map((m) => m.object).filter((o) => o.kind !== 'Pod'), { kubernetesMinor: opts.kubernetesMinor });
+  const notes: string[] = [];
+  let settings = opts.settings;
+  if (world.list(WORLD_KEYS.aiGatewayRoute).length === 0) {
+    const current = settings[POLICY_ID] ?? {};
+    settings = { ...settings, [POLICY_ID]: { ...current, params: { ...(current.params ?? {}), requireAIGatewayRoute: false } } };
+    notes.push('no AIGatewayRoute among the files: injecting without checking that one names the pod\'s Gateway in parentRefs (add the routes with -f to check)');
+  }
+  if (opts.kubernetesMinor === undefined) {
+    notes.push('Kubernetes version not given: the sidecar goes into spec.containers; pass --kubernetes-minor 33 (or set kubernetesMinor in the config) for a native sidecar');
+  }
+  const policies = new PolicySet(opts.policies, settings);
+  const pods = manifests.filter((m) => m.object.kind === 'Pod' && m.object.apiVersion === 'v1');
+  return {
+    notes,
+    pods: pods.map((m, i) => {
+      let skipped: InjectedPod['skipped'];
+      const logger: Logger = {
+        debug() {},
+        info(obj: { event?: string; reason?: string; detail?: string }) {
+          if (obj.event === 'sidecar_injection_skipped') skipped = { reason: obj.reason ?? '', detail: obj.detail ?? '' };
+        },
+        warn() {},
+        error() {},
+      };
+      const input: AdmissionReviewRequest = {
+        apiVersion: 'admission.k8s.io/v1',
+        kind: 'AdmissionReview',
+        request: {
+          uid: `inject-${i}`,
+          kind: { group: '', version: 'v1', kind: 'Pod' },
+          resource: { group: '', version: 'v1', resource: 'pods' },
+          namespace: m.object.metadata?.namespace ?? 'default',
+          operation: 'CREATE',
+          object: m.object,
+          oldObject: null,
+          dryRun: true,
+        },
+      };
+      const { review: out } = review(input, 'mutate', { policies, world, now: opts.now, logger });
+      const patch: JsonPatchOperation[] = out.response.patch ? JSON.parse(Buffer.from(out.response.patch, 'base64').toString('utf8')) : [];
+      const pod = patch.length > 0 ? (apply_patch(structuredClone(m.object), patch) as KubeObject) : m.object;
+      return { source: m.source, pod, patch, warnings: out.response.warnings ?? [], skipped };
+    }),
+  };
+}
