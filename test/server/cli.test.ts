@@ -84,3 +84,42 @@ describe('aigw-admission serve --standalone (what npm start runs)', () => {
     expect(code).toBe(0);
   });
 });
+
+describe('aigw-admission inject', () => {
+  const pod = 'test/fixtures/pods/envoy-proxy-pod.yaml';
+  const routeFile = 'test/fixtures/pods/ai-gateway-route.yaml';
+
+  it('--kubernetes-minor 33+ prints exactly the golden 1.33 pod; the Gateway is checked against the routes given', () => {
+    const r = run(['inject', '-f', pod, '-f', routeFile, '--kubernetes-minor', '33+', '-o', 'json']);
+    expect(r.status).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(readJson(join(ROOT, 'test/golden/pods/envoy-proxy-pod.k8s-1.33.pod.json')));
+    expect(r.stderr).toBe(
+      `${pod}:3: Warning: [inject-extproc-sidecar] spec.initContainers: injected ai-gateway-extproc (docker.io/envoyproxy/ai-gateway-extproc:v1.1.0) as a native sidecar in spec.initContainers (Kubernetes 1.33) for Gateway team-a/ai-gateway (AIGatewayRoutes team-a/chat), with its filter config from Secret ai-gateway-team-a; every envoy container mounts the socket at /etc/ai-gateway-extproc-uds\n`,
+    );
+  });
+
+  it('YAML by default; without routes or a version it says what it assumed; injecting its own output changes nothing', () => {
+    const r = run(['inject', '-f', pod]);
+    expect(r.status).toBe(0);
+    expect(r.stderr.split('\n').slice(0, 2)).toEqual([
+      "note: no AIGatewayRoute among the files: injecting without checking that one names the pod's Gateway in parentRefs (add the routes with -f to check)",
+      'note: Kubernetes version not given: the sidecar goes into spec.containers; pass --kubernetes-minor 33 (or set kubernetesMinor in the config) for a native sidecar',
+    ]);
+    const second = run(['inject', '-f', '-', '-o', 'json'], r.stdout);
+    expect(second.status).toBe(0);
+    expect(second.stderr).toContain('<stdin>:1: not injected (already-injected): spec.containers already has ai-gateway-extproc\n');
+    expect(JSON.parse(second.stdout)).toEqual(readJson(join(ROOT, 'test/golden/pods/envoy-proxy-pod.k8s-1.32.pod.json')));
+  });
+
+  it('exits 2 with file and line on bad input, and when no pod is given', () => {
+    const bad = run(['inject', '-f', '-'], 'apiVersion: v1\nkind: Pod\n---\nmetadata: name: x\n');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/^aigw-admission: invalid input file: <stdin>:4: not valid YAML: /);
+    const none = run(['inject', '-f', routeFile]);
+    expect(none.status).toBe(2);
+    expect(none.stderr).toBe(`aigw-admission: invalid input file: ${routeFile}: no Pod (apiVersion v1, kind Pod) found\n`);
+    const minor = run(['inject', '-f', pod, '--kubernetes-minor', 'latest']);
+    expect(minor.status).toBe(2);
+    expect(minor.stderr).toBe('aigw-admission: invalid input file: --kubernetes-minor latest: expected the minor version, e.g. 32, 33 or 33+\n');
+  });
+});

@@ -7,7 +7,8 @@ import { startServer, type RunningServer } from '../../src/serve.js';
 import { silentLogger } from '../../src/review/deps.js';
 import { certificateSans } from '../../src/tls/certs.js';
 import { ApiServerClient } from './apiserver-client.js';
-import { ROOT, readJson } from '../helpers.js';
+import { ROOT, admissionReview, readJson, yamlObjects } from '../helpers.js';
+import { MemoryWorld } from '../../src/world/world.js';
 import type { AdmissionReviewRequest } from '../../src/review/types.js';
 
 let server: RunningServer;
@@ -102,5 +103,27 @@ describe('served webhook, called like the API server', () => {
     expect(metrics).toContain('aigw_admission_requests_total{endpoint="validate",kind="AIGatewayRoute",operation="CREATE",allowed="false",dry_run="false"} 1');
     expect(metrics).toContain('aigw_admission_http_errors_total{endpoint="validate",code="415"} 1');
     expect(metrics).toMatch(/aigw_admission_review_duration_seconds_count\{endpoint="validate"\} \d+/);
+  });
+});
+
+describe('served /mutate injects the sidecar into an Envoy proxy pod', () => {
+  it('with the route in the world, the API-server-like client applies the patch and gets the golden 1.33 pod', async () => {
+    const [pod] = yamlObjects(join(ROOT, 'test/fixtures/pods/envoy-proxy-pod.yaml'));
+    const world = new MemoryWorld(yamlObjects(join(ROOT, 'test/fixtures/pods/ai-gateway-route.yaml')), { kubernetesMinor: 33 });
+    const dir = mkdtempSync(join(tmpdir(), 'aigw-tls-'));
+    const served = await startServer({ host: '127.0.0.1', port: 0, tlsDir: dir, standalone: true, logger: silentLogger, world });
+    const apiServer = new ApiServerClient(served.port, readFileSync(join(dir, 'ca.crt'), 'utf8'));
+    try {
+      const input = admissionReview(pod!);
+      input.request.namespace = 'envoy-gateway-system';
+      const { review, patched } = await apiServer.admit('/mutate', input);
+      expect(review.response.allowed).toBe(true);
+      expect(patched).toEqual(readJson(join(ROOT, 'test/golden/pods/envoy-proxy-pod.k8s-1.33.pod.json')));
+      const metrics = await served.metrics.registry.metrics();
+      expect(metrics).toContain('aigw_admission_sidecar_injections_total{reason="native-sidecar"} 1\n');
+    } finally {
+      apiServer.close();
+      await served.close();
+    }
   });
 });
