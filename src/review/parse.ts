@@ -13,7 +13,9 @@ export function parseAdmissionReview(input: string | Buffer | unknown): Admissio
     try {
       body = JSON.parse(typeof input === 'string' ? input : input.toString('utf8'));
     } catch (err) {
-      throw new AdmissionError('INVALID_JSON', `${(err as Error).message}; send the AdmissionReview as JSON`);
+      // V8 quotes a stretch of the input in its message: keep it out of responses and logs (it may hold secret data).
+      const reason = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '');
+      throw new AdmissionError('INVALID_JSON', `${reason}; send the AdmissionReview as JSON`);
     }
   }
   if (!isObject(body)) {

@@ -3,8 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import express from 'express';
 import { AdmissionError, asAdmissionError } from '../review/errors.js';
-import { parseAdmissionReview } from '../review/parse.js';
-import { review } from '../review/review.js';
+import { answerReview, statusBody } from './answer.js';
 import type { Logger, ReviewDeps } from '../review/deps.js';
 import type { Endpoint } from '../review/types.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -49,17 +48,6 @@ export interface WebhookServer {
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
-
-function statusBody(err: AdmissionError): string {
-  return JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Status',
-    status: 'Failure',
-    code: err.status,
-    reason: err.code,
-    message: err.isUserError ? err.message : 'internal error: the webhook failed while handling the request; see its log',
-  });
-}
 
 function isJsonContentType(value: string | undefined): boolean {
   if (!value) return false;
@@ -143,16 +131,17 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
     });
     req.on('end', () => {
       if (done) return;
+      let answer;
       try {
-        const body = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-        const input = parseAdmissionReview(body);
-        const { review: out } = review(input, endpoint, opts.deps());
-        const text = JSON.stringify(out);
-        const headers: Record<string, string | number> = { ...JSON_HEADERS, 'content-length': Buffer.byteLength(text) };
-        if (draining) headers.connection = 'close';
-        res.writeHead(200, headers).end(text);
+        answer = answerReview(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), endpoint, opts.deps());
       } catch (err) {
-        fail(endpoint, res, asAdmissionError(err));
+        answer = { status: 500, body: '', error: asAdmissionError(err) };
+      }
+      if (answer.error) fail(endpoint, res, answer.error);
+      else {
+        const headers: Record<string, string | number> = { ...JSON_HEADERS, 'content-length': Buffer.byteLength(answer.body) };
+        if (draining) headers.connection = 'close';
+        res.writeHead(200, headers).end(answer.body);
       }
       finish();
     });

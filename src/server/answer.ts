@@ -1,0 +1,35 @@
+import { AdmissionError, asAdmissionError } from '../review/errors.js';
+import { parseAdmissionReview } from '../review/parse.js';
+import { review } from '../review/review.js';
+import type { ReviewDeps } from '../review/deps.js';
+import type { Endpoint } from '../review/types.js';
+
+/** What the review path answers for one body, before any socket is involved (the server writes it; the fuzzer checks it). */
+export interface Answer {
+  status: number;
+  body: string;
+  /** Set when the body is a Status (4xx, 5xx) instead of an AdmissionReview. */
+  error?: AdmissionError;
+}
+
+/** A Kubernetes `Status` naming the problem; internal errors never leak their detail to the caller. */
+export function statusBody(err: AdmissionError): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Status',
+    status: 'Failure',
+    code: err.status,
+    reason: err.code,
+    message: err.isUserError ? err.message : 'internal error: the webhook failed while handling the request; see its log',
+  });
+}
+
+export function answerReview(body: Buffer | string, endpoint: Endpoint, deps: ReviewDeps): Answer {
+  try {
+    const input = parseAdmissionReview(body);
+    return { status: 200, body: JSON.stringify(review(input, endpoint, deps).review) };
+  } catch (err) {
+    const error = asAdmissionError(err);
+    return { status: error.status, body: statusBody(error), error };
+  }
+}
