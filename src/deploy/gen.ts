@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { generatedDeployFiles } from './webhook-rules.js';
 
-const dir = process.argv[2] ?? 'deploy';
+const dir = process.argv[2] ?? 'deploy/base';
 for (const [file, content] of Object.entries(generatedDeployFiles(ALL_POLICIES))) {
   writeFileSync(join(dir, file), content);
   process.stdout.write(`wrote ${join(dir, file)}\n`);

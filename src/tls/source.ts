@@ -32,35 +32,42 @@ export function keyMatchesCert(cert: string, key: string): boolean {
  * written by cert-manager is updated by the kubelet through an atomic symlink swap, which file watchers miss, so the
  * files are polled; a half-updated pair (key not matching the certificate) is skipped until the next poll.
  */
-export function tlsDirSource(dir: string, create: CertOptions, logger: Logger, intervalMs = 30_000): ServingCertSource {
+export function tlsDirSource(dir: string, create: CertOptions, logger: Logger, intervalMs = 30_000): ServingCertSource & { poll(): void } {
   let timer: NodeJS.Timeout | undefined;
-  return {
-    async start(onChange) {
+  let current: ServingCerts | undefined;
+  let onChange: (certs: ServingCerts) => void = () => {};
+  const source = {
+    async start(listener: (certs: ServingCerts) => void) {
       const first = loadOrCreateServingCerts(dir, create);
       if (first.created) logger.info({ event: 'certs_created', dir }, 'created a CA and a serving certificate');
-      let current: ServingCerts = { cert: first.cert, key: first.key, ca: first.ca };
-      timer = setInterval(() => {
-        let next: ServingCerts;
-        try {
-          const read = (f: string) => readFileSync(join(dir, f), 'utf8');
-          next = { cert: read(TLS_FILES.cert), key: read(TLS_FILES.key), ca: safeRead(join(dir, TLS_FILES.ca)) };
-        } catch (err) {
-          logger.warn({ event: 'certs_reload_failed', dir, message: (err as Error).message }, 'could not re-read the certificate files; serving the previous ones');
-          return;
-        }
-        if (next.cert === current.cert && next.key === current.key) return;
-        if (!keyMatchesCert(next.cert, next.key)) return;
-        current = next;
-        logger.info({ event: 'certs_reloaded', dir }, 'serving a renewed certificate');
-        onChange(next);
-      }, intervalMs);
+      current = { cert: first.cert, key: first.key, ca: first.ca };
+      onChange = listener;
+      timer = setInterval(() => source.poll(), intervalMs);
       timer.unref();
       return current;
+    },
+    /** Re-read the files now; calls the listener when a new, consistent pair is there. */
+    poll() {
+      if (!current) return;
+      let next: ServingCerts;
+      try {
+        const read = (f: string) => readFileSync(join(dir, f), 'utf8');
+        next = { cert: read(TLS_FILES.cert), key: read(TLS_FILES.key), ca: safeRead(join(dir, TLS_FILES.ca)) };
+      } catch (err) {
+        logger.warn({ event: 'certs_reload_failed', dir, message: (err as Error).message }, 'could not re-read the certificate files; serving the previous ones');
+        return;
+      }
+      if (next.cert === current.cert && next.key === current.key) return;
+      if (!keyMatchesCert(next.cert, next.key)) return;
+      current = next;
+      logger.info({ event: 'certs_reloaded', dir }, 'serving a renewed certificate');
+      onChange(next);
     },
     stop() {
       if (timer) clearInterval(timer);
     },
   };
+  return source;
 }
 
 function safeRead(path: string): string {
