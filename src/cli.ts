@@ -7,6 +7,9 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ALL_POLICIES } from '../policies/index.js';
 import { ConfigHolder } from './runtime.js';
 import { startServer } from './serve.js';
+import { WebhookCertManager } from './cluster/webhook-certs.js';
+import { kubeCertClient } from './cluster/kube-cert-client.js';
+import { DEPLOY_NAMES } from './deploy/webhook-rules.js';
 import { createCertBundle, writeCertBundle, caBundleBase64 } from './tls/certs.js';
 import { parseAdmissionReview } from './review/parse.js';
 import { review } from './review/review.js';
@@ -58,6 +61,19 @@ function fail(err: unknown): never {
   process.exit(70);
 }
 
+interface ServeFlags {
+  standalone?: boolean;
+  kubeconfig?: string;
+  listen?: string;
+  tlsDir: string;
+  config?: string;
+  manageCerts?: boolean;
+  namespace?: string;
+  service: string;
+  certSecret: string;
+  webhookConfiguration: string;
+}
+
 export function buildProgram(): Command {
   const program = new Command('aigw-admission')
     .description('Policy-as-code admission webhook for Envoy AI Gateway')
@@ -72,18 +88,44 @@ export function buildProgram(): Command {
     .option('--listen <host:port>', 'address to listen on (default 0.0.0.0:8443, standalone 127.0.0.1:8443)')
     .option('--tls-dir <dir>', 'directory with tls.crt, tls.key and ca.crt; created when absent', 'certs')
     .option('--config <file>', 'policy configuration (default: config.yaml when present)')
-    .action(async (o: { standalone?: boolean; kubeconfig?: string; listen?: string; tlsDir: string; config?: string }) => {
+    .option('--manage-certs', 'keep the CA and serving certificate in a Secret, in the webhook configurations\' caBundle, and rotated (default in cluster mode)')
+    .option('--no-manage-certs', 'serve the certificate in --tls-dir as it is (cert-manager), re-reading it when renewed')
+    .option('--namespace <ns>', 'namespace of the webhook\'s Service and Secret (default: $POD_NAMESPACE, else aigw-admission)')
+    .option('--service <name>', 'Service name the certificate is made for', DEPLOY_NAMES.service)
+    .option('--cert-secret <name>', 'Secret holding the certificates with --manage-certs', DEPLOY_NAMES.certSecret)
+    .option('--webhook-configuration <name>', 'name of the Validating- and MutatingWebhookConfiguration to put the caBundle in', DEPLOY_NAMES.webhookConfiguration)
+    .action(async (o: ServeFlags) => {
       try {
         const { host, port } = parseListen(o.listen ?? (o.standalone ? '127.0.0.1:8443' : '0.0.0.0:8443'));
-        if (!o.standalone) loadKubeConfig(o.kubeconfig);
+        const kc = o.standalone ? undefined : loadKubeConfig(o.kubeconfig);
         const logger = createLogger();
+        const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? DEPLOY_NAMES.namespace;
+        const certs =
+          kc && (o.manageCerts ?? true)
+            ? new WebhookCertManager({
+                client: kubeCertClient(kc),
+                namespace,
+                service: o.service,
+                secretName: o.certSecret,
+                webhooks: [
+                  { kind: 'ValidatingWebhookConfiguration', name: o.webhookConfiguration },
+                  { kind: 'MutatingWebhookConfiguration', name: o.webhookConfiguration },
+                ],
+                now: () => new Date(),
+                logger,
+                mirrorDir: o.tlsDir,
+              })
+            : undefined;
         const running = await startServer({
           host,
           port,
           tlsDir: o.tlsDir,
           configPath: ConfigHolder.resolvePath(o.config),
           standalone: Boolean(o.standalone),
+          service: o.service,
+          namespace,
           logger,
+          certs,
         });
         const rel = relative(process.cwd(), running.caPath);
         const caPath = rel && !rel.startsWith('..') ? rel : running.caPath;

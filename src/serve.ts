@@ -4,7 +4,8 @@ import { ConfigHolder } from './runtime.js';
 import { createLogger } from './observe/logger.js';
 import { Metrics } from './observe/metrics.js';
 import { createWebhookServer, type WebhookServer } from './server/server.js';
-import { loadOrCreateServingCerts, TLS_FILES } from './tls/certs.js';
+import { TLS_FILES } from './tls/certs.js';
+import { tlsDirSource, type ServingCerts, type ServingCertSource } from './tls/source.js';
 import { MemoryWorld, type World } from './world/world.js';
 import type { Logger, ReviewDeps } from './review/deps.js';
 import type { AnyPolicy } from './review/policy.js';
@@ -22,6 +23,8 @@ export interface ServeOptions {
   policies?: readonly AnyPolicy[];
   world?: World;
   now?: () => Date;
+  /** Where the serving certificate comes from (default: `tlsDir`, created when absent, re-read when renewed). */
+  certs?: ServingCertSource;
 }
 
 export interface RunningServer {
@@ -42,12 +45,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const tlsDir = resolve(opts.tlsDir);
   const extraSans = ['localhost', '127.0.0.1'];
   if (opts.host !== '0.0.0.0' && opts.host !== '::' && !extraSans.includes(opts.host)) extraSans.push(opts.host);
-  const tls = loadOrCreateServingCerts(tlsDir, {
-    service: opts.service ?? 'aigw-admission',
-    namespace: opts.namespace ?? 'aigw-admission',
-    extraSans,
-  });
-  if (tls.created) logger.info({ event: 'certs_created', dir: tlsDir }, 'created a CA and a serving certificate');
+  const certs =
+    opts.certs ??
+    tlsDirSource(tlsDir, { service: opts.service ?? 'aigw-admission', namespace: opts.namespace ?? 'aigw-admission', extraSans }, logger);
+  let renew: (c: ServingCerts) => void = () => {};
+  const tls = await certs.start((c) => renew(c));
 
   const now = opts.now ?? (() => new Date());
   const deps = (): ReviewDeps => ({ policies: config.policies, world, now, logger, metrics });
@@ -66,6 +68,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       return { ready: reasons.length === 0, reasons };
     },
   });
+  // A renewed certificate goes to new handshakes; open connections keep theirs.
+  renew = (c) => webhook.setTls(c);
   const address = await webhook.listen();
   config.watch(logger);
   const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
@@ -78,6 +82,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     metrics,
     close: async () => {
       config.unwatch();
+      certs.stop();
       await webhook.shutdown();
     },
   };
