@@ -72,6 +72,7 @@ interface ServeFlags {
   service: string;
   certSecret: string;
   webhookConfiguration: string;
+  clientCa?: string;
 }
 
 export function buildProgram(): Command {
@@ -93,6 +94,7 @@ export function buildProgram(): Command {
     .option('--namespace <ns>', 'namespace of the webhook\'s Service and Secret (default: $POD_NAMESPACE, else aigw-admission)')
     .option('--service <name>', 'Service name the certificate is made for', DEPLOY_NAMES.service)
     .option('--cert-secret <name>', 'Secret holding the certificates with --manage-certs', DEPLOY_NAMES.certSecret)
+    .option('--client-ca <file>', "require a client certificate signed by this CA (the API server's, from --admission-control-config-file); others are refused at the TLS handshake")
     .option('--webhook-configuration <name>', 'name of the Validating- and MutatingWebhookConfiguration to put the caBundle in', DEPLOY_NAMES.webhookConfiguration)
     .action(async (o: ServeFlags) => {
       try {
@@ -126,6 +128,7 @@ export function buildProgram(): Command {
           namespace,
           logger,
           certs,
+          clientCa: o.clientCa === undefined ? undefined : readInput(o.clientCa),
         });
         const rel = relative(process.cwd(), running.caPath);
         const caPath = rel && !rel.startsWith('..') ? rel : running.caPath;

@@ -16,6 +16,8 @@ export interface ServeOptions {
   tlsDir: string;
   configPath?: string;
   standalone: boolean;
+  /** PEM CA for client authentication (see WebhookServerOptions.clientCa). */
+  clientCa?: string;
   /** Name the certificate is made for when it has to be created. */
   service?: string;
   namespace?: string;
@@ -59,6 +61,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     tls,
     deps,
     maxBodyBytes: () => config.config.server.maxBodyBytes,
+    clientCa: opts.clientCa,
     metrics,
     logger,
     readiness: () => {

@@ -32,7 +32,14 @@ export interface WebhookServerOptions {
   headersTimeoutMs?: number;
   requestTimeoutMs?: number;
   keepAliveTimeoutMs?: number;
+  /** Concurrent TLS connections; more are dropped at accept (default 1024). */
   maxConnections?: number;
+  /** Requests served on one keep-alive connection before it is closed, so load spreads over replicas (default 1000). */
+  maxRequestsPerSocket?: number;
+  /** How often slow headers and bodies are looked for (Node's default is 30 s; ours is 1 s so the timeouts hold). */
+  connectionsCheckingIntervalMs?: number;
+  /** PEM CA that must have signed the client certificate (the API server's); without it any client may connect. */
+  clientCa?: string;
   /** How long shutdown waits for in-flight reviews before closing what is left. */
   drainTimeoutMs?: number;
 }
@@ -157,14 +164,19 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
     app(req, res);
   };
 
-  const server = https.createServer(
-    { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' },
-    onRequest,
-  );
+  const tlsOptions = (tls: TlsMaterial): https.ServerOptions => ({
+    cert: tls.cert,
+    key: tls.key,
+    minVersion: 'TLSv1.2',
+    // Client authentication, when configured, refuses foreign clients at the handshake, before any byte of HTTP.
+    ...(opts.clientCa ? { ca: opts.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
+  });
+  const server = https.createServer({ ...tlsOptions(opts.tls), connectionsCheckingInterval: opts.connectionsCheckingIntervalMs ?? 1000 }, onRequest);
   server.headersTimeout = opts.headersTimeoutMs ?? 10_000;
   server.requestTimeout = opts.requestTimeoutMs ?? 30_000;
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 30_000;
-  if (opts.maxConnections) server.maxConnections = opts.maxConnections;
+  server.maxConnections = opts.maxConnections ?? 1024;
+  server.maxRequestsPerSocket = opts.maxRequestsPerSocket ?? 1000;
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
     if (socket.writable && err.code !== 'ECONNRESET') {
       const code = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
@@ -194,7 +206,7 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
         });
         server.closeIdleConnections();
       }),
-    setTls: (tls) => server.setSecureContext({ cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' }),
+    setTls: (tls) => server.setSecureContext(tlsOptions(tls)),
     inFlight: () => inFlight,
   };
 }
