@@ -82,7 +82,7 @@ function judge(
     const known = route && key ? ` AIGatewayRoute ${key.namespace}/${key.name} has ${plural(ruleCountOf(route), 'rule')}: ${listRules(route)}.` : '';
     return {
       miss: { reason: 'unparseable', ref, namespace: key?.namespace, name: key?.name, ruleCount: route ? ruleCountOf(route) : undefined, referencing },
-      message: `${names}, which is not a name Envoy Gateway generates, so it matches nothing and the patch does not apply: ${ref.parsed.error}.${known} Fix: write the name in one of those shapes.`,
+      message: `${names}, which is not a name Envoy Gateway generates, so it matches nothing and the patch does not apply: ${ref.parsed.error}.${known} Fix: ${unparseableFix(ref.text, route)}.`,
       summary: 'not a name Envoy Gateway generates',
     };
   }
@@ -134,6 +134,14 @@ function judge(
       };
     }
   }
+}
+
+/** A rule written by name (`rule/chat`) gets the index to write instead. */
+function unparseableFix(text: string, route: AIGatewayRoute | null): string {
+  const written = text.split('/')[4];
+  const index = written ? routeRules(route).findIndex((r) => r.name === written) : -1;
+  if (index < 0) return 'write the name in one of those shapes';
+  return `write rule/${index} for rule "${written}" (${text.replace(`/rule/${written}`, `/rule/${index}`)})`;
 }
 
 const ruleCountOf = (route: AIGatewayRoute | null) => routeRules(route).length;

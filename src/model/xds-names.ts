@@ -74,7 +74,10 @@ export function parseXdsName(text: string): ParsedXdsName {
   if (!DNS_LABEL.test(namespace)) return fail(`"${namespace}" is not a namespace name`);
   if (!DNS_SUBDOMAIN.test(name) || name.length > 253) return fail(`"${name}" is not a route name`);
   if (ruleWord !== 'rule' || rule === undefined) return fail(`"rule/<index>" must follow the route name`);
-  if (!INDEX.test(rule)) return fail(`the rule index "${rule}" is not a non-negative integer without leading zeros`);
+  if (!INDEX.test(rule)) {
+    const byName = /^[0-9-]/.test(rule) ? '' : ' (xDS names carry the rule index, never the rule name)';
+    return fail(`the rule index "${rule}" is not a non-negative integer without leading zeros${byName}`);
+  }
   const base = { namespace, name, ruleIndex: Number(rule) };
   if (parts.length === 5) return { ok: true, value: { kind: 'rule-cluster', ...base } };
   const [, , , , , segment, index, host] = parts;

@@ -81,7 +81,7 @@ describe('parseXdsName', () => {
   });
 
   it.each([
-    ['httproute/default/x/rule/abc', 'the rule index "abc" is not a non-negative integer without leading zeros'],
+    ['httproute/default/x/rule/abc', 'the rule index "abc" is not a non-negative integer without leading zeros (xDS names carry the rule index, never the rule name)'],
     ['httproute/default/x/rule/01', 'the rule index "01" is not a non-negative integer without leading zeros'],
     ['httproute/default/x/rule/-1', 'the rule index "-1" is not a non-negative integer without leading zeros'],
     ['httproute/default/x', '"rule/<index>" must follow the route name'],
