@@ -9,6 +9,8 @@ import defaultRequestTimeout from './default-request-timeout.js';
 import defaultModelsCreatedAt from './default-models-created-at.js';
 import defaultStreamIdleTimeout from './default-stream-idle-timeout.js';
 import injectExtprocSidecar from './inject-extproc-sidecar.js';
+import routeRuleIndex from './route-rule-index.js';
+import orphanedRuleReferences from './orphaned-rule-references.js';
 
 /** Every policy the webhook knows. Order is the order findings are reported in. */
 export const ALL_POLICIES: readonly AnyPolicy[] = [
@@ -22,4 +24,6 @@ export const ALL_POLICIES: readonly AnyPolicy[] = [
   defaultModelsCreatedAt,
   defaultStreamIdleTimeout,
   injectExtprocSidecar,
+  routeRuleIndex,
+  orphanedRuleReferences,
 ];

@@ -10,6 +10,7 @@ import type {
   Finding,
   JsonPatchOperation,
   KubeObject,
+  Mode,
   ResourceRef,
 } from './types.js';
 
@@ -92,7 +93,8 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
     if (findings.length > 0 || patch.ops.length > 0) verdict.fired.push(policy.id);
     for (const f of findings) {
       // A mutating policy's findings describe what it wrote: never a denial.
-      const effective = policy.endpoint === 'mutate' && mode === 'deny' ? 'warn' : mode;
+      const capped = policy.endpoint === 'mutate' && mode === 'deny' ? 'warn' : mode;
+      const effective = f.atMost && MODE_SEVERITY[f.atMost] < MODE_SEVERITY[capped] ? f.atMost : capped;
       verdict.findings.push({ policy: policy.id, mode: effective, resource, path: f.path, message: f.message });
       deps.metrics?.finding(policy.id, effective);
       if (effective === 'deny') verdict.allowed = false;
@@ -105,6 +107,8 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
   }
   return verdict;
 }
+
+const MODE_SEVERITY: Readonly<Record<Mode, number>> = { audit: 0, warn: 1, deny: 2 };
 
 export function formatFinding(f: Pick<Finding, 'policy' | 'path' | 'message'>): string {
   return f.path ? `[${f.policy}] ${f.path}: ${f.message}` : `[${f.policy}] ${f.message}`;

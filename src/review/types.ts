@@ -86,6 +86,11 @@ export interface Finding {
 export interface FindingDraft {
   path: string;
   message: string;
+  /**
+   * The most severe mode this finding may take, whatever the policy's mode: a policy whose other findings deny can report
+   * one that must never block (e.g. a reference to an object that may simply not be created yet). Never raises the mode.
+   */
+  atMost?: Mode;
 }
 
 export type JsonPatchOperation =

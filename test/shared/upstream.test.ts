@@ -5,6 +5,7 @@ import { HAS_SHARED, SHARED, admissionReview, deps, listFiles, readJson, yamlObj
 import { apply_patch } from 'jsonpatch';
 import { review } from '../../src/review/review.js';
 import { parseAdmissionReview } from '../../src/review/parse.js';
+import { MemoryWorld } from '../../src/world/world.js';
 import type { AdmissionReviewRequest, KubeObject } from '../../src/review/types.js';
 
 describe.runIf(HAS_SHARED)('real kube-apiserver AdmissionReview bodies (../shared/fixtures/admission-reviews)', () => {
@@ -16,10 +17,14 @@ describe.runIf(HAS_SHARED)('real kube-apiserver AdmissionReview bodies (../share
 
   const validating = files.filter((f) => f.endsWith('-validate.json'));
   const mutating = files.filter((f) => f.endsWith('-mutate.json'));
+  // The cluster these bodies came from: every object they created (an EnvoyPatchPolicy's route is looked up in it).
+  let world: MemoryWorld | undefined;
+  const cluster = () =>
+    (world ??= new MemoryWorld(validating.map((f) => readJson<AdmissionReviewRequest>(f).request).filter((r) => r.operation === 'CREATE').map((r) => r.object!)));
 
   it.each(validating.map((f) => [basename(f), f]))('%s: well-formed answer echoing the uid, allowed, no finding', (_name, file) => {
     const input = parseAdmissionReview(readJson(file));
-    const { review: out, verdict } = review(input, 'validate', deps());
+    const { review: out, verdict } = review(input, 'validate', deps({ world: cluster() }));
     expect(out.apiVersion).toBe('admission.k8s.io/v1');
     expect(out.kind).toBe('AdmissionReview');
     expect(out.response).toEqual({ uid: input.request.uid, allowed: true });

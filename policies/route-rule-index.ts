@@ -1,0 +1,152 @@
+import { definePolicy } from '../src/review/policy.js';
+import { ENVOYPATCHPOLICY } from '../src/model/kinds.js';
+import { findXdsNames, listRules, resolveXdsName, type XdsNameReference } from '../src/model/xds-names.js';
+import { routeRules, ruleBackendRefs, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
+import type { EventDraft, FindingDraft, Mode, Observation } from '../src/review/types.js';
+import {
+  indexRange,
+  listBackends,
+  lookupRoute,
+  looseRouteKey,
+  missObservation,
+  plural,
+  quoteName,
+  refOf,
+  ruleLabel,
+  targetOf,
+  warningEvent,
+  type Miss,
+} from './route-lookup.js';
+
+export interface RouteRuleIndexParams {
+  /**
+   * The most severe mode a `route-not-found` miss takes. An EnvoyPatchPolicy applied before its AIGatewayRoute
+   * (`kubectl apply -f dir/` in file order, a GitOps sync) is normal and heals itself, so by default it only warns.
+   */
+  routeNotFoundMode: Mode;
+}
+
+export const MISS_EVENT_REASON = 'RouteLookupMiss';
+
+export default definePolicy<RouteRuleIndexParams>({
+  id: 'route-rule-index',
+  description:
+    'An EnvoyPatchPolicy names an AIGatewayRoute rule (httproute/<ns>/<name>/rule/<i>…) that does not exist: Envoy Gateway finds nothing by that name and the patch silently does not apply.',
+  endpoint: 'validate',
+  match: { kinds: [ENVOYPATCHPOLICY], operations: ['CREATE', 'UPDATE'] },
+  defaultMode: 'deny',
+  onError: 'allow-with-warning',
+  paramsSchema: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { routeNotFoundMode: { enum: ['deny', 'warn', 'audit'] } },
+  },
+  defaultParams: { routeNotFoundMode: 'warn' },
+  evaluate({ object, world, params }) {
+    if (!object) return {};
+    const referencing = refOf({ ...object, apiVersion: object.apiVersion ?? 'gateway.envoyproxy.io/v1alpha1', kind: object.kind ?? 'EnvoyPatchPolicy' });
+    const findings: FindingDraft[] = [];
+    const events: EventDraft[] = [];
+    const observations: Observation[] = [];
+    for (const ref of findXdsNames(object)) {
+      const judged = judge(ref, referencing, (ns, name) => lookupRoute(world, ns, name) ?? null, world.get(HTTPROUTE_KEY, ...nsName(ref)) !== undefined);
+      if (!judged) continue;
+      const { miss, message, summary } = judged;
+      findings.push(miss.reason === 'route-not-found' ? { path: ref.path, message, atMost: params.routeNotFoundMode } : { path: ref.path, message });
+      observations.push(missObservation(miss));
+      events.push(warningEvent(MISS_EVENT_REASON, `${miss.reason}: ${ref.path} ${quoteName(ref.text)}: ${summary}`));
+    }
+    return { findings, events, observations };
+  },
+});
+
+/** A plain (user-written) HTTPRoute of that name, when the world holds HTTPRoutes: its names are not ours to judge. */
+const HTTPROUTE_KEY = 'gateway.networking.k8s.io/HTTPRoute';
+
+function nsName(ref: XdsNameReference): [string, string] {
+  const key = ref.parsed.ok ? ref.parsed.value : looseRouteKey(ref.text);
+  return [key?.namespace ?? '', key?.name ?? ''];
+}
+
+/** The miss one reference makes, worded for the finding (full, with the fix) and for the Event (one line); undefined when it resolves. */
+function judge(
+  ref: XdsNameReference,
+  referencing: Miss['referencing'],
+  routeOf: (namespace: string, name: string) => AIGatewayRoute | null,
+  plainHttpRoute: boolean,
+): { miss: Miss; message: string; summary: string } | undefined {
+  const names = `jsonPatches[${ref.patchIndex}] names ${quoteName(ref.text)}`;
+  if (!ref.parsed.ok) {
+    const key = looseRouteKey(ref.text);
+    const route = key ? routeOf(key.namespace, key.name) : null;
+    const known = route && key ? ` AIGatewayRoute ${key.namespace}/${key.name} has ${plural(ruleCountOf(route), 'rule')}: ${listRules(route)}.` : '';
+    return {
+      miss: { reason: 'unparseable', ref, namespace: key?.namespace, name: key?.name, ruleCount: route ? ruleCountOf(route) : undefined, referencing },
+      message: `${names}, which is not a name Envoy Gateway generates, so it matches nothing and the patch does not apply: ${ref.parsed.error}.${known} Fix: ${unparseableFix(ref.text, route)}.`,
+      summary: 'not a name Envoy Gateway generates',
+    };
+  }
+  const n = ref.parsed.value;
+  const key = `${n.namespace}/${n.name}`;
+  const route = routeOf(n.namespace, n.name);
+  if (!route && plainHttpRoute) return undefined;
+  const r = resolveXdsName(n, route);
+  if (r.ok) return undefined;
+  const base = { ref, namespace: n.namespace, name: n.name, ruleIndex: n.ruleIndex, ruleCount: r.ruleCount, referencing };
+  const rules = `${plural(r.ruleCount, 'rule')}: ${listRules(route)}`;
+  const fixIndex = r.ruleCount > 0 ? `use a rule index ${indexRange(r.ruleCount)}` : 'add a rule to the AIGatewayRoute first';
+  switch (r.reason) {
+    case 'route-not-found':
+      return {
+        miss: { ...base, reason: r.reason, ruleCount: undefined },
+        message:
+          `${names}, but there is no AIGatewayRoute ${key}, so nothing generates this name and the patch does not apply. ` +
+          `When the AIGatewayRoute is applied after this ${referencing.kind} (kubectl apply -f dir/ in file order, a GitOps sync), this goes away once it exists. ` +
+          `Fix: create AIGatewayRoute ${key}, or correct the namespace and name in the reference.`,
+        summary: `no AIGatewayRoute ${key}`,
+      };
+    case 'rule-index-out-of-range':
+      return {
+        miss: { ...base, reason: r.reason },
+        message:
+          `${names}, but AIGatewayRoute ${key} has ${rules}, and its generated HTTPRoute adds only the catch-all route-not-found rule at index ${r.ruleCount}; ` +
+          `${targetOf(n)} does not exist, so the patch does not apply. Fix: ${fixIndex}.`,
+        summary: `AIGatewayRoute ${key} has ${plural(r.ruleCount, 'rule')}, no rule ${n.ruleIndex}`,
+      };
+    case 'catch-all-rule':
+      return {
+        miss: { ...base, reason: r.reason },
+        message:
+          `${names}, but rule ${n.ruleIndex} of the HTTPRoute generated from AIGatewayRoute ${key} is the catch-all route-not-found rule the controller adds after its ${rules}; ` +
+          `it only answers requests no rule matches, so the patch changes no model rule. Fix: ${fixIndex}.`,
+        summary: `rule ${n.ruleIndex} is the generated catch-all route-not-found rule of AIGatewayRoute ${key} (${plural(r.ruleCount, 'rule')})`,
+      };
+    case 'backend-index-out-of-range': {
+      const backendIndex = n.kind === 'backend-cluster' ? n.backendIndex : 0;
+      const count = ruleBackendCount(route, n.ruleIndex);
+      return {
+        miss: { ...base, reason: r.reason },
+        message:
+          `${names}, but ${ruleLabel(route, n.ruleIndex)} of AIGatewayRoute ${key} has ${plural(count, 'backendRef')}: ${listBackends(route, n.ruleIndex)}; ` +
+          `${targetOf(n)} does not exist, so the patch does not apply. Fix: use a backend index ${indexRange(count)}, or the rule's cluster httproute/${key}/rule/${n.ruleIndex}. ` +
+          `(AIGatewayRoute ${key} has ${rules}.)`,
+        summary: `rule ${n.ruleIndex} of AIGatewayRoute ${key} has ${plural(count, 'backendRef')}, no backend ${backendIndex}`,
+      };
+    }
+  }
+}
+
+/** A rule written by name (`rule/chat`) gets the index to write instead. */
+function unparseableFix(text: string, route: AIGatewayRoute | null): string {
+  const written = text.split('/')[4];
+  const index = written ? routeRules(route).findIndex((r) => r.name === written) : -1;
+  if (index < 0) return 'write the name in one of those shapes';
+  return `write rule/${index} for rule "${written}" (${text.replace(`/rule/${written}`, `/rule/${index}`)})`;
+}
+
+const ruleCountOf = (route: AIGatewayRoute | null) => routeRules(route).length;
+
+function ruleBackendCount(route: AIGatewayRoute | null, ruleIndex: number): number {
+  const rule = routeRules(route)[ruleIndex];
+  return rule ? ruleBackendRefs(rule).length : 0;
+}

@@ -1,0 +1,183 @@
+/**
+ * Envoy Gateway xDS resource names of HTTPRoute rules (SPEC §3), and where users write them in an EnvoyPatchPolicy.
+ *
+ * Envoy Gateway names what it generates for rule i of HTTPRoute ns/name:
+ *   route                 httproute/<ns>/<name>/rule/<i>/match/<m>/<host>   (m = -1: a rule without matches;
+ *                                                                           host with `.` written `_`, `*` for any)
+ *   cluster               httproute/<ns>/<name>/rule/<i>
+ *   per-backend cluster   httproute/<ns>/<name>/rule/<i>/backend/<j>
+ * Envoy AI Gateway's controller generates HTTPRoute ns/name from AIGatewayRoute ns/name, rule i from rule i, and one
+ * catch-all rule `route-not-found` at index len(rules).
+ */
+import { routeRules, ruleBackendRefs, type AIGatewayRoute, type AIGatewayRouteRule } from './aigatewayroute.js';
+import type { KubeObject } from '../review/types.js';
+
+export const XDS_NAME_PREFIX = 'httproute/';
+
+interface XdsNameBase {
+  namespace: string;
+  name: string;
+  ruleIndex: number;
+}
+export interface XdsRouteName extends XdsNameBase {
+  kind: 'route';
+  /** -1 for a rule without matches. */
+  matchIndex: number;
+  /** The hostname with `.` written `_`, or `*`. */
+  host: string;
+}
+export interface XdsRuleClusterName extends XdsNameBase {
+  kind: 'rule-cluster';
+}
+export interface XdsBackendClusterName extends XdsNameBase {
+  kind: 'backend-cluster';
+  backendIndex: number;
+}
+export type XdsName = XdsRouteName | XdsRuleClusterName | XdsBackendClusterName;
+
+export type ParsedXdsName = { ok: true; value: XdsName } | { ok: false; error: string };
+
+export const XDS_NAME_SHAPES =
+  'httproute/<namespace>/<name>/rule/<i> (cluster), httproute/<namespace>/<name>/rule/<i>/backend/<j> (per-backend cluster) ' +
+  'or httproute/<namespace>/<name>/rule/<i>/match/<m>/<host> (route)';
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+// Go's strconv.Itoa never writes a sign or a leading zero, so `rule/01` can never match a generated name.
+const INDEX = /^(0|[1-9][0-9]{0,8})$/;
+const MATCH_INDEX = /^(-1|0|[1-9][0-9]{0,8})$/;
+const HOST = /^[a-z0-9_*-]+$/;
+
+/** `api.example.com` → `api_example_com`; no hostname → `*` (how Envoy Gateway writes the host in a route name). */
+export function xdsHost(hostname: string | undefined): string {
+  return hostname ? hostname.replaceAll('.', '_') : '*';
+}
+
+export function formatXdsName(n: XdsName): string {
+  const rule = `${XDS_NAME_PREFIX}${n.namespace}/${n.name}/rule/${n.ruleIndex}`;
+  switch (n.kind) {
+    case 'rule-cluster':
+      return rule;
+    case 'backend-cluster':
+      return `${rule}/backend/${n.backendIndex}`;
+    case 'route':
+      return `${rule}/match/${n.matchIndex}/${n.host}`;
+  }
+}
+
+/** Parses one name that starts with `httproute/`; the error says which part is wrong and what Envoy Gateway writes there. */
+export function parseXdsName(text: string): ParsedXdsName {
+  const fail = (why: string): ParsedXdsName => ({ ok: false, error: `${why}; Envoy Gateway writes ${XDS_NAME_SHAPES}` });
+  if (!text.startsWith(XDS_NAME_PREFIX)) return fail(`it does not start with "${XDS_NAME_PREFIX}"`);
+  const parts = text.split('/');
+  const [, namespace = '', name = '', ruleWord, rule] = parts;
+  if (!DNS_LABEL.test(namespace)) return fail(`"${namespace}" is not a namespace name`);
+  if (!DNS_SUBDOMAIN.test(name) || name.length > 253) return fail(`"${name}" is not a route name`);
+  if (ruleWord !== 'rule' || rule === undefined) return fail(`"rule/<index>" must follow the route name`);
+  if (!INDEX.test(rule)) {
+    const byName = /^[0-9-]/.test(rule) ? '' : ' (xDS names carry the rule index, never the rule name)';
+    return fail(`the rule index "${rule}" is not a non-negative integer without leading zeros${byName}`);
+  }
+  const base = { namespace, name, ruleIndex: Number(rule) };
+  if (parts.length === 5) return { ok: true, value: { kind: 'rule-cluster', ...base } };
+  const [, , , , , segment, index, host] = parts;
+  if (segment === 'backend' && parts.length === 7) {
+    if (!INDEX.test(index!)) return fail(`the backend index "${index}" is not a non-negative integer without leading zeros`);
+    return { ok: true, value: { kind: 'backend-cluster', ...base, backendIndex: Number(index) } };
+  }
+  if (segment === 'match' && parts.length === 8) {
+    if (!MATCH_INDEX.test(index!)) return fail(`the match index "${index}" is not -1 or a non-negative integer without leading zeros`);
+    if (host!.includes('.')) return fail(`the host "${host}" contains "."; Envoy Gateway writes each "." of a hostname as "_" ("${xdsHost(host)}")`);
+    if (!HOST.test(host!)) return fail(`the host "${host}" is not a hostname with "." written "_", or "*"`);
+    return { ok: true, value: { kind: 'route', ...base, matchIndex: Number(index), host: host! } };
+  }
+  return fail(`"${parts.slice(5).join('/')}" after the rule index is not "backend/<j>" or "match/<m>/<host>"`);
+}
+
+/** One xDS name found in an EnvoyPatchPolicy. */
+export interface XdsNameReference {
+  /** The name exactly as written. */
+  text: string;
+  /** Where it was found, e.g. `spec.jsonPatches[0].operation.jsonPath`. */
+  path: string;
+  /** Index into spec.jsonPatches. */
+  patchIndex: number;
+  parsed: ParsedXdsName;
+}
+
+// A name starts at `httproute/` not preceded by a name character, and runs to a quote, space, bracket or operator.
+// A regex filter (`=~ /httproute\/…/`) escapes its slashes and is therefore not mistaken for a name.
+const NAME_IN_TEXT = /(?<![A-Za-z0-9_.\-/])httproute\/[^\s'"`\\\])(,;|&=<>!?]*/g;
+
+export function namesInText(text: string): string[] {
+  return [...text.matchAll(NAME_IN_TEXT)].map((m) => m[0]);
+}
+
+/**
+ * Every xDS name of an HTTPRoute rule written in an EnvoyPatchPolicy: `spec.jsonPatches[].name`, names inside
+ * `operation.jsonPath` filters (`..routes[?(@.name=='httproute/…')]`), JSON Pointer segments of `operation.path` and
+ * `operation.from`, and strings at any depth of `operation.value`. Names of other resources (listeners, route
+ * configurations `<ns>/<gateway>/<listener>`, secrets) are not ours and are skipped.
+ */
+export function findXdsNames(policy: KubeObject | null | undefined): XdsNameReference[] {
+  const out: XdsNameReference[] = [];
+  const patches = (policy?.spec as { jsonPatches?: unknown } | undefined)?.jsonPatches;
+  if (!Array.isArray(patches)) return out;
+  patches.forEach((patch: unknown, patchIndex) => {
+    if (!isRecord(patch)) return;
+    const at = `spec.jsonPatches[${patchIndex}]`;
+    const add = (text: string, path: string) => out.push({ text, path, patchIndex, parsed: parseXdsName(text) });
+    if (typeof patch.name === 'string' && patch.name.startsWith(XDS_NAME_PREFIX)) add(patch.name, `${at}.name`);
+    const op = patch.operation;
+    if (!isRecord(op)) return;
+    if (typeof op.jsonPath === 'string') for (const n of namesInText(op.jsonPath)) add(n, `${at}.operation.jsonPath`);
+    for (const field of ['path', 'from'] as const) {
+      const pointer = op[field];
+      if (typeof pointer !== 'string') continue;
+      for (const segment of pointer.split('/').slice(1)) {
+        const decoded = segment.replaceAll('~1', '/').replaceAll('~0', '~');
+        if (decoded.startsWith(XDS_NAME_PREFIX)) add(decoded, `${at}.operation.${field}`);
+      }
+    }
+    if ('value' in op) walkStrings(op.value, `${at}.operation.value`, (s, path) => namesInText(s).forEach((n) => add(n, path)));
+  });
+  return out;
+}
+
+function walkStrings(value: unknown, path: string, visit: (s: string, path: string) => void): void {
+  if (typeof value === 'string') visit(value, path);
+  else if (Array.isArray(value)) value.forEach((v, i) => walkStrings(v, `${path}[${i}]`, visit));
+  else if (isRecord(value)) for (const [k, v] of Object.entries(value)) walkStrings(v, /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`, visit);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export type MissReason = 'unparseable' | 'route-not-found' | 'rule-index-out-of-range' | 'catch-all-rule' | 'backend-index-out-of-range';
+export const MISS_REASONS: readonly MissReason[] = ['unparseable', 'route-not-found', 'rule-index-out-of-range', 'catch-all-rule', 'backend-index-out-of-range'];
+
+export type Resolution =
+  | { ok: true; rule: AIGatewayRouteRule; ruleCount: number }
+  | { ok: false; reason: Exclude<MissReason, 'unparseable'>; ruleCount: number };
+
+/** What a parsed name points at in AIGatewayRoute `route` (null: no such route). */
+export function resolveXdsName(name: XdsName, route: AIGatewayRoute | null | undefined): Resolution {
+  if (!route) return { ok: false, reason: 'route-not-found', ruleCount: 0 };
+  const rules = routeRules(route);
+  const ruleCount = rules.length;
+  if (name.ruleIndex > ruleCount) return { ok: false, reason: 'rule-index-out-of-range', ruleCount };
+  if (name.ruleIndex === ruleCount) return { ok: false, reason: 'catch-all-rule', ruleCount };
+  const rule = rules[name.ruleIndex]!;
+  if (name.kind === 'backend-cluster' && name.backendIndex >= ruleBackendRefs(rule).length) {
+    return { ok: false, reason: 'backend-index-out-of-range', ruleCount };
+  }
+  return { ok: true, rule, ruleCount };
+}
+
+/** `0 ("chat"), 1 ("embeddings")` — the rules a message offers instead. */
+export function listRules(route: AIGatewayRoute | null | undefined): string {
+  const rules = routeRules(route);
+  if (rules.length === 0) return 'none';
+  return rules.map((r, i) => (typeof r.name === 'string' && r.name ? `${i} ("${r.name}")` : `${i} (unnamed)`)).join(', ');
+}
