@@ -28,6 +28,8 @@ export interface WebhookEntrySpec {
   endpoint: Endpoint;
   /** Which of the policies' kinds this entry carries. */
   carries(kind: KindMatch): boolean;
+  /** Which operations this entry carries (default: all). */
+  operations?: readonly Operation[];
   failurePolicy: 'Fail' | 'Ignore';
   timeoutSeconds: number;
   objectSelector?: unknown;
@@ -38,7 +40,9 @@ const isPod = (k: KindMatch) => k.group === '' && k.resource === 'pods';
 
 /**
  * The entries, and their failure policies (README "Deploying to a cluster" says why):
- * - validate, gateway kinds: Fail. Only AI Gateway / Envoy Gateway objects are matched, so an outage blocks writes of
+ * - validate, gateway kinds, DELETE: Ignore. Only warn-mode checks run on deletes (orphaned references); a webhook
+ *   outage must never keep anyone from deleting a route.
+ * - validate, gateway kinds, CREATE/UPDATE: Fail. Only AI Gateway / Envoy Gateway objects are matched, so an outage blocks writes of
  *   those few kinds and nothing else, while Ignore would let the configurations the policies exist to stop through.
  * - mutate, gateway kinds: Ignore. The defaults are conveniences; the route is valid without them and the validating
  *   webhook still judges it.
@@ -46,7 +50,8 @@ const isPod = (k: KindMatch) => k.group === '' && k.resource === 'pods';
  *   pod keeps the old ReplicaSet's pods serving until the webhook is back.
  */
 export const WEBHOOK_ENTRIES: readonly WebhookEntrySpec[] = [
-  { name: 'gateway.validate.aigw-admission.io', endpoint: 'validate', carries: (k) => !isPod(k), failurePolicy: 'Fail', timeoutSeconds: 5 },
+  { name: 'gateway.validate.aigw-admission.io', endpoint: 'validate', carries: (k) => !isPod(k), operations: ['CREATE', 'UPDATE', 'CONNECT'], failurePolicy: 'Fail', timeoutSeconds: 5 },
+  { name: 'gateway-deletes.validate.aigw-admission.io', endpoint: 'validate', carries: (k) => !isPod(k), operations: ['DELETE'], failurePolicy: 'Ignore', timeoutSeconds: 5 },
   { name: 'pods.validate.aigw-admission.io', endpoint: 'validate', carries: isPod, failurePolicy: 'Ignore', timeoutSeconds: 5, objectSelector: POD_OBJECT_SELECTOR },
   { name: 'gateway.mutate.aigw-admission.io', endpoint: 'mutate', carries: (k) => !isPod(k), failurePolicy: 'Ignore', timeoutSeconds: 5, reinvocationPolicy: 'Never' },
   {
@@ -65,10 +70,17 @@ export const WEBHOOK_ENTRIES: readonly WebhookEntrySpec[] = [
  * The rules for one endpoint, restricted to the kinds `carries` accepts: one rule per (group, resource) with the union
  * of the versions and operations every policy of that endpoint declares for it, in a stable order.
  */
-export function rulesFor(policies: readonly AnyPolicy[], endpoint: Endpoint, carries: (k: KindMatch) => boolean = () => true): WebhookRule[] {
+export function rulesFor(
+  policies: readonly AnyPolicy[],
+  endpoint: Endpoint,
+  carries: (k: KindMatch) => boolean = () => true,
+  operations: readonly Operation[] = OPERATIONS,
+): WebhookRule[] {
   const byResource = new Map<string, { group: string; resource: string; versions: Set<string>; operations: Set<Operation> }>();
   for (const policy of policies) {
     if (policy.endpoint !== endpoint) continue;
+    const ops = policy.match.operations.filter((o) => operations.includes(o));
+    if (ops.length === 0) continue;
     for (const kind of policy.match.kinds) {
       if (!carries(kind)) continue;
       if (!kind.resource || kind.versions.length === 0) {
@@ -77,7 +89,7 @@ export function rulesFor(policies: readonly AnyPolicy[], endpoint: Endpoint, car
       const key = `${kind.group}/${kind.resource}`;
       const entry = byResource.get(key) ?? { group: kind.group, resource: kind.resource, versions: new Set(), operations: new Set() };
       kind.versions.forEach((v) => entry.versions.add(v));
-      policy.match.operations.forEach((o) => entry.operations.add(o));
+      ops.forEach((o) => entry.operations.add(o));
       byResource.set(key, entry);
     }
   }
@@ -98,7 +110,7 @@ type Kind = 'ValidatingWebhookConfiguration' | 'MutatingWebhookConfiguration';
 export function webhookConfiguration(policies: readonly AnyPolicy[], endpoint: Endpoint): Record<string, unknown> {
   const kind: Kind = endpoint === 'validate' ? 'ValidatingWebhookConfiguration' : 'MutatingWebhookConfiguration';
   const webhooks = WEBHOOK_ENTRIES.filter((e) => e.endpoint === endpoint).flatMap((e) => {
-    const rules = rulesFor(policies, endpoint, e.carries);
+    const rules = rulesFor(policies, endpoint, e.carries, e.operations);
     if (rules.length === 0) return [];
     return [
       {

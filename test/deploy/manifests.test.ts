@@ -66,10 +66,17 @@ describe('deploy/: webhook rules generated from the policies', () => {
       stub('route-delete-references', 'validate', [AIGATEWAYROUTE], ['DELETE']),
     ];
     const validating = webhookConfiguration(policies, 'validate') as { webhooks: Webhook[] };
-    expect(validating.webhooks.map((w) => w.name)).toEqual(['gateway.validate.aigw-admission.io']);
+    // Deletes have their own entry with Ignore: a webhook outage never blocks deleting a route.
+    expect(validating.webhooks.map((w) => [w.name, w.failurePolicy])).toEqual([
+      ['gateway.validate.aigw-admission.io', 'Fail'],
+      ['gateway-deletes.validate.aigw-admission.io', 'Ignore'],
+    ]);
     expect(validating.webhooks[0]!.rules).toEqual([
-      { apiGroups: ['aigateway.envoyproxy.io'], apiVersions: ['v1alpha1', 'v1beta1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['aigatewayroutes'], scope: 'Namespaced' },
+      { apiGroups: ['aigateway.envoyproxy.io'], apiVersions: ['v1alpha1', 'v1beta1'], operations: ['CREATE', 'UPDATE'], resources: ['aigatewayroutes'], scope: 'Namespaced' },
       { apiGroups: ['gateway.envoyproxy.io'], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['envoypatchpolicies'], scope: 'Namespaced' },
+    ]);
+    expect(validating.webhooks[1]!.rules).toEqual([
+      { apiGroups: ['aigateway.envoyproxy.io'], apiVersions: ['v1alpha1', 'v1beta1'], operations: ['DELETE'], resources: ['aigatewayroutes'], scope: 'Namespaced' },
     ]);
     const mutating = webhookConfiguration(policies, 'mutate') as { webhooks: Webhook[] };
     expect(mutating.webhooks.map((w) => [w.name, w.failurePolicy, w.reinvocationPolicy])).toEqual([
