@@ -31,6 +31,11 @@ function readInput(file: string): string {
   }
 }
 
+function parseSeconds(flag: string, value: string): number {
+  if (!/^\d{1,3}(\.\d+)?$/.test(value)) throw new AdmissionError('INVALID_INPUT_FILE', `${flag} ${value}: expected seconds, e.g. 5`);
+  return Math.round(Number(value) * 1000);
+}
+
 function parseListen(value: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
@@ -73,6 +78,7 @@ interface ServeFlags {
   certSecret: string;
   webhookConfiguration: string;
   clientCa?: string;
+  shutdownDelay?: string;
 }
 
 export function buildProgram(): Command {
@@ -94,6 +100,7 @@ export function buildProgram(): Command {
     .option('--namespace <ns>', 'namespace of the webhook\'s Service and Secret (default: $POD_NAMESPACE, else aigw-admission)')
     .option('--service <name>', 'Service name the certificate is made for', DEPLOY_NAMES.service)
     .option('--cert-secret <name>', 'Secret holding the certificates with --manage-certs', DEPLOY_NAMES.certSecret)
+    .option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving this long with readiness false before closing (default 5 in a cluster, 0 standalone)')
     .option('--client-ca <file>', "require a client certificate signed by this CA (the API server's, from --admission-control-config-file); others are refused at the TLS handshake")
     .option('--webhook-configuration <name>', 'name of the Validating- and MutatingWebhookConfiguration to put the caBundle in', DEPLOY_NAMES.webhookConfiguration)
     .action(async (o: ServeFlags) => {
@@ -129,6 +136,7 @@ export function buildProgram(): Command {
           logger,
           certs,
           clientCa: o.clientCa === undefined ? undefined : readInput(o.clientCa),
+          shutdownDelayMs: o.shutdownDelay === undefined ? undefined : parseSeconds('--shutdown-delay', o.shutdownDelay),
         });
         const rel = relative(process.cwd(), running.caPath);
         const caPath = rel && !rel.startsWith('..') ? rel : running.caPath;

@@ -16,6 +16,8 @@ export interface ServeOptions {
   tlsDir: string;
   configPath?: string;
   standalone: boolean;
+  /** See WebhookServerOptions.shutdownDelayMs (default: 5 s in a cluster, 0 standalone). */
+  shutdownDelayMs?: number;
   /** PEM CA for client authentication (see WebhookServerOptions.clientCa). */
   clientCa?: string;
   /** Name the certificate is made for when it has to be created. */
@@ -62,6 +64,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     deps,
     maxBodyBytes: () => config.config.server.maxBodyBytes,
     clientCa: opts.clientCa,
+    shutdownDelayMs: opts.shutdownDelayMs ?? (opts.standalone ? 0 : 5000),
     metrics,
     logger,
     readiness: () => {

@@ -40,6 +40,11 @@ export interface WebhookServerOptions {
   connectionsCheckingIntervalMs?: number;
   /** PEM CA that must have signed the client certificate (the API server's); without it any client may connect. */
   clientCa?: string;
+  /**
+   * How long shutdown keeps accepting reviews with readiness false before it stops listening: the API server keeps
+   * sending to a terminating pod until its endpoint is removed, and a refused connection is a failed admission call.
+   */
+  shutdownDelayMs?: number;
   /** How long shutdown waits for in-flight reviews before closing what is left. */
   drainTimeoutMs?: number;
 }
@@ -195,9 +200,10 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
           resolve(server.address() as AddressInfo);
         });
       }),
-    shutdown: () =>
-      new Promise<void>((resolve) => {
-        draining = true;
+    shutdown: async () => {
+      draining = true;
+      if (opts.shutdownDelayMs) await new Promise((r) => setTimeout(r, opts.shutdownDelayMs));
+      await new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), opts.drainTimeoutMs ?? 10_000);
         timer.unref();
         server.close(() => {
@@ -205,7 +211,8 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
           resolve();
         });
         server.closeIdleConnections();
-      }),
+      });
+    },
     setTls: (tls) => server.setSecureContext(tlsOptions(tls)),
     inFlight: () => inFlight,
   };
