@@ -1,5 +1,5 @@
 /**
- * Issue 9 part 5: continuous reviews while the server shuts down. Like the API server, the clients stop sending once the
+ * Issue 9 part 5: continuous reviews while the server shuts down, and while its certificate is replaced. Like the API server, the clients stop sending once the
  * endpoint is gone (here: once /readyz says 503); every review sent before that must be answered, well-formed.
  */
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,10 @@ import https from 'node:https';
 import { startServer } from '../../src/serve.js';
 import { silentLogger } from '../../src/review/deps.js';
 import { ROOT } from '../helpers.js';
+import { X509Certificate } from 'node:crypto';
+import type { TLSSocket } from 'node:tls';
+import { tlsDirSource } from '../../src/tls/source.js';
+import { createCertBundle, writeCertBundle } from '../../src/tls/certs.js';
 
 const BODY = readFileSync(join(ROOT, 'test/fixtures/admission-reviews/aigatewayroute-stream-idle-too-long.json'), 'utf8');
 const UID = JSON.parse(BODY).request.uid;
@@ -68,5 +72,62 @@ describe('graceful shutdown under load', () => {
     expect(failures).toEqual([]);
     expect(ok).toBe(started);
     expect(server.webhook.inFlight()).toBe(0);
+  });
+});
+
+describe('certificate rotation under load', () => {
+  it('the serving certificate replaced on disk: new handshakes get it, no review fails', async () => {
+    const tlsDir = mkdtempSync(join(tmpdir(), 'aigw-rotate-load-'));
+    const names = { service: 'aigw-admission', namespace: 'aigw-admission' };
+    const source = tlsDirSource(tlsDir, names, silentLogger, 3_600_000);
+    const server = await startServer({ host: '127.0.0.1', port: 0, tlsDir, standalone: true, logger: silentLogger, certs: source });
+    const oldCa = readFileSync(join(tlsDir, 'ca.crt'), 'utf8');
+    const renewed = createCertBundle(names);
+    // The API server's caBundle during a rotation holds both CAs.
+    const ca = `${oldCa}${renewed.caCert}`;
+    const served = new Set<string>();
+    const review = () =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        // No keep-alive: every review is a new handshake, so each one shows which certificate is being served.
+        const req = https.request(
+          { host: '127.0.0.1', port: server.port, method: 'POST', path: '/validate', ca, servername: 'aigw-admission.aigw-admission.svc', agent: false, headers: { 'content-type': 'application/json' } },
+          (res) => {
+            served.add(new X509Certificate((res.socket as TLSSocket).getPeerX509Certificate()!.raw).fingerprint256);
+            let text = '';
+            res.setEncoding('utf8');
+            res.on('data', (d: string) => (text += d));
+            res.on('end', () => resolve({ status: res.statusCode!, text }));
+          },
+        );
+        req.on('error', reject);
+        req.end(BODY);
+      });
+    let ok = 0;
+    let stop = false;
+    const failures: string[] = [];
+    const worker = async () => {
+      while (!stop) {
+        try {
+          const r = await review();
+          if (r.status === 200 && JSON.parse(r.text).response.uid === UID) ok++;
+          else failures.push(`${r.status}`);
+        } catch (err) {
+          failures.push((err as Error).message);
+        }
+      }
+    };
+    const workers = Array.from({ length: 4 }, worker);
+    while (ok < 40) await new Promise((r) => setImmediate(r));
+    writeCertBundle(tlsDir, renewed);
+    source.poll();
+    const newFingerprint = new X509Certificate(renewed.cert).fingerprint256;
+    while (!served.has(newFingerprint)) await new Promise((r) => setImmediate(r));
+    const okAtSwitch = ok;
+    while (ok < okAtSwitch + 40) await new Promise((r) => setImmediate(r));
+    stop = true;
+    await Promise.all(workers);
+    await server.close();
+    expect(failures).toEqual([]);
+    expect(served.size).toBe(2);
   });
 });
