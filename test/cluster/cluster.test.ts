@@ -1,74 +1,13 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { FakeApiServer } from './fake-apiserver.js';
 import { ClusterWorld, parseKubernetesMinor } from '../../src/world/cluster-world.js';
-import { KubeEventSink } from '../../src/world/kube-events.js';
-import { MemoryWorld } from '../../src/world/world.js';
-import { cacheNotice } from '../../src/world/staleness.js';
-import { definePolicy } from '../../src/review/policy.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { review } from '../../src/review/review.js';
-import type { Logger, ReviewDeps } from '../../src/review/deps.js';
-import type { KubeObject } from '../../src/review/types.js';
-import { AIGATEWAYROUTE, ENVOYPATCHPOLICY, WORLD_KEYS } from '../../src/model/kinds.js';
+import type { ReviewDeps } from '../../src/review/deps.js';
+import { AIGW, EG, FAST_RETRY, T0, fakeCluster, patchPolicy, recordingLogger, routeLookup } from './support.js';
+import { WORLD_KEYS } from '../../src/model/kinds.js';
 import { ALL_POLICIES } from '../../policies/index.js';
-import { startServer, type RunningServer } from '../../src/serve.js';
-import { ApiServerClient } from '../server/apiserver-client.js';
 import { admissionReview, route } from '../helpers.js';
-
-const AIGW = 'aigateway.envoyproxy.io/v1beta1';
-const EG = 'gateway.envoyproxy.io/v1alpha1';
-const T0 = new Date('2026-11-23T12:00:00Z');
-const FAST_RETRY = { initialMs: 2, maxMs: 10 };
-
-interface LogLine {
-  level: string;
-  obj: Record<string, unknown>;
-  msg?: string;
-}
-function recordingLogger(): Logger & { lines: LogLine[]; events(name: string): LogLine[] } {
-  const lines: LogLine[] = [];
-  const at = (level: string) => (obj: object, msg?: string) => lines.push({ level, obj: obj as Record<string, unknown>, msg });
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), events: (name) => lines.filter((l) => l.obj.event === name) };
-}
-
-/** The CRDs of an AI Gateway install without Envoy Gateway's Backend CRD (so one kind answers 404). */
-function fakeCluster(): FakeApiServer {
-  const fake = new FakeApiServer();
-  fake.install(AIGW, 'aigatewayroutes', 'AIGatewayRoute');
-  fake.install(AIGW, 'aiservicebackends', 'AIServiceBackend');
-  fake.install(EG, 'envoypatchpolicies', 'EnvoyPatchPolicy');
-  fake.install(EG, 'backendtrafficpolicies', 'BackendTrafficPolicy');
-  return fake;
-}
-
-const patchPolicy = (name: string, targetRouteName: string, namespace = 'team-a'): KubeObject => ({
-  apiVersion: EG,
-  kind: 'EnvoyPatchPolicy',
-  metadata: { name, namespace },
-  spec: { targetRouteName },
-});
-
-/** A policy that looks a route up in the world, reports a miss as a warning and a Warning Event. */
-const routeLookup = definePolicy({
-  id: 'test-route-lookup',
-  description: 'test: the referenced AIGatewayRoute exists',
-  endpoint: 'validate',
-  match: { kinds: [ENVOYPATCHPOLICY], operations: ['CREATE', 'UPDATE'] },
-  defaultMode: 'warn',
-  onError: 'deny',
-  paramsSchema: { type: 'object' },
-  defaultParams: {},
-  evaluate({ object, world }) {
-    const ns = object!.metadata!.namespace!;
-    const name = (object!.spec as { targetRouteName: string }).targetRouteName;
-    if (world.get(WORLD_KEYS.aiGatewayRoute, ns, name)) return {};
-    const message = `no AIGatewayRoute ${ns}/${name}`;
-    return { findings: [{ path: 'spec.targetRouteName', message }], events: [{ type: 'Warning', reason: 'RouteLookupMiss', message }] };
-  },
-});
 
 let fake: FakeApiServer | undefined;
 let world: ClusterWorld | undefined;

@@ -36,6 +36,7 @@ export class FakeApiServer {
   eventStatus = 201;
   /** While set, list requests wait (to look at readiness before the first sync). */
   private heldLists: Array<() => void> | undefined;
+  private heldEvents: Array<() => void> | undefined;
   private rv = 1000;
   private compactedRv = 0;
   private readonly resources = new Map<string, Resource>();
@@ -89,6 +90,16 @@ export class FakeApiServer {
   releaseLists(): void {
     const held = this.heldLists ?? [];
     this.heldLists = undefined;
+    for (const go of held) go();
+  }
+
+  holdEvents(): void {
+    this.heldEvents ??= [];
+  }
+
+  releaseEvents(): void {
+    const held = this.heldEvents ?? [];
+    this.heldEvents = undefined;
     for (const go of held) go();
   }
 
@@ -213,12 +224,18 @@ export class FakeApiServer {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
+        if (this.heldEvents) {
+          this.heldEvents.push(answer);
+          this.notify();
+        } else answer();
+      });
+      const answer = () => {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
         if (this.eventStatus !== 201) return json(this.eventStatus, { kind: 'Status', code: this.eventStatus, reason: 'Forbidden', message: 'events.events.k8s.io is forbidden' });
         this.createdEvents.push(body);
         const meta = body.metadata as { generateName: string };
         json(201, { ...body, metadata: { ...meta, name: `${meta.generateName}abcde`, namespace: eventPath[1], resourceVersion: String(++this.rv) } });
-      });
+      };
       return;
     }
 
