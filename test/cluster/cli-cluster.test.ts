@@ -32,7 +32,7 @@ describe('aigw-admission serve --kubeconfig (cluster mode)', () => {
         '',
       ].join('\n'),
     );
-    const child = spawn(process.execPath, [CLI, 'serve', '--kubeconfig', kubeconfig, '--listen', '127.0.0.1:0', '--tls-dir', join(dir, 'certs')], {
+    const child = spawn(process.execPath, [CLI, 'serve', '--kubeconfig', kubeconfig, '--no-manage-certs', '--listen', '127.0.0.1:0', '--tls-dir', join(dir, 'certs')], {
       cwd: ROOT,
       env: { ...process.env, POD_NAME: 'aigw-admission-0' },
     });
