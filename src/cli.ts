@@ -2,6 +2,7 @@
 /** Composition root: the only place that reads flags, env and files, and wires them into the core. */
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
+import { hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ALL_POLICIES } from '../policies/index.js';
@@ -137,6 +138,9 @@ export function buildProgram(): Command {
           certs,
           clientCa: o.clientCa === undefined ? undefined : readInput(o.clientCa),
           shutdownDelayMs: o.shutdownDelay === undefined ? undefined : parseSeconds('--shutdown-delay', o.shutdownDelay),
+          kubeConfig: kc,
+          // In a pod the hostname is the pod name; the Deployment may pass it explicitly through the downward API.
+          podName: process.env.POD_NAME || hostname(),
         });
         const rel = relative(process.cwd(), running.caPath);
         const caPath = rel && !rel.startsWith('..') ? rel : running.caPath;

@@ -7,7 +7,10 @@ import { createWebhookServer, type WebhookServer } from './server/server.js';
 import { TLS_FILES } from './tls/certs.js';
 import { tlsDirSource, type ServingCerts, type ServingCertSource } from './tls/source.js';
 import { MemoryWorld, type World } from './world/world.js';
-import type { Logger, ReviewDeps } from './review/deps.js';
+import { ClusterWorld, type ClusterWorldOptions } from './world/cluster-world.js';
+import { KubeEventSink, type KubeEventSinkOptions } from './world/kube-events.js';
+import type { EventSink, Logger, ReviewDeps } from './review/deps.js';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { AnyPolicy } from './review/policy.js';
 
 export interface ServeOptions {
@@ -29,6 +32,13 @@ export interface ServeOptions {
   now?: () => Date;
   /** Where the serving certificate comes from (default: `tlsDir`, created when absent, re-read when renewed). */
   certs?: ServingCertSource;
+  /** Cluster mode (not standalone): the cluster to cache and to write Events to. */
+  kubeConfig?: KubeConfig;
+  /** Events' reportingInstance: the pod name. */
+  podName?: string;
+  /** Tuning of the cache and the Event writer (tests shorten the retry delays). */
+  cluster?: Partial<Omit<ClusterWorldOptions, 'kubeConfig' | 'logger'>>;
+  eventSink?: Partial<Omit<KubeEventSinkOptions, 'kubeConfig' | 'logger' | 'reportingInstance'>>;
 }
 
 export interface RunningServer {
@@ -38,6 +48,9 @@ export interface RunningServer {
   webhook: WebhookServer;
   config: ConfigHolder;
   metrics: Metrics;
+  world: World;
+  /** The Event writer, in cluster mode. */
+  events: KubeEventSink | undefined;
   close(): Promise<void>;
 }
 
@@ -45,7 +58,20 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger();
   const config = new ConfigHolder(opts.policies ?? ALL_POLICIES, opts.configPath);
   const metrics = new Metrics({ processMetrics: true });
-  const world = opts.world ?? new MemoryWorld([], { kubernetesMinor: config.config.kubernetesMinor });
+  const now = opts.now ?? (() => new Date());
+  const cluster = !opts.standalone && opts.kubeConfig ? opts.kubeConfig : undefined;
+  const clusterWorld =
+    cluster && !opts.world ? new ClusterWorld({ kubeConfig: cluster, logger, now, ...opts.cluster }) : undefined;
+  const world = opts.world ?? clusterWorld ?? new MemoryWorld([], { kubernetesMinor: config.config.kubernetesMinor });
+  const events = cluster
+    ? new KubeEventSink({ kubeConfig: cluster, logger, now, metrics, reportingInstance: opts.podName ?? 'aigw-admission', ...opts.eventSink })
+    : undefined;
+  if (clusterWorld) {
+    metrics.observeCacheAge(() => {
+      const at = clusterWorld.syncedAt();
+      return at ? Math.max(0, (now().getTime() - at.getTime()) / 1000) : undefined;
+    });
+  }
   const tlsDir = resolve(opts.tlsDir);
   const extraSans = ['localhost', '127.0.0.1'];
   if (opts.host !== '0.0.0.0' && opts.host !== '::' && !extraSans.includes(opts.host)) extraSans.push(opts.host);
@@ -55,8 +81,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   let renew: (c: ServingCerts) => void = () => {};
   const tls = await certs.start((c) => renew(c));
 
-  const now = opts.now ?? (() => new Date());
-  const deps = (): ReviewDeps => ({ policies: config.policies, world, now, logger, metrics });
+  const eventSink: EventSink | undefined = events;
+  const deps = (): ReviewDeps => ({
+    policies: config.policies,
+    world,
+    now,
+    logger,
+    metrics,
+    events: eventSink,
+    staleAfterSeconds: config.config.cache.staleAfterSeconds,
+  });
   const webhook = createWebhookServer({
     host: opts.host,
     port: opts.port,
@@ -76,7 +110,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   });
   // A renewed certificate goes to new handshakes; open connections keep theirs.
   renew = (c) => webhook.setTls(c);
-  const address = await webhook.listen();
+  // The cache starts before the listener: /readyz says not ready until its first full list.
+  clusterWorld?.start();
+  let address;
+  try {
+    address = await webhook.listen();
+  } catch (err) {
+    certs.stop();
+    await clusterWorld?.stop();
+    throw err;
+  }
   config.watch(logger);
   const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   return {
@@ -86,10 +129,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     webhook,
     config,
     metrics,
+    world,
+    events,
     close: async () => {
       config.unwatch();
       certs.stop();
       await webhook.shutdown();
+      await clusterWorld?.stop();
+      await events?.idle(2000);
     },
   };
 }

@@ -5,11 +5,14 @@ import { AdmissionError } from '../review/errors.js';
 import { MODES } from '../review/types.js';
 import type { AnyPolicy } from '../review/policy.js';
 import { PolicySet, type PolicySettings } from '../review/policy-set.js';
+import { DEFAULT_STALE_AFTER_SECONDS } from '../world/staleness.js';
 
 /** The whole configuration file (default `config.yaml`), validated at load and frozen. */
 export interface Config {
   policies: Record<string, PolicySettings>;
   server: { maxBodyBytes: number };
+  /** The cluster cache of `serve`: reviews that look objects up warn once its last synced view is older than this. */
+  cache: { staleAfterSeconds: number };
   /** Kubernetes minor version to assume without a cluster (standalone, check, inject). */
   kubernetesMinor?: number;
 }
@@ -42,6 +45,11 @@ export function configSchema(policies: readonly AnyPolicy[]): Record<string, unk
         type: 'object',
         additionalProperties: false,
         properties: { maxBodyBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024 } },
+      },
+      cache: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { staleAfterSeconds: { type: 'integer', minimum: 1, maximum: 86400 } },
       },
       kubernetesMinor: { type: 'integer', minimum: 16, maximum: 99 },
     },
@@ -87,6 +95,7 @@ export class ConfigLoader {
     const config: Config = {
       policies: input.policies ?? {},
       server: { maxBodyBytes: input.server?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES },
+      cache: { staleAfterSeconds: input.cache?.staleAfterSeconds ?? DEFAULT_STALE_AFTER_SECONDS },
       kubernetesMinor: input.kubernetesMinor,
     };
     return deepFreeze(config);

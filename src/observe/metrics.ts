@@ -1,5 +1,6 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReviewMetrics } from '../review/deps.js';
+import type { EventWriteMetrics } from '../world/kube-events.js';
 import type { Endpoint } from '../review/types.js';
 
 /**
@@ -22,7 +23,7 @@ export const OBSERVATION_COUNTERS: Readonly<Record<string, { name: string; help:
 };
 
 /** One registry per process instance (no global default registry), so tests can run several servers side by side. */
-export class Metrics implements ReviewMetrics {
+export class Metrics implements ReviewMetrics, EventWriteMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'endpoint' | 'kind' | 'operation' | 'allowed' | 'dry_run'>;
   private readonly latency: Histogram<'endpoint'>;
@@ -31,6 +32,8 @@ export class Metrics implements ReviewMetrics {
   readonly httpErrors: Counter<'endpoint' | 'code'>;
   private readonly observationCounters = new Map<string, Counter<'reason'>>();
   private readonly otherObservations: Counter<'policy' | 'event' | 'reason'>;
+  private readonly eventWrites: Counter<'result'>;
+  private cacheAge: (() => number | undefined) | undefined;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'aigw_admission_' });
@@ -74,6 +77,32 @@ export class Metrics implements ReviewMetrics {
       labelNames: ['policy', 'event', 'reason'],
       registers: [this.registry],
     });
+    this.eventWrites = new Counter({
+      name: 'aigw_admission_kube_events_total',
+      help: 'Kubernetes Events by result: created, deduplicated (same Event within the window), failed, dropped (queue full).',
+      labelNames: ['result'],
+      registers: [this.registry],
+    });
+    const metrics = this;
+    new Gauge({
+      name: 'aigw_admission_cache_synced_age_seconds',
+      help: 'Seconds since the cluster cache last had a confirmed complete view (0 while every watch is open); absent before the first sync and in standalone mode.',
+      registers: [this.registry],
+      collect() {
+        const age = metrics.cacheAge?.();
+        this.reset();
+        if (age !== undefined) this.set(age);
+      },
+    });
+  }
+
+  /** Where the cache age gauge reads from, on each scrape. */
+  observeCacheAge(age: () => number | undefined): void {
+    this.cacheAge = age;
+  }
+
+  eventWrite(result: 'created' | 'deduplicated' | 'failed' | 'dropped'): void {
+    this.eventWrites.inc({ result });
   }
 
   observed(policy: string, event: string, reason: string): void {

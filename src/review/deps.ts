@@ -29,6 +29,8 @@ export interface ReviewDeps {
   logger: Logger;
   metrics?: ReviewMetrics;
   events?: EventSink;
+  /** A review that looked objects up in a world last synced longer ago than this warns so (default 300). */
+  staleAfterSeconds?: number;
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };

@@ -1,6 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { PatchBuilder } from './patch.js';
 import type { ReviewDeps } from './deps.js';
+import type { World } from '../world/world.js';
+import { cacheNotice } from '../world/staleness.js';
 import type {
   AdmissionRequest,
   AdmissionReviewRequest,
@@ -21,6 +23,23 @@ export interface Verdict {
   events: EventDraft[];
   /** Ids of the policies that reported a finding or wrote a patch. */
   fired: string[];
+  /** Warnings about the review itself rather than the object (a stale cluster cache), after the findings. */
+  notices: string[];
+}
+
+/** The world as policies see it, counting the lookups so the review knows whether its state mattered. */
+function countingWorld(world: World): { world: World; lookups: () => number } {
+  let lookups = 0;
+  return {
+    world: {
+      get: (groupKind, namespace, name) => (lookups++, world.get(groupKind, namespace, name)),
+      list: (groupKind, namespace) => (lookups++, world.list(groupKind, namespace)),
+      kubernetesMinor: () => world.kubernetesMinor(),
+      syncedAt: () => world.syncedAt(),
+      ready: () => world.ready(),
+    },
+    lookups: () => lookups,
+  };
 }
 
 export function resourceOf(request: AdmissionRequest): ResourceRef {
@@ -38,13 +57,14 @@ export function resourceOf(request: AdmissionRequest): ResourceRef {
 export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: ReviewDeps, resource: ResourceRef = resourceOf(request)): Verdict {
   const { group, kind } = request.kind;
   const matching = deps.policies.matching(endpoint, group, kind, request.operation);
-  const verdict: Verdict = { allowed: true, findings: [], patch: [], events: [], fired: [] };
+  const verdict: Verdict = { allowed: true, findings: [], patch: [], events: [], fired: [], notices: [] };
   if (matching.length === 0) return verdict;
   // An object being deleted only gets finalizers removed: judging it could leave the deletion hanging forever.
   if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp) return verdict;
 
   const now = deps.now();
   const created = new Set<string>();
+  const seen = countingWorld(deps.world);
   for (const { policy, mode, params } of matching) {
     const patch = new PatchBuilder(request.object, created);
     let result;
@@ -56,7 +76,7 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
         oldObject: request.oldObject ?? null,
         params,
         mode,
-        world: deps.world,
+        world: seen.world,
         now,
         dryRun: request.dryRun === true,
         patch,
@@ -105,6 +125,10 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
     }
     if (applies && result.events) for (const e of result.events) verdict.events.push(e);
   }
+  if (seen.lookups() > 0) {
+    const notice = cacheNotice(deps.world, now, deps.staleAfterSeconds);
+    if (notice) verdict.notices.push(notice);
+  }
   return verdict;
 }
 
@@ -117,7 +141,7 @@ export function formatFinding(f: Pick<Finding, 'policy' | 'path' | 'message'>): 
 export function buildResponse(uid: string, verdict: Verdict, endpoint: Endpoint): AdmissionReviewResponse {
   const response: AdmissionReviewResponse['response'] = { uid, allowed: verdict.allowed };
   const denials = verdict.findings.filter((f) => f.mode === 'deny');
-  const warnings = verdict.findings.filter((f) => f.mode === 'warn').map(formatFinding);
+  const warnings = [...verdict.findings.filter((f) => f.mode === 'warn').map(formatFinding), ...verdict.notices];
   if (!verdict.allowed) {
     response.status = { code: 403, reason: 'Forbidden', message: denials.map(formatFinding).join('\n') };
   }
@@ -167,6 +191,7 @@ export function review(
       // Messages carry field paths and values the policies chose to quote, never object contents.
       findings: verdict.findings.length ? verdict.findings.map((f) => ({ policy: f.policy, mode: f.mode, path: f.path, message: f.message })) : undefined,
       patchOps: verdict.patch.length || undefined,
+      notices: verdict.notices.length ? verdict.notices : undefined,
       ms: Math.round(seconds * 1e6) / 1000,
     },
     'review',

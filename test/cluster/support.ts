@@ -1,0 +1,58 @@
+import { FakeApiServer } from './fake-apiserver.js';
+import { definePolicy } from '../../src/review/policy.js';
+import { ENVOYPATCHPOLICY, WORLD_KEYS } from '../../src/model/kinds.js';
+import type { Logger } from '../../src/review/deps.js';
+import type { KubeObject } from '../../src/review/types.js';
+
+export const AIGW = 'aigateway.envoyproxy.io/v1beta1';
+export const EG = 'gateway.envoyproxy.io/v1alpha1';
+export const T0 = new Date('2026-11-23T12:00:00Z');
+export const FAST_RETRY = { initialMs: 2, maxMs: 10 };
+
+export interface LogLine {
+  level: string;
+  obj: Record<string, unknown>;
+  msg?: string;
+}
+export function recordingLogger(): Logger & { lines: LogLine[]; events(name: string): LogLine[] } {
+  const lines: LogLine[] = [];
+  const at = (level: string) => (obj: object, msg?: string) => lines.push({ level, obj: obj as Record<string, unknown>, msg });
+  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), events: (name) => lines.filter((l) => l.obj.event === name) };
+}
+
+/** The CRDs of an AI Gateway install without Envoy Gateway's Backend CRD (so one kind answers 404). */
+export function fakeCluster(): FakeApiServer {
+  const fake = new FakeApiServer();
+  fake.install(AIGW, 'aigatewayroutes', 'AIGatewayRoute');
+  fake.install(AIGW, 'aiservicebackends', 'AIServiceBackend');
+  fake.install(EG, 'envoypatchpolicies', 'EnvoyPatchPolicy');
+  fake.install(EG, 'backendtrafficpolicies', 'BackendTrafficPolicy');
+  return fake;
+}
+
+export const patchPolicy = (name: string, targetRouteName: string, namespace = 'team-a'): KubeObject => ({
+  apiVersion: EG,
+  kind: 'EnvoyPatchPolicy',
+  metadata: { name, namespace },
+  spec: { targetRouteName },
+});
+
+/** A policy that looks a route up in the world, reports a miss as a warning and a Warning Event. */
+export const routeLookup = definePolicy({
+  id: 'test-route-lookup',
+  description: 'test: the referenced AIGatewayRoute exists',
+  endpoint: 'validate',
+  match: { kinds: [ENVOYPATCHPOLICY], operations: ['CREATE', 'UPDATE'] },
+  defaultMode: 'warn',
+  onError: 'deny',
+  paramsSchema: { type: 'object' },
+  defaultParams: {},
+  evaluate({ object, world }) {
+    const ns = object!.metadata!.namespace!;
+    const name = (object!.spec as { targetRouteName: string }).targetRouteName;
+    if (world.get(WORLD_KEYS.aiGatewayRoute, ns, name)) return {};
+    const message = `no AIGatewayRoute ${ns}/${name}`;
+    return { findings: [{ path: 'spec.targetRouteName', message }], events: [{ type: 'Warning', reason: 'RouteLookupMiss', message }] };
+  },
+});
+
