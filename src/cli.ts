@@ -218,7 +218,7 @@ export function buildProgram(): Command {
         });
         for (const n of result.notes) process.stderr.write(`note: ${n}\n`);
         if (o.output === 'json') process.stdout.write(`${JSON.stringify(specFindings(result.findings), null, 2)}\n`);
-        else if (o.output === 'yaml') process.stdout.write(toYaml(specFindings(result.findings), { lineWidth: 0 }));
+        else if (o.output === 'yaml') process.stdout.write(toYaml(specFindings(result.findings), { lineWidth: 0, aliasDuplicateObjects: false }));
         else if (result.findings.length > 0) {
           process.stdout.write(formatFindingsTable(result.findings, process.stdout.isTTY ? process.stdout.columns : undefined));
         }
