@@ -5,6 +5,7 @@ import streamIdleZero from './stream-idle-zero.js';
 import backendRequestWithinImpliedRequest from './backend-request-within-implied-request.js';
 import streamIdleNeedsFalloverTarget from './stream-idle-needs-fallover-target.js';
 import httprouteLimits from './httproute-limits.js';
+import llmRequestCostCel from './llm-request-cost-cel.js';
 import defaultRequestTimeout from './default-request-timeout.js';
 import defaultModelsCreatedAt from './default-models-created-at.js';
 import defaultStreamIdleTimeout from './default-stream-idle-timeout.js';
@@ -20,6 +21,7 @@ export const ALL_POLICIES: readonly AnyPolicy[] = [
   backendRequestWithinImpliedRequest,
   streamIdleNeedsFalloverTarget,
   httprouteLimits,
+  llmRequestCostCel,
   defaultRequestTimeout,
   defaultModelsCreatedAt,
   defaultStreamIdleTimeout,

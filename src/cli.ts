@@ -20,6 +20,8 @@ import { createLogger } from './observe/logger.js';
 import { silentLogger } from './review/deps.js';
 import { readManifests } from './manifests.js';
 import { injectPods } from './inject.js';
+import { checkObjects, formatFindingsTable, specFindings, summarize } from './check.js';
+import { CrdSchemas } from './crd/schemas.js';
 import { stringify as toYaml } from 'yaml';
 
 const EXIT = { ok: 0, denied: 1, badInput: 2 } as const;
@@ -193,6 +195,39 @@ export function buildProgram(): Command {
         });
         process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
         process.exitCode = out.response.allowed ? EXIT.ok : EXIT.denied;
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('check')
+    .description('check manifests offline with every validating policy and, given CRDs, their schemas and rules; exit 1 when a finding is at mode deny')
+    .requiredOption('-f, --file <file...>', 'manifests (YAML or JSON, multi-document, kind: List, directories, - for stdin); together they are the whole world for cross-references')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
+    .option('--crds <dir...>', 'CustomResourceDefinitions to validate against (files or directories, as kubectl get crd -o yaml writes them)')
+    .option('--config <file>', 'policy configuration (default: config.yaml when present)')
+    .action((o: { file: string[]; output: 'table' | 'json' | 'yaml'; crds?: string[]; config?: string }) => {
+      try {
+        const holder = new ConfigHolder(ALL_POLICIES, ConfigHolder.resolvePath(o.config));
+        const manifests = readManifests(o.file);
+        const crdObjects = [...(o.crds ? readManifests(o.crds) : []), ...manifests].map((m) => m.object).filter((x) => x.kind === 'CustomResourceDefinition');
+        const crds = crdObjects.length > 0 ? new CrdSchemas(crdObjects) : undefined;
+        if (!crds) process.stderr.write('note: no CRDs given (--crds DIR): objects are not checked against their CRD schema and rules\n');
+        const result = checkObjects(manifests, {
+          policies: holder.policies,
+          crds,
+          kubernetesMinor: holder.config.kubernetesMinor,
+          now: () => new Date(),
+        });
+        for (const n of result.notes) process.stderr.write(`note: ${n}\n`);
+        if (o.output === 'json') process.stdout.write(`${JSON.stringify(specFindings(result.findings), null, 2)}\n`);
+        else if (o.output === 'yaml') process.stdout.write(toYaml(specFindings(result.findings), { lineWidth: 0, aliasDuplicateObjects: false }));
+        else if (result.findings.length > 0) {
+          process.stdout.write(formatFindingsTable(result.findings, process.stdout.isTTY ? process.stdout.columns : undefined));
+        }
+        if (o.output === 'table') process.stderr.write(`${summarize(result)}\n`);
+        process.exitCode = result.findings.some((f) => f.mode === 'deny') ? EXIT.denied : EXIT.ok;
       } catch (err) {
         fail(err);
       }

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { HAS_SHARED, ROOT, SHARED } from '../helpers.js';
+
+const CLI = join(ROOT, 'dist/src/cli.js');
+const run = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, input, encoding: 'utf8' });
+const PROJECT = 'test/fixtures/check/project';
+
+const CHAT = { apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'AIGatewayRoute', namespace: 'default', name: 'chat' };
+const IDLE_ZERO =
+  'spec.rules[0] ("chat"): streamIdleTimeout 0s disables the idle timeout, so a model that stops sending is cut by only the 1m0s request bound and never failed over. Fix: set a positive streamIdleTimeout below 1m0s (e.g. 30s for a first-token budget), or remove the field.';
+const BAD_CEL =
+  'CEL expression "input_tokens * 2" (metadataKey "cost") does not compile: no such overload: uint * int. The controller refuses it and the Gateway\'s whole configuration stops updating. Variables: model, backend, route_name (string); input_tokens, cached_input_tokens, cache_creation_input_tokens, output_tokens, total_tokens, reasoning_tokens (uint: write 2u or uint(2) next to them)';
+
+describe('aigw-admission check', () => {
+  it('prints the findings in the SPEC shape with -o json, the namespace-less route in default, and exits 1 on a deny', () => {
+    const r = run(['check', '-f', PROJECT, '-o', 'json']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('note: no CRDs given (--crds DIR): objects are not checked against their CRD schema and rules\n');
+    expect(JSON.parse(r.stdout)).toEqual([
+      { policy: 'stream-idle-zero', mode: 'warn', resource: CHAT, path: 'spec.rules[0].streamIdleTimeout', message: IDLE_ZERO },
+      { policy: 'llm-request-cost-cel', mode: 'deny', resource: CHAT, path: 'spec.llmRequestCosts[0].cel', message: BAD_CEL },
+    ]);
+  });
+
+  it('prints the same findings as YAML with -o yaml', () => {
+    const r = run(['check', '-f', `${PROJECT}/routes.yaml`, '-o', 'yaml']);
+    expect(r.status).toBe(1);
+    expect(r.stdout.split('\n').slice(0, 8)).toEqual([
+      '- policy: stream-idle-zero',
+      '  mode: warn',
+      '  resource:',
+      '    apiVersion: aigateway.envoyproxy.io/v1beta1',
+      '    kind: AIGatewayRoute',
+      '    namespace: default',
+      '    name: chat',
+      '  path: spec.rules[0].streamIdleTimeout',
+    ]);
+  });
+
+  it.runIf(HAS_SHARED)('prints a kubectl-like table with CRD schema findings (--crds) and a summary on stderr', () => {
+    const r = run(['check', '-f', PROJECT, '--crds', join(SHARED, 'fixtures/crds/ai-gateway')]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('5 findings (4 deny, 1 warn) in 3 objects\n');
+    expect(r.stdout).toBe(
+      [
+        'MODE   KIND             NAMESPACE/NAME   POLICY                 PATH                              MESSAGE',
+        `warn   AIGatewayRoute   default/chat     stream-idle-zero       spec.rules[0].streamIdleTimeout   ${IDLE_ZERO}`,
+        `deny   AIGatewayRoute   default/chat     llm-request-cost-cel   spec.llmRequestCosts[0].cel       ${BAD_CEL}`,
+        'deny   AIGatewayRoute   team-a/typos     crd-schema             spec.llmRequestCosts[0].type      Unsupported value: "OutputTokens": supported values: "OutputToken", "InputToken", "CachedInputToken", "CacheCreationInputToken", "TotalToken", "ReasoningToken", "CEL"',
+        'deny   AIGatewayRoute   team-a/typos     crd-schema             spec.rules[0].timeout             unknown field "spec.rules[0].timeout": not in the schema of AIGatewayRoute aigateway.envoyproxy.io/v1beta1, so the API server rejects it (kubectl\'s default --validate=strict); remove it or check its spelling',
+        'deny   AIGatewayRoute   team-a/typos     crd-cel                -                                 Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('exits 0 with no findings (stdin), saying so on stderr', () => {
+    const r = run(['check', '-f', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toBe('note: no CRDs given (--crds DIR): objects are not checked against their CRD schema and rules\nno findings in 1 object\n');
+    expect(run(['check', '-f', 'test/fixtures/check/clean', '-o', 'json']).stdout).toBe('[]\n');
+  });
+
+  it('exits 2 on unreadable input, naming the file and line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aigw-check-'));
+    writeFileSync(join(dir, 'bad.yaml'), 'apiVersion: v1\nkind: ConfigMap\n---\nkind: a: b\n');
+    const bad = run(['check', '-f', dir]);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toBe(`aigw-admission: invalid input file: ${join(dir, 'bad.yaml')}:4: not valid YAML: Nested mappings are not allowed in compact mappings at line 4, column 7:\n`);
+    const notObject = run(['check', '-f', '-'], 'kind: ConfigMap\n');
+    expect(notObject.status).toBe(2);
+    expect(notObject.stderr).toBe('aigw-admission: invalid input file: <stdin>:1: not a Kubernetes object: apiVersion and kind must be strings\n');
+    expect(run(['check', '-f', 'no-such-dir']).stderr).toBe('aigw-admission: invalid input file: no-such-dir: ENOENT\n');
+  });
+});
