@@ -5,6 +5,15 @@ import streamIdleZero from './stream-idle-zero.js';
 import backendRequestWithinImpliedRequest from './backend-request-within-implied-request.js';
 import streamIdleNeedsFalloverTarget from './stream-idle-needs-fallover-target.js';
 import httprouteLimits from './httproute-limits.js';
+import falloverRetryMissing from './fallover-retry-missing.js';
+import falloverRetryTriggers from './fallover-retry-triggers.js';
+import falloverPriorityUnreachable from './fallover-priority-unreachable.js';
+import falloverBudget from './fallover-budget.js';
+import retryStatusCodesIgnored from './retry-status-codes-ignored.js';
+import perRetryTimeout from './per-retry-timeout.js';
+import btpTargetNotFound from './btp-target-not-found.js';
+import btpSectionNotFound from './btp-section-not-found.js';
+import btpOverridesRetry from './btp-overrides-retry.js';
 import defaultRequestTimeout from './default-request-timeout.js';
 import defaultModelsCreatedAt from './default-models-created-at.js';
 import defaultStreamIdleTimeout from './default-stream-idle-timeout.js';
@@ -20,6 +29,15 @@ export const ALL_POLICIES: readonly AnyPolicy[] = [
   backendRequestWithinImpliedRequest,
   streamIdleNeedsFalloverTarget,
   httprouteLimits,
+  falloverRetryMissing,
+  falloverRetryTriggers,
+  falloverPriorityUnreachable,
+  falloverBudget,
+  retryStatusCodesIgnored,
+  perRetryTimeout,
+  btpTargetNotFound,
+  btpSectionNotFound,
+  btpOverridesRetry,
   defaultRequestTimeout,
   defaultModelsCreatedAt,
   defaultStreamIdleTimeout,

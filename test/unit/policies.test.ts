@@ -93,7 +93,7 @@ describe('stream-idle-needs-fallover-target', () => {
       [
         'stream-idle-needs-fallover-target',
         'warn',
-        'spec.rules[0] ("chat"): streamIdleTimeout 5s is set but all 2 backendRefs have priority 0, so when the timer fires there is no next priority to fall over to and the client gets a 504. ' +
+        'spec.rules[0] ("chat"): streamIdleTimeout 5s is set but all 2 backendRefs have priority 0, so when the timer fires there is no next priority to fall over to: at most a retry goes to the same backends again. ' +
           'Fix: add a backendRef with priority 1 on a different provider, or remove streamIdleTimeout.',
       ],
     ]);
