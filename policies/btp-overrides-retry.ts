@@ -16,7 +16,7 @@ export default falloverPolicy({
         ? `copy the retry block of BackendTrafficPolicy ${d.dropped.namespace}/${d.dropped.name} into ${by}`
         : `add spec.mergeType: StrategicMerge to ${by} so it merges with BackendTrafficPolicy ${d.dropped.namespace}/${d.dropped.name}, or copy the retry block into it`;
     return {
-      text: `${btpText(d.by)} has no retry and ${d.why}, so the retry of ${btpText(d.dropped)} is silently dropped for this rule${result}. Fix: ${fix}.`,
+      text: `${btpText(d.by)} has no retry and ${d.why}, which silently drops the retry of ${btpText(d.dropped)} for this rule${result}. Fix: ${fix}.`,
       btpPath: 'spec.retry',
       btps: [d.by, d.dropped],
     };

@@ -20,14 +20,14 @@ export default falloverPolicy({
     const timer = byPerTry ? `perRetry.timeout ${fmt(attemptMs)}` : `streamIdleTimeout ${fmt(attemptMs)}`;
     const sum = `numAttemptsPerPriority ${n} × ${timer}${base ? ` + ${n} × back-off ${fmt(base)}` : ''} = ${fmt(needMs)}`;
     const field = m.routeTimeout.source === 'backendRequest' ? 'timeouts.backendRequest' : 'timeouts.request';
-    const maxIdle = Math.floor((routeMs - n * base) / n) - 1;
-    const lower = maxIdle > 0 && !byPerTry ? `, lower streamIdleTimeout to ${fmt(maxIdle)} or less` : '';
+    const maxIdle = Math.floor((routeMs - n * base) / n);
+    const lower = maxIdle > 0 && !byPerTry ? `, lower streamIdleTimeout below ${fmt(maxIdle)}` : '';
     const target = fixTarget(r);
     const fewer = n > 1 ? `, or set numAttemptsPerPriority to ${n - 1} in BackendTrafficPolicy ${target.namespace}/${target.name}` : '';
     return {
       text:
         `reaching ${levelText(m.levels[1]!)} takes ${sum} of silence on priority ${m.levels[0]!.priority}, but ${routeTimeoutText(m)} ends the request at ${fmt(routeMs)}, ` +
-        `${fmt(needMs - routeMs)} before that at the latest, and the route timeout is never retried: the client gets a 504 before priority ${m.levels[1]!.priority} is tried. ` +
+        `${fmt(needMs - routeMs)} short, and the route timeout is never retried: the client gets a 504 before priority ${m.levels[1]!.priority} is tried. ` +
         `Fix: raise ${field} above ${fmt(needMs)} (e.g. ${fmt(needMs + attemptMs)}, leaving priority ${m.levels[1]!.priority} time to answer)${lower}${fewer}.`,
       btpPath: 'spec.retry.numAttemptsPerPriority',
       rulePath: '.streamIdleTimeout',

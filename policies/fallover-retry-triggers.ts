@@ -20,7 +20,7 @@ export default falloverPolicy({
       text:
         `the retry of ${retryFromText(r)} has retry_on "${r.retryOn.join(',')}"${defaulted}, with none of ${TIMEOUT_RETRY_TRIGGERS.join(', ')}, so ${effect}; ` +
         `only ${retriedText(r)} are retried. ` +
-        `Fix: in BackendTrafficPolicy ${target.namespace}/${target.name} set spec.retry.retryOn ${RECOMMENDED_TRIGGERS} (reset is what retries a timeout).`,
+        `Fix: in BackendTrafficPolicy ${target.namespace}/${target.name} set ${RECOMMENDED_TRIGGERS} (reset is what retries a timeout).`,
       btpPath: r.retryOnDefaulted ? 'spec.retry' : 'spec.retry.retryOn.triggers',
       btps: r.from,
     };

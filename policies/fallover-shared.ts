@@ -145,7 +145,7 @@ export function routeTimeoutText(m: RuleFallover): string {
   return `the route timeout ${fmt(m.routeTimeout.ms)} (${m.routeTimeout.reason})`;
 }
 
-export const RECOMMENDED_TRIGGERS = 'triggers: [reset, connect-failure, retriable-status-codes] with httpStatusCodes: [502, 503, 504]';
+export const RECOMMENDED_TRIGGERS = 'spec.retry.retryOn.triggers: [reset, connect-failure, retriable-status-codes] and httpStatusCodes: [502, 503, 504]';
 
 export function recommendedRetry(m: RuleFallover): string {
   const napp = m.levels.length >= 2 ? 'numAttemptsPerPriority: 1, ' : '';

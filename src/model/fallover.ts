@@ -277,10 +277,10 @@ function resolve(candidates: Candidate[]): {
     return { winner: gateway, retry: gateway?.retry ? { spec: gateway.retry, from: [gateway.att] } : undefined, dropped, conflicts };
   }
   if (specific.att.level === 'rule' && route[0]?.retry && !specific.retry) {
-    dropped.push({ dropped: route[0].att, by: specific.att, why: 'rule-level and route-level policies never merge, mergeType or not' });
+    dropped.push({ dropped: route[0].att, by: specific.att, why: 'replaces the route-level policy whole (rule-level and route-level policies never merge, mergeType or not)' });
   }
   if (!specific.att.mergeType || !gateway) {
-    if (gateway?.retry && !specific.retry) dropped.push({ dropped: gateway.att, by: specific.att, why: 'it has no mergeType, so it replaces the Gateway-level policy whole' });
+    if (gateway?.retry && !specific.retry) dropped.push({ dropped: gateway.att, by: specific.att, why: 'no mergeType, so Envoy Gateway uses it whole instead of the Gateway-level policy' });
     return { winner: specific, retry: specific.retry ? { spec: specific.retry, from: [specific.att] } : undefined, dropped, conflicts };
   }
   if (!gateway.retry && !specific.retry) return { winner: specific, retry: undefined, dropped, conflicts };
