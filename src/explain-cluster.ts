@@ -9,7 +9,7 @@ import type { KubeObject } from './review/types.js';
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
 export const ROUTE_NEEDS_CLUSTER =
-  '--route requires a cluster: none found (no --kubeconfig, no KUBECONFIG, no ~/.kube/config, not in a pod). Without a cluster, explain the manifests instead: aigw-admission explain -f FILE_OR_DIR';
+  '--route requires a cluster, and none was found (no --kubeconfig, no KUBECONFIG, no ~/.kube/config, not in a pod). Without a cluster, explain the manifests instead: aigw-admission explain -f FILE_OR_DIR';
 
 /**
  * The cluster as kubectl finds it, or undefined when there is none. (KubeConfig.loadFromDefault alone would fall back to

@@ -106,6 +106,7 @@ function verdictOf(m: RuleFallover): { verdict: string; fallsOver: boolean } {
   const no = (why: string) => ({ verdict: `does NOT fall over: ${why}`, fallsOver: false });
   if (!r) return no(m.winner ? `BackendTrafficPolicy ${refLabel(m.winner)} applies but has no retry` : 'no BackendTrafficPolicy retry applies');
   if (r.numRetries <= 0) return no(`numRetries ${r.numRetries}: no retries`);
+  if (idle && !r.timeoutTrigger) return no(`an idle timeout is never retried: retry_on ${r.retryOn.join(',')} has none of reset, 5xx, gateway-error`);
   if (!r.previousPriorities) return no(`numAttemptsPerPriority ${r.numAttemptsPerPriority ?? 'unset'}: retries stay on priority ${m.levels[0]!.priority} while it counts as healthy`);
   if (r.numRetries < r.previousPriorities.updateFrequency) return no(`numRetries ${r.numRetries} < numAttemptsPerPriority ${r.previousPriorities.updateFrequency}`);
   const at = m.attempts.find((a) => a.priority !== m.levels[0]!.priority);
