@@ -30,7 +30,7 @@ export default definePolicy({
           `(AIGatewayRoutes there: ${here.length ? here.join(', ') : 'none'}), so no generated HTTPRoute has that name: Envoy Gateway skips the policy without writing any status, and nothing in it (retry included) applies. ` +
           `Fix: set ${t.path}.name to the AIGatewayRoute's name (its generated HTTPRoute has the same name and namespace), or create the policy in the route's namespace. ` +
           `If the route is applied together with this policy (kubectl apply -f dir/), this warning is expected.`,
-        mayResolveLater: true,
+        atMost: 'warn',
       });
     }
     return { findings };

@@ -84,7 +84,7 @@ export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): Fin
       findings.push({
         path: `spec.rules[${rule.index}]${issue.rulePath ?? ''}`,
         message: `${rule.label}: ${issue.text}`,
-        ...(issue.mayResolveLater ? { mayResolveLater: true } : {}),
+        ...(issue.mayResolveLater ? { atMost: 'warn' as const } : {}),
       });
     }
     return findings;
@@ -98,7 +98,7 @@ export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): Fin
       findings.push({
         path: issue.btpPath,
         message: `AIGatewayRoute ${model.namespace}/${model.name} ${rule.label}: ${issue.text}`,
-        ...(issue.mayResolveLater ? { mayResolveLater: true } : {}),
+        ...(issue.mayResolveLater ? { atMost: 'warn' as const } : {}),
       });
     }
   }

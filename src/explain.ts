@@ -2,10 +2,6 @@
  * `aigw-admission explain`: the fall-over plan of each AIGatewayRoute rule, as a timeline a person reads in seconds,
  * with the findings of the policies that explain where the chain breaks. The world is the given files or the cluster.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { AdmissionError } from './review/errors.js';
 import { evaluate, formatFinding } from './review/review.js';
 import type { PolicySet } from './review/policy-set.js';
 import type { Finding, KubeObject } from './review/types.js';
@@ -16,53 +12,6 @@ import { formatDuration as fmt } from './model/duration.js';
 import { refLabel } from './model/btp.js';
 import { silentLogger } from './review/deps.js';
 import { routesReachedBy } from '../policies/fallover-shared.js';
-
-const MANIFEST_EXT = /\.(ya?ml|json)$/;
-
-/** Files as given; a directory contributes its .yaml, .yml and .json files (not recursive), in name order. */
-export function manifestFiles(paths: string[]): string[] {
-  const out: string[] = [];
-  for (const p of paths) {
-    let st;
-    try {
-      st = statSync(p);
-    } catch (err) {
-      throw new AdmissionError('INVALID_INPUT_FILE', `${p}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    if (!st.isDirectory()) out.push(p);
-    else for (const f of readdirSync(p).filter((f) => MANIFEST_EXT.test(f)).sort()) out.push(join(p, f));
-  }
-  return out;
-}
-
-/** Every object in YAML (multi-document) or JSON text, with `kind: List` (and `…List`) items flattened. */
-export function parseManifests(text: string, file: string): KubeObject[] {
-  const out: KubeObject[] = [];
-  const push = (o: unknown) => {
-    if (!o || typeof o !== 'object' || Array.isArray(o)) return;
-    const obj = o as KubeObject;
-    if (typeof obj.kind === 'string' && obj.kind.endsWith('List') && Array.isArray(obj.items)) {
-      for (const item of obj.items) push(item);
-    } else if (typeof obj.kind === 'string' && typeof obj.apiVersion === 'string') out.push(obj);
-  };
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length > 0) throw new AdmissionError('INVALID_INPUT_FILE', `${file}: ${doc.errors[0]!.message.split('\n')[0]}`);
-    push(doc.toJS());
-  }
-  return out;
-}
-
-export function loadManifests(paths: string[]): KubeObject[] {
-  return manifestFiles(paths).flatMap((f) => {
-    let text: string;
-    try {
-      text = readFileSync(f, 'utf8');
-    } catch (err) {
-      throw new AdmissionError('INVALID_INPUT_FILE', `${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-    return parseManifests(text, f);
-  });
-}
 
 export interface RuleExplanation extends RuleFallover {
   verdict: string;

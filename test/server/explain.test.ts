@@ -91,7 +91,7 @@ describe('aigw-admission explain', () => {
   });
 
   it('--route without a cluster says it needs one and exits 2', () => {
-    const env = { ...process.env, HOME: mkdtempSync(join(tmpdir(), 'aigw-home-')) };
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: mkdtempSync(join(tmpdir(), 'aigw-home-')) };
     delete env.KUBECONFIG;
     const r = run(['explain', '--route', 'team-a/chat'], env);
     expect(r.status).toBe(2);
