@@ -6,6 +6,15 @@ import backendRequestWithinImpliedRequest from './backend-request-within-implied
 import streamIdleNeedsFalloverTarget from './stream-idle-needs-fallover-target.js';
 import httprouteLimits from './httproute-limits.js';
 import llmRequestCostCel from './llm-request-cost-cel.js';
+import falloverRetryMissing from './fallover-retry-missing.js';
+import falloverRetryTriggers from './fallover-retry-triggers.js';
+import falloverPriorityUnreachable from './fallover-priority-unreachable.js';
+import falloverBudget from './fallover-budget.js';
+import retryStatusCodesIgnored from './retry-status-codes-ignored.js';
+import perRetryTimeout from './per-retry-timeout.js';
+import btpTargetNotFound from './btp-target-not-found.js';
+import btpSectionNotFound from './btp-section-not-found.js';
+import btpOverridesRetry from './btp-overrides-retry.js';
 import defaultRequestTimeout from './default-request-timeout.js';
 import defaultModelsCreatedAt from './default-models-created-at.js';
 import defaultStreamIdleTimeout from './default-stream-idle-timeout.js';
@@ -22,6 +31,15 @@ export const ALL_POLICIES: readonly AnyPolicy[] = [
   streamIdleNeedsFalloverTarget,
   httprouteLimits,
   llmRequestCostCel,
+  falloverRetryMissing,
+  falloverRetryTriggers,
+  falloverPriorityUnreachable,
+  falloverBudget,
+  retryStatusCodesIgnored,
+  perRetryTimeout,
+  btpTargetNotFound,
+  btpSectionNotFound,
+  btpOverridesRetry,
   defaultRequestTimeout,
   defaultModelsCreatedAt,
   defaultStreamIdleTimeout,

@@ -5,7 +5,7 @@ import { ON_AIGATEWAYROUTE_WRITES, rulesWithTimeouts } from './helpers.js';
 
 export default definePolicy({
   id: 'stream-idle-needs-fallover-target',
-  description: 'A streamIdleTimeout with every backendRef at one priority has nothing to fall over to: the client gets a 504.',
+  description: 'A streamIdleTimeout with every backendRef at one priority has nothing to fall over to: at most a retry reaches the same backends again.',
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
@@ -23,7 +23,7 @@ export default definePolicy({
       findings.push({
         path: `spec.rules[${index}].streamIdleTimeout`,
         message:
-          `${label}: streamIdleTimeout ${formatDuration(idle)} is set but ${refsText} priority ${level}, so when the timer fires there is no next priority to fall over to and the client gets a 504. ` +
+          `${label}: streamIdleTimeout ${formatDuration(idle)} is set but ${refsText} priority ${level}, so when the timer fires there is no next priority to fall over to: at most a retry goes to the same backends again. ` +
           `Fix: add a backendRef with priority ${level! + 1} on a different provider, or remove streamIdleTimeout.`,
       });
     }

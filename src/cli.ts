@@ -23,6 +23,8 @@ import { injectPods } from './inject.js';
 import { checkObjects, formatFindingsTable, specFindings, summarize } from './check.js';
 import { CrdSchemas } from './crd/schemas.js';
 import { stringify as toYaml } from 'yaml';
+import { explain, renderText, worldOf } from './explain.js';
+import { clusterWorld, findCluster, parseRouteArg, ROUTE_NEEDS_CLUSTER } from './explain-cluster.js';
 
 const EXIT = { ok: 0, denied: 1, badInput: 2 } as const;
 
@@ -264,6 +266,39 @@ export function buildProgram(): Command {
         } else {
           process.stdout.write(pods.map((p) => toYaml(p, { lineWidth: 0 })).join('---\n'));
         }
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('explain')
+    .description('print the fall-over plan of each AIGatewayRoute rule, or where and why it breaks')
+    .option('-f, --file <path...>', 'manifests (YAML, multi-document or kind: List, or JSON) or directories; they are the whole world')
+    .option('--route <ns/name>', 'an AIGatewayRoute in the cluster, with the BackendTrafficPolicies there')
+    .option('--kubeconfig <file>', 'kubeconfig for --route (default: like kubectl)')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
+    .option('--config <file>', 'policy configuration (default: config.yaml when present)')
+    .action(async (o: { file?: string[]; route?: string; kubeconfig?: string; output: 'text' | 'json'; config?: string }) => {
+      try {
+        if (!o.file === !o.route) throw new AdmissionError('INVALID_INPUT_FILE', 'give either -f FILE_OR_DIR... or --route NAMESPACE/NAME');
+        const holder = new ConfigHolder(ALL_POLICIES, ConfigHolder.resolvePath(o.config));
+        let world, routes;
+        if (o.file) {
+          ({ world, routes } = worldOf(readManifests(o.file).map((m) => m.object)));
+          if (routes.length === 0 && world.list('gateway.envoyproxy.io/BackendTrafficPolicy').length === 0) {
+            throw new AdmissionError('INVALID_INPUT_FILE', `${o.file.join(' ')}: no AIGatewayRoute or BackendTrafficPolicy found`);
+          }
+        } else {
+          const { namespace, name } = parseRouteArg(o.route!);
+          const kc = findCluster(o.kubeconfig, process.env, process.env.HOME);
+          if (!kc) throw new AdmissionError('NO_CLUSTER', ROUTE_NEEDS_CLUSTER);
+          const found = await clusterWorld(kc, namespace, name);
+          world = found.world;
+          routes = [found.route];
+        }
+        const result = explain(world, routes, holder.policies, new Date());
+        process.stdout.write(o.output === 'json' ? `${JSON.stringify(result, null, 2)}\n` : renderText(result));
       } catch (err) {
         fail(err);
       }

@@ -71,3 +71,31 @@ export function route(rules: unknown[], name = 'chat', namespace = 'team-a'): Ku
 }
 
 export const modelMatch = (model: string) => [{ headers: [{ type: 'Exact', name: 'x-ai-eg-model', value: model }] }];
+
+/** A retry that falls over on an idle timeout (the shape of upstream's stream_idle_timeout example). */
+export const WORKING_RETRY = {
+  numRetries: 2,
+  numAttemptsPerPriority: 1,
+  perRetry: { backOff: { baseInterval: '100ms', maxInterval: '1s' } },
+  retryOn: { triggers: ['reset', 'connect-failure', 'retriable-status-codes'], httpStatusCodes: [502, 503, 504] },
+};
+
+/** A BackendTrafficPolicy attached to the HTTPRoute an AIGatewayRoute generates (same namespace and name). */
+export function retryPolicy(
+  opts: { route?: string; namespace?: string; name?: string; sectionName?: string; retry?: unknown; spec?: Record<string, unknown>; created?: string } = {},
+): KubeObject {
+  const route = opts.route ?? 'chat';
+  const target: Record<string, unknown> = { group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: route };
+  if (opts.sectionName) target.sectionName = opts.sectionName;
+  const spec: Record<string, unknown> = { targetRefs: [target], ...(opts.spec ?? {}) };
+  if (opts.retry !== null) spec.retry = opts.retry ?? WORKING_RETRY;
+  return {
+    apiVersion: 'gateway.envoyproxy.io/v1alpha1',
+    kind: 'BackendTrafficPolicy',
+    metadata: { name: opts.name ?? `${route}-retry`, namespace: opts.namespace ?? 'team-a', ...(opts.created ? { creationTimestamp: opts.created } : {}) },
+    spec,
+  };
+}
+
+/** The world of most route tests: team-a/chat has a working fall-over retry, so only the policy under test speaks. */
+export const fallingOverWorld = (): MemoryWorld => new MemoryWorld([retryPolicy()]);

@@ -12,6 +12,7 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, title: 'no such endpoint' },
   INVALID_CONFIG: { status: 400, title: 'invalid configuration' },
   INVALID_INPUT_FILE: { status: 400, title: 'invalid input file' },
+  NO_CLUSTER: { status: 400, title: 'no cluster' },
   INTERNAL: { status: 500, title: 'internal error' },
 } as const;
 

@@ -73,6 +73,7 @@ describe('deploy/: webhook rules generated from the policies', () => {
     ]);
     expect(validating.webhooks[0]!.rules).toEqual([
       { apiGroups: ['aigateway.envoyproxy.io'], apiVersions: ['v1alpha1', 'v1beta1'], operations: ['CREATE', 'UPDATE'], resources: ['aigatewayroutes'], scope: 'Namespaced' },
+      { apiGroups: ['gateway.envoyproxy.io'], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['backendtrafficpolicies'], scope: 'Namespaced' },
       { apiGroups: ['gateway.envoyproxy.io'], apiVersions: ['v1alpha1'], operations: ['CREATE', 'UPDATE'], resources: ['envoypatchpolicies'], scope: 'Namespaced' },
     ]);
     expect(validating.webhooks[1]!.rules).toEqual([

@@ -9,7 +9,7 @@ import { createWebhookServer, type WebhookServer, type WebhookServerOptions } fr
 import { createCertBundle, type CertBundle } from '../../src/tls/certs.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { silentLogger } from '../../src/review/deps.js';
-import { ROOT, deps } from '../helpers.js';
+import { ROOT, deps, fallingOverWorld } from '../helpers.js';
 
 const SERVERNAME = 'aigw-admission.aigw-admission.svc';
 const BODY = readFileSync(join(ROOT, 'test/fixtures/admission-reviews/aigatewayroute-healthy.json'), 'utf8');
@@ -25,7 +25,7 @@ async function serve(overrides: Partial<WebhookServerOptions> = {}): Promise<{ w
     host: '127.0.0.1',
     port: 0,
     tls: { cert: certs.cert, key: certs.key },
-    deps: () => deps(),
+    deps: () => deps({ world: fallingOverWorld() }),
     maxBodyBytes: () => LIMIT,
     metrics: new Metrics(),
     logger: silentLogger,

@@ -22,7 +22,10 @@ describe('aigw-admission review', () => {
   it('exits 0 when allowed (stdin)', () => {
     const r = run(['review', '--validate', '-f', '-'], readFileSync(join(ROOT, 'test/fixtures/admission-reviews/aigatewayroute-healthy.json'), 'utf8'));
     expect(r.status).toBe(0);
-    expect(JSON.parse(r.stdout).response).toEqual({ uid: '7d1c2a90-0002-4f6e-9a51-3b2f1c0d0002', allowed: true });
+    const response = JSON.parse(r.stdout).response;
+    expect([response.uid, response.allowed]).toEqual(['7d1c2a90-0002-4f6e-9a51-3b2f1c0d0002', true]);
+    // `review -f` has no cluster: no BackendTrafficPolicy is known, so the route is warned that no retry applies (yet).
+    expect(response.warnings.map((w: string) => w.slice(0, w.indexOf(': ')))).toEqual(['[fallover-retry-missing] spec.rules[0]']);
   });
   it('exits 2 on bad input with a message naming the problem', () => {
     const r = run(['review', '-f', '-'], '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}');
@@ -75,7 +78,10 @@ describe('aigw-admission serve --standalone (what npm start runs)', () => {
       : join(ROOT, 'test/fixtures/admission-reviews/aigatewayroute-healthy.json');
     const input = readJson<AdmissionReviewRequest>(body);
     const { review } = await client.admit('/validate', input);
-    expect(review.response).toEqual({ uid: input.request.uid, allowed: true });
+    // Standalone has no BackendTrafficPolicy to see: each rule with a streamIdleTimeout is warned that no retry applies (yet).
+    const rules = (input.request.object!.spec as { rules: unknown[] }).rules;
+    expect(review.response.allowed).toBe(true);
+    expect(review.response.warnings!.map((w) => w.slice(0, w.indexOf(' ')))).toEqual(rules.map(() => '[fallover-retry-missing]'));
     client.close();
     const code = await new Promise<number | null>((resolve) => {
       child.on('exit', resolve);

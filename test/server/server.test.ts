@@ -7,7 +7,7 @@ import { startServer, type RunningServer } from '../../src/serve.js';
 import { silentLogger } from '../../src/review/deps.js';
 import { certificateSans } from '../../src/tls/certs.js';
 import { ApiServerClient } from './apiserver-client.js';
-import { ROOT, admissionReview, readJson, yamlObjects } from '../helpers.js';
+import { ROOT, admissionReview, fallingOverWorld, readJson, yamlObjects } from '../helpers.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import type { AdmissionReviewRequest } from '../../src/review/types.js';
 
@@ -17,7 +17,7 @@ let tlsDir: string;
 
 beforeAll(async () => {
   tlsDir = mkdtempSync(join(tmpdir(), 'aigw-tls-'));
-  server = await startServer({ host: '127.0.0.1', port: 0, tlsDir, standalone: true, logger: silentLogger });
+  server = await startServer({ host: '127.0.0.1', port: 0, tlsDir, standalone: true, logger: silentLogger, world: fallingOverWorld() });
   client = new ApiServerClient(server.port, readFileSync(join(tlsDir, 'ca.crt'), 'utf8'));
 });
 afterAll(async () => {

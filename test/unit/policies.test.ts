@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { review } from '../../src/review/review.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { ALL_POLICIES } from '../../policies/index.js';
-import { admissionReview, deps, modelMatch, route } from '../helpers.js';
+import { admissionReview, deps, fallingOverWorld, modelMatch, route } from '../helpers.js';
 import { definePolicy } from '../../src/review/policy.js';
 import { AIGATEWAYROUTE } from '../../src/model/kinds.js';
 
@@ -11,7 +11,7 @@ const twoLevels = [
   { name: 'anthropic', priority: 1, weight: 1 },
 ];
 
-function validate(rules: unknown[], d = deps()) {
+function validate(rules: unknown[], d = deps({ world: fallingOverWorld() })) {
   return review(admissionReview(route(rules)), 'validate', d);
 }
 
@@ -93,7 +93,7 @@ describe('stream-idle-needs-fallover-target', () => {
       [
         'stream-idle-needs-fallover-target',
         'warn',
-        'spec.rules[0] ("chat"): streamIdleTimeout 5s is set but all 2 backendRefs have priority 0, so when the timer fires there is no next priority to fall over to and the client gets a 504. ' +
+        'spec.rules[0] ("chat"): streamIdleTimeout 5s is set but all 2 backendRefs have priority 0, so when the timer fires there is no next priority to fall over to: at most a retry goes to the same backends again. ' +
           'Fix: add a backendRef with priority 1 on a different provider, or remove streamIdleTimeout.',
       ],
     ]);
@@ -174,7 +174,7 @@ describe('review core', () => {
     const policies = new PolicySet(ALL_POLICIES, { 'stream-idle-within-request': { mode: 'audit' } });
     const lines: object[] = [];
     const logger = { debug() {}, info: (o: object) => lines.push(o), warn() {}, error() {} };
-    const { review: out, verdict } = validate([{ streamIdleTimeout: '2m', backendRefs: twoLevels }], deps({ policies, logger }));
+    const { review: out, verdict } = validate([{ streamIdleTimeout: '2m', backendRefs: twoLevels }], deps({ policies, logger, world: fallingOverWorld() }));
     expect(out.response).toEqual({ uid: out.response.uid, allowed: true });
     expect(verdict.findings.map((f) => [f.policy, f.mode])).toEqual([['stream-idle-within-request', 'audit']]);
     expect(lines).toHaveLength(1);
@@ -187,7 +187,7 @@ describe('review core', () => {
 
   it('a disabled policy does not run', () => {
     const policies = new PolicySet(ALL_POLICIES, { 'stream-idle-within-request': { enabled: false } });
-    expect(validate([{ streamIdleTimeout: '2m', backendRefs: twoLevels }], deps({ policies })).review.response.allowed).toBe(true);
+    expect(validate([{ streamIdleTimeout: '2m', backendRefs: twoLevels }], deps({ policies, world: fallingOverWorld() })).review.response.allowed).toBe(true);
   });
 
   it('a throwing policy follows its onError and is logged with uid and policy id', () => {

@@ -1,0 +1,167 @@
+/**
+ * What the fall-over policies share: they judge AIGatewayRoute writes (looking up BackendTrafficPolicies) and
+ * BackendTrafficPolicy writes (looking up the routes it reaches and the other policies), on one model
+ * (src/model/fallover.ts), and word values the same way.
+ */
+import { definePolicy, type AnyPolicy, type KindMatch, type PolicyContext } from '../src/review/policy.js';
+import type { FindingDraft, KubeObject, Operation } from '../src/review/types.js';
+import { AIGATEWAYROUTE, BACKENDTRAFFICPOLICY, WORLD_KEYS } from '../src/model/kinds.js';
+import { btpRef, btpTargets, isGatewayTarget, isHTTPRouteTarget, refLabel, sameRef, type BtpRef } from '../src/model/btp.js';
+import { routeFallover, type AttachedBtp, type EffectiveRetry, type PriorityLevel, type RouteFallover, type RuleFallover } from '../src/model/fallover.js';
+import { formatDuration } from '../src/model/duration.js';
+import type { World } from '../src/world/world.js';
+import { NO_PARAMS } from './helpers.js';
+
+export const ON_ROUTE_AND_BTP_WRITES = {
+  match: { kinds: [AIGATEWAYROUTE, BACKENDTRAFFICPOLICY] as KindMatch[], operations: ['CREATE', 'UPDATE'] as Operation[] },
+  onError: 'allow-with-warning' as const,
+  paramsSchema: NO_PARAMS,
+  defaultParams: {},
+};
+
+/** One problem of one rule, worded without the rule's name (the runner adds it). */
+export interface FalloverIssue {
+  text: string;
+  /** Where the fix goes in the BTP, for findings on a BackendTrafficPolicy write. */
+  btpPath: string;
+  /** Appended to `spec.rules[i]` for findings on an AIGatewayRoute write. */
+  rulePath?: string;
+  /** The BTPs this problem is about; a BTP write reports only the problems that name it. */
+  btps: BtpRef[];
+  mayResolveLater?: boolean;
+}
+
+export type RuleCheck = (rule: RuleFallover, route: RouteFallover) => FalloverIssue | undefined;
+
+export const isRoute = (o: KubeObject | null): boolean => o?.kind === 'AIGatewayRoute';
+
+/** The BTPs of the world as they will be once `incoming` is stored. */
+export function btpsWith(world: World, incoming: KubeObject | null): KubeObject[] {
+  const all = world.list(WORLD_KEYS.backendTrafficPolicy);
+  if (!incoming || incoming.kind !== 'BackendTrafficPolicy') return all;
+  const ref = btpRef(incoming);
+  return [...all.filter((b) => !sameRef(btpRef(b), ref)), incoming];
+}
+
+function gatewaysOf(route: KubeObject): Array<{ namespace: string; name: string }> {
+  const spec = route.spec as { parentRefs?: unknown } | undefined;
+  const refs = Array.isArray(spec?.parentRefs) ? spec.parentRefs : [];
+  const ns = route.metadata?.namespace ?? '';
+  return refs
+    .filter((r): r is Record<string, unknown> => !!r && typeof r === 'object' && typeof (r as { name?: unknown }).name === 'string')
+    .filter((r) => r.kind === undefined || r.kind === 'Gateway')
+    .map((r) => ({ namespace: typeof r.namespace === 'string' && r.namespace ? r.namespace : ns, name: r.name as string }));
+}
+
+/** The AIGatewayRoutes a BTP reaches: by HTTPRoute name in its namespace, or through a Gateway they attach to. */
+export function routesReachedBy(world: World, btp: KubeObject): KubeObject[] {
+  const ns = btp.metadata?.namespace ?? '';
+  const out = new Map<string, KubeObject>();
+  for (const t of btpTargets(btp)) {
+    if (isHTTPRouteTarget(t)) {
+      const r = world.get(WORLD_KEYS.aiGatewayRoute, ns, t.name);
+      if (r) out.set(`${ns}/${t.name}`, r);
+    } else if (isGatewayTarget(t)) {
+      for (const r of world.list(WORLD_KEYS.aiGatewayRoute)) {
+        if (gatewaysOf(r).some((g) => g.namespace === ns && g.name === t.name)) out.set(`${r.metadata?.namespace}/${r.metadata?.name}`, r);
+      }
+    }
+  }
+  return [...out.values()];
+}
+
+/** Runs one rule check over the routes the reviewed object touches and turns its issues into findings. */
+export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): FindingDraft[] {
+  const { object, world } = ctx;
+  if (!object) return [];
+  const findings: FindingDraft[] = [];
+  const btps = btpsWith(world, object);
+  if (isRoute(object)) {
+    const model = routeFallover(object, btps);
+    for (const rule of model.rules) {
+      const issue = check(rule, model);
+      if (!issue) continue;
+      findings.push({
+        path: `spec.rules[${rule.index}]${issue.rulePath ?? ''}`,
+        message: `${rule.label}: ${issue.text}`,
+        ...(issue.mayResolveLater ? { atMost: 'warn' as const } : {}),
+      });
+    }
+    return findings;
+  }
+  const self = btpRef(object);
+  for (const route of routesReachedBy(world, object)) {
+    const model = routeFallover(route, btps);
+    for (const rule of model.rules) {
+      const issue = check(rule, model);
+      if (!issue || !issue.btps.some((b) => sameRef(b, self))) continue;
+      findings.push({
+        path: issue.btpPath,
+        message: `AIGatewayRoute ${model.namespace}/${model.name} ${rule.label}: ${issue.text}`,
+        ...(issue.mayResolveLater ? { atMost: 'warn' as const } : {}),
+      });
+    }
+  }
+  return findings;
+}
+
+export function falloverPolicy(def: { id: string; description: string; check: RuleCheck }): AnyPolicy {
+  return definePolicy({
+    id: def.id,
+    description: def.description,
+    endpoint: 'validate',
+    ...ON_ROUTE_AND_BTP_WRITES,
+    defaultMode: 'warn',
+    evaluate: (ctx) => ({ findings: runRuleCheck(ctx, def.check) }),
+  });
+}
+
+// ---- wording shared by the messages ----
+
+export const fmt = formatDuration;
+
+export function levelText(l: PriorityLevel): string {
+  return `priority ${l.priority} (${l.backends.join(', ')})`;
+}
+
+export function btpText(a: AttachedBtp): string {
+  const where =
+    a.level === 'rule' ? `rule-level, ${a.target}` : a.level === 'route' ? `route-level, ${a.target}` : `Gateway-level, ${a.target}`;
+  return `BackendTrafficPolicy ${refLabel(a)} (${where})`;
+}
+
+/** Where the retry came from; a merged retry names both policies. */
+export function retryFromText(r: EffectiveRetry): string {
+  if (r.from.length === 1) return btpText(r.from[0]!);
+  return `${btpText(r.from[1]!)} merged (mergeType ${r.from[1]!.mergeType}) with ${btpText(r.from[0]!)}`;
+}
+
+/** The policy a fix goes to: the most specific one that supplied the retry. */
+export function fixTarget(r: EffectiveRetry): AttachedBtp {
+  return r.from[r.from.length - 1]!;
+}
+
+export function routeTimeoutText(m: RuleFallover): string {
+  return `the route timeout ${fmt(m.routeTimeout.ms)} (${m.routeTimeout.reason})`;
+}
+
+export const RECOMMENDED_TRIGGERS = 'spec.retry.retryOn.triggers: [reset, connect-failure, retriable-status-codes] and httpStatusCodes: [502, 503, 504]';
+
+export function recommendedRetry(m: RuleFallover): string {
+  const napp = m.levels.length >= 2 ? 'numAttemptsPerPriority: 1, ' : '';
+  return `retry: {numRetries: 2, ${napp}retryOn: {triggers: [reset, connect-failure, retriable-status-codes], httpStatusCodes: [502, 503, 504]}}`;
+}
+
+export const hasIdle = (m: RuleFallover): boolean => m.streamIdleMs !== undefined && m.streamIdleMs > 0;
+
+/** What a retry policy retries at all, in words. */
+export function retriedText(r: EffectiveRetry): string {
+  const out: string[] = [];
+  if (r.retryOn.includes('connect-failure')) out.push('connection failures');
+  if (r.retryOn.includes('refused-stream')) out.push('refused streams');
+  if (r.retryOn.includes('reset-before-request')) out.push('resets before the request was sent');
+  if (r.statusCodesRetried.length) out.push(`HTTP ${r.statusCodesRetried.join(', ')}`);
+  const grpc = r.retryOn.filter((t) => ['cancelled', 'deadline-exceeded', 'internal', 'resource-exhausted', 'unavailable'].includes(t));
+  if (grpc.length) out.push(`gRPC status ${grpc.join(', ')}`);
+  return out.length ? out.join(', ') : 'nothing';
+}

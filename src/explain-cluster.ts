@@ -1,0 +1,52 @@
+/** `explain --route NS/NAME`: reads the route and every BackendTrafficPolicy from the cluster (I/O, composition side). */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
+import { AdmissionError } from './review/errors.js';
+import { MemoryWorld } from './world/world.js';
+import type { KubeObject } from './review/types.js';
+
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+export const ROUTE_NEEDS_CLUSTER =
+  '--route requires a cluster, and none was found (no --kubeconfig, no KUBECONFIG, no ~/.kube/config, not in a pod). Without a cluster, explain the manifests instead: aigw-admission explain -f FILE_OR_DIR';
+
+/**
+ * The cluster as kubectl finds it, or undefined when there is none. (KubeConfig.loadFromDefault alone would fall back to
+ * an unauthenticated http://localhost:8080, which is never what a user means.)
+ */
+export function findCluster(file: string | undefined, env: NodeJS.ProcessEnv, home: string | undefined): KubeConfig | undefined {
+  const kc = new KubeConfig();
+  if (file) kc.loadFromFile(file);
+  else if (env.KUBECONFIG || (home && existsSync(join(home, '.kube', 'config'))) || existsSync(SERVICE_ACCOUNT_TOKEN)) kc.loadFromDefault();
+  else return undefined;
+  return kc.getCurrentCluster() ? kc : undefined;
+}
+
+export function parseRouteArg(value: string): { namespace: string; name: string } {
+  const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(value);
+  if (!m) throw new AdmissionError('INVALID_INPUT_FILE', `--route ${value}: expected NAMESPACE/NAME of an AIGatewayRoute, e.g. default/my-route`);
+  return { namespace: m[1]!, name: m[3]! };
+}
+
+/** The route, every AIGatewayRoute and every BackendTrafficPolicy (Gateway-level ones may live in other namespaces). */
+export async function clusterWorld(kc: KubeConfig, namespace: string, name: string): Promise<{ world: MemoryWorld; route: KubeObject }> {
+  const api = kc.makeApiClient(CustomObjectsApi);
+  let route: KubeObject;
+  try {
+    route = (await api.getNamespacedCustomObject({ group: 'aigateway.envoyproxy.io', version: 'v1beta1', namespace, plural: 'aigatewayroutes', name })) as KubeObject;
+  } catch (err) {
+    const code = (err as { code?: number }).code;
+    if (code === 404) throw new AdmissionError('INVALID_INPUT_FILE', `--route ${namespace}/${name}: no such AIGatewayRoute in the cluster`);
+    throw err;
+  }
+  const list = async (group: string, version: string, plural: string, kind: string) => {
+    const res = (await api.listClusterCustomObject({ group, version, plural })) as { items?: KubeObject[] };
+    return (res.items ?? []).map((o) => ({ ...o, apiVersion: `${group}/${version}`, kind }));
+  };
+  const objects = [
+    ...(await list('aigateway.envoyproxy.io', 'v1beta1', 'aigatewayroutes', 'AIGatewayRoute')),
+    ...(await list('gateway.envoyproxy.io', 'v1alpha1', 'backendtrafficpolicies', 'BackendTrafficPolicy')),
+  ];
+  return { world: new MemoryWorld(objects), route: { ...route, apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'AIGatewayRoute' } };
+}

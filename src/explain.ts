@@ -1,0 +1,170 @@
+/**
+ * `aigw-admission explain`: the fall-over plan of each AIGatewayRoute rule, as a timeline a person reads in seconds,
+ * with the findings of the policies that explain where the chain breaks. The world is the given files or the cluster.
+ */
+import { evaluate, formatFinding } from './review/review.js';
+import type { PolicySet } from './review/policy-set.js';
+import type { Finding, KubeObject } from './review/types.js';
+import { MemoryWorld, groupKindKey, type World } from './world/world.js';
+import { WORLD_KEYS } from './model/kinds.js';
+import { routeFallover, type Attempt, type RuleFallover } from './model/fallover.js';
+import { formatDuration as fmt } from './model/duration.js';
+import { refLabel } from './model/btp.js';
+import { silentLogger } from './review/deps.js';
+import { routesReachedBy } from '../policies/fallover-shared.js';
+
+export interface RuleExplanation extends RuleFallover {
+  verdict: string;
+  falls_over: boolean;
+  findings: Finding[];
+}
+
+export interface Explanation {
+  routes: Array<{ namespace: string; name: string; rules: RuleExplanation[]; findings: Finding[] }>;
+  /** BackendTrafficPolicies that reach no AIGatewayRoute, with their findings. */
+  unattached: Array<{ namespace: string; name: string; findings: Finding[] }>;
+}
+
+function review(obj: KubeObject, policies: PolicySet, world: World, now: Date): Finding[] {
+  const [group, version] = obj.apiVersion!.includes('/') ? obj.apiVersion!.split('/') : ['', obj.apiVersion!];
+  const verdict = evaluate(
+    {
+      uid: 'explain',
+      kind: { group: group!, version: version!, kind: obj.kind! },
+      name: obj.metadata?.name,
+      namespace: obj.metadata?.namespace,
+      operation: 'CREATE',
+      object: obj,
+      oldObject: null,
+    },
+    'validate',
+    { policies, world, now: () => now, logger: silentLogger },
+  );
+  return verdict.findings;
+}
+
+function verdictOf(m: RuleFallover): { verdict: string; fallsOver: boolean } {
+  const idle = m.streamIdleMs !== undefined && m.streamIdleMs > 0;
+  if (m.levels.length === 0) return { verdict: 'no backendRefs', fallsOver: false };
+  if (m.levels.length < 2) {
+    return idle
+      ? { verdict: `one priority level: nothing to fall over to (a retry can only reach priority ${m.levels[0]!.priority} again)`, fallsOver: false }
+      : { verdict: 'no fall-over configured (one priority level, no streamIdleTimeout)', fallsOver: false };
+  }
+  const r = m.retry;
+  const no = (why: string) => ({ verdict: `does NOT fall over: ${why}`, fallsOver: false });
+  if (!r) return no(m.winner ? `BackendTrafficPolicy ${refLabel(m.winner)} applies but has no retry` : 'no BackendTrafficPolicy retry applies');
+  if (r.numRetries <= 0) return no(`numRetries ${r.numRetries}: no retries`);
+  if (idle && !r.timeoutTrigger) return no(`an idle timeout is never retried: retry_on ${r.retryOn.join(',')} has none of reset, 5xx, gateway-error`);
+  if (!r.previousPriorities) return no(`numAttemptsPerPriority ${r.numAttemptsPerPriority ?? 'unset'}: retries stay on priority ${m.levels[0]!.priority} while it counts as healthy`);
+  if (r.numRetries < r.previousPriorities.updateFrequency) return no(`numRetries ${r.numRetries} < numAttemptsPerPriority ${r.previousPriorities.updateFrequency}`);
+  const at = m.attempts.find((a) => a.priority !== m.levels[0]!.priority);
+  if (m.reachesNextPriority && at) return { verdict: `falls over: priority ${at.priority} is tried at ${fmt(at.startMs)} (attempt ${at.number}) when priority ${m.levels[0]!.priority} stays silent`, fallsOver: true };
+  if (m.attempts[0]?.end.kind === 'route-timeout' && !idle && (r.perTryTimeoutMs === undefined || r.perTryTimeoutDropped)) {
+    return { verdict: `falls over on a failure it retries (see "retried on"), but a silent model holds the request until the route timeout: no streamIdleTimeout`, fallsOver: true };
+  }
+  const last = m.attempts[m.attempts.length - 1];
+  return no(last && !last.next.retried ? last.next.why : 'the attempts never leave the first priority');
+}
+
+export function explain(world: World, routes: KubeObject[], policies: PolicySet, now: Date): Explanation {
+  const btps = world.list(WORLD_KEYS.backendTrafficPolicy);
+  const out: Explanation = { routes: [], unattached: [] };
+  for (const route of routes) {
+    const model = routeFallover(route, btps);
+    const findings = review(route, policies, world, now);
+    const forRule = (i: number) => findings.filter((f) => f.path === `spec.rules[${i}]` || f.path.startsWith(`spec.rules[${i}].`));
+    out.routes.push({
+      namespace: model.namespace,
+      name: model.name,
+      rules: model.rules.map((m) => {
+        const { verdict, fallsOver } = verdictOf(m);
+        return { ...m, verdict, falls_over: fallsOver, findings: forRule(m.index) };
+      }),
+      findings: findings.filter((f) => !/^spec\.rules\[\d+\]/.test(f.path)),
+    });
+  }
+  for (const btp of btps) {
+    if (routesReachedBy(world, btp).length > 0) continue;
+    out.unattached.push({ namespace: btp.metadata?.namespace ?? '', name: btp.metadata?.name ?? '', findings: review(btp, policies, world, now) });
+  }
+  return out;
+}
+
+/** The world of `explain -f`: exactly the objects in the files. */
+export function worldOf(objects: KubeObject[]): { world: MemoryWorld; routes: KubeObject[] } {
+  const world = new MemoryWorld(objects);
+  const routes = objects.filter((o) => groupKindKey(o.apiVersion!, o.kind!) === WORLD_KEYS.aiGatewayRoute);
+  return { world, routes };
+}
+
+function attemptLine(a: Attempt): string {
+  const where = `attempt ${a.number}${a.number > 1 ? ` at ${fmt(a.startMs)}` : ''} → priority ${a.priority} (${a.backends.join(', ')})`;
+  const end =
+    a.end.kind === 'idle-timeout'
+      ? `idle timeout ${fmt(a.end.ms)} → reset`
+      : a.end.kind === 'per-try-timeout'
+        ? `per-try timeout ${fmt(a.end.ms)} → reset`
+        : a.end.kind === 'route-timeout'
+          ? `still silent at the route timeout ${fmt(a.end.atMs)}`
+          : 'no timer';
+  const next = a.next.retried
+    ? `retried (trigger ${a.next.trigger})${a.next.backOffMs ? `, back-off ${fmt(a.next.backOffMs)}` : ''}`
+    : `stops: ${a.next.why}`;
+  return `${where}, ${end} → ${next}`;
+}
+
+function retryLine(m: RuleFallover): string {
+  const r = m.retry;
+  if (!r) return m.winner ? `none: BackendTrafficPolicy ${refLabel(m.winner)} (${m.winner.level}-level) applies but has no retry` : 'none: no BackendTrafficPolicy applies';
+  const from = r.from.map((a) => `BackendTrafficPolicy ${refLabel(a)} (${a.level}-level${a.mergeType ? `, mergeType ${a.mergeType}` : ''})`).join(' merged into ');
+  const parts = [
+    `numRetries ${r.numRetries}`,
+    r.previousPriorities ? `numAttemptsPerPriority ${r.previousPriorities.updateFrequency} (previous_priorities)` : `numAttemptsPerPriority ${r.numAttemptsPerPriority ?? 'unset'} (no previous_priorities: retries stay on the first priority)`,
+    `retry_on ${r.retryOn.join(',')}${r.retryOnDefaulted ? " (Envoy Gateway's default)" : ''}`,
+    `status codes ${r.statusCodes.length ? r.statusCodes.join(',') : 'none'}`,
+  ];
+  if (r.perTryTimeoutMs !== undefined) parts.push(`per-try timeout ${fmt(r.perTryTimeoutMs)}${r.perTryTimeoutDropped ? ' (dropped: not below the route timeout)' : ''}`);
+  if (r.backOffBaseMs !== undefined) parts.push(`back-off ${fmt(r.backOffBaseMs)}${r.backOffMaxMs !== undefined ? `..${fmt(r.backOffMaxMs)}` : ''}`);
+  return `${from}: ${parts.join(', ')}`;
+}
+
+export function renderText(e: Explanation): string {
+  const lines: string[] = [];
+  for (const route of e.routes) {
+    lines.push(`AIGatewayRoute ${route.namespace}/${route.name}`);
+    for (const f of route.findings) lines.push(`  ${f.mode}: ${formatFinding(f)}`);
+    for (const m of route.rules) {
+      lines.push(`  ${m.label}: ${m.verdict}`);
+      lines.push(`    priorities: ${m.levels.map((l) => `${l.priority} (${l.backends.join(', ')})`).join(', ') || 'none'}`);
+      lines.push(
+        `    timeouts: route ${m.routeTimeout.ms ? fmt(m.routeTimeout.ms) : 'off'} (${m.routeTimeout.reason}), idle ${m.streamIdleMs !== undefined ? fmt(m.streamIdleMs) : 'unset'}`,
+      );
+      lines.push(`    retry: ${retryLine(m)}`);
+      if (m.retry) lines.push(`    retried on: ${retriedOn(m)}`);
+      for (const c of m.conflicts) lines.push(`    conflict: ${c.map((a) => refLabel(a)).join(', ')} target the same ${c[0]!.level}; Envoy Gateway attaches one and marks the others Conflicted (this plan assumes ${refLabel(c[0]!)})`);
+      for (const n of m.notes) lines.push(`    note: ${n}`);
+      if (m.attempts.length > 0) {
+        lines.push('    if every model stays silent:');
+        m.attempts.forEach((a, i) => lines.push(`      ${i === 0 ? '' : '→ '}${attemptLine(a)}`));
+        if (m.routeTimeout.ms > 0) lines.push(`      … route timeout ${fmt(m.routeTimeout.ms)}`);
+      }
+      for (const f of m.findings) lines.push(`    ${f.mode}: ${formatFinding(f)}`);
+    }
+  }
+  for (const b of e.unattached) {
+    lines.push(`BackendTrafficPolicy ${b.namespace}/${b.name}: reaches no AIGatewayRoute`);
+    for (const f of b.findings) lines.push(`  ${f.mode}: ${formatFinding(f)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function retriedOn(m: RuleFallover): string {
+  const r = m.retry!;
+  const out: string[] = [];
+  if (r.timeoutTrigger) out.push(`resets and idle/per-try timeouts before the response starts (${r.timeoutTrigger})`);
+  if (r.retryOn.includes('connect-failure')) out.push('connection failures');
+  if (r.retryOn.includes('refused-stream')) out.push('refused streams');
+  if (r.statusCodesRetried.length) out.push(`HTTP ${r.statusCodesRetried.join(', ')}`);
+  return out.length ? out.join(', ') : 'nothing';
+}
