@@ -5,7 +5,7 @@ import { btpRef, btpTargets, isHTTPRouteTarget, refLabel } from '../src/model/bt
 import { ON_ROUTE_AND_BTP_WRITES } from './fallover-shared.js';
 
 /** Plain HTTPRoutes are not ours to judge; the world holds them when the cache or the files carry them. */
-const HTTPROUTE_KEY = 'gateway.networking.k8s.io/HTTPRoute';
+const HTTPROUTE_KEY = WORLD_KEYS.httpRoute;
 
 export default definePolicy({
   id: 'btp-target-not-found',

@@ -1,5 +1,5 @@
 import { definePolicy } from '../src/review/policy.js';
-import { ENVOYPATCHPOLICY } from '../src/model/kinds.js';
+import { ENVOYPATCHPOLICY, WORLD_KEYS } from '../src/model/kinds.js';
 import { findXdsNames, listRules, resolveXdsName, type XdsNameReference } from '../src/model/xds-names.js';
 import { routeRules, ruleBackendRefs, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import type { EventDraft, FindingDraft, Mode, Observation } from '../src/review/types.js';
@@ -61,7 +61,7 @@ export default definePolicy<RouteRuleIndexParams>({
 });
 
 /** A plain (user-written) HTTPRoute of that name, when the world holds HTTPRoutes: its names are not ours to judge. */
-const HTTPROUTE_KEY = 'gateway.networking.k8s.io/HTTPRoute';
+const HTTPROUTE_KEY = WORLD_KEYS.httpRoute;
 
 function nsName(ref: XdsNameReference): [string, string] {
   const key = ref.parsed.ok ? ref.parsed.value : looseRouteKey(ref.text);

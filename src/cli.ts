@@ -2,7 +2,7 @@
 /** Composition root: the only place that reads flags, env and files, and wires them into the core. */
 import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
-import { hostname } from 'node:os';
+import { homedir, hostname } from 'node:os';
 import { Command, Option } from 'commander';
 import { KubeConfig } from '@kubernetes/client-node';
 import { ALL_POLICIES } from '../policies/index.js';
@@ -50,10 +50,14 @@ function parseListen(value: string): { host: string; port: number } {
 
 /** Finds the cluster like kubectl: --kubeconfig, then KUBECONFIG / ~/.kube/config, then in-cluster. */
 function loadKubeConfig(file: string | undefined): KubeConfig {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) {
+  let kc: KubeConfig | undefined;
+  try {
+    kc = findCluster(file, process.env, homedir());
+  } catch (err) {
+    const source = file ? `--kubeconfig ${file}` : `KUBECONFIG ${process.env.KUBECONFIG ?? '~/.kube/config'}`;
+    throw new AdmissionError('INVALID_CONFIG', `${source}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  if (!kc) {
     throw new AdmissionError(
       'INVALID_CONFIG',
       'no Kubernetes cluster found: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod; use --standalone to run without a cluster',

@@ -31,5 +31,6 @@ export const WORLD_KEYS = {
   envoyPatchPolicy: 'gateway.envoyproxy.io/EnvoyPatchPolicy',
   backendTrafficPolicy: 'gateway.envoyproxy.io/BackendTrafficPolicy',
   backend: 'gateway.envoyproxy.io/Backend',
+  httpRoute: 'gateway.networking.k8s.io/HTTPRoute',
   pod: '/Pod',
 } as const;

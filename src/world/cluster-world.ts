@@ -19,6 +19,8 @@ export const CLUSTER_KINDS: readonly WatchedKind[] = [
   { key: WORLD_KEYS.envoyPatchPolicy, group: 'gateway.envoyproxy.io', plural: 'envoypatchpolicies', versions: ['v1alpha1'] },
   { key: WORLD_KEYS.backendTrafficPolicy, group: 'gateway.envoyproxy.io', plural: 'backendtrafficpolicies', versions: ['v1alpha1'] },
   { key: WORLD_KEYS.backend, group: 'gateway.envoyproxy.io', plural: 'backends', versions: ['v1alpha1'] },
+  // Plain HTTPRoutes, so names and BTP targets that belong to a non-AI route are not reported as misses.
+  { key: WORLD_KEYS.httpRoute, group: 'gateway.networking.k8s.io', plural: 'httproutes', versions: ['v1'] },
 ];
 
 export interface ClusterWorldOptions {

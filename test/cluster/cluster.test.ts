@@ -124,6 +124,12 @@ describe('ClusterWorld: list + watch cache', () => {
         { event: 'cache_kind_not_installed', kind: WORLD_KEYS.backend, tried: ['gateway.envoyproxy.io/v1alpha1 backends'], retryInMs: 2 },
         'CRD not installed: treating the kind as empty and looking again periodically',
       ],
+      // The fake has no Gateway API either.
+      [
+        'warn',
+        { event: 'cache_kind_not_installed', kind: WORLD_KEYS.httpRoute, tried: ['gateway.networking.k8s.io/v1 httproutes'], retryInMs: 2 },
+        'CRD not installed: treating the kind as empty and looking again periodically',
+      ],
     ]);
 
     fake.install(EG, 'backends', 'Backend');
