@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { homedir, hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ALL_POLICIES } from '../policies/index.js';
 import { ConfigHolder } from './runtime.js';
 import { startServer } from './serve.js';
@@ -48,8 +48,12 @@ function parseListen(value: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
-/** Finds the cluster like kubectl: --kubeconfig, then KUBECONFIG / ~/.kube/config, then in-cluster. */
-function loadKubeConfig(file: string | undefined): KubeConfig {
+/**
+ * Finds the cluster like kubectl: --kubeconfig, then KUBECONFIG / ~/.kube/config, then in-cluster. The client is
+ * imported here, not at the top: it holds about 70 MB of generated API code that standalone, review and certs never use.
+ */
+async function loadKubeConfig(file: string | undefined): Promise<KubeConfig> {
+  const { findCluster } = await import('./explain-cluster.js');
   let kc: KubeConfig | undefined;
   try {
     kc = findCluster(file, process.env, homedir());
@@ -115,7 +119,7 @@ export function buildProgram(): Command {
     .action(async (o: ServeFlags) => {
       try {
         const { host, port } = parseListen(o.listen ?? (o.standalone ? '127.0.0.1:8443' : '0.0.0.0:8443'));
-        const kc = o.standalone ? undefined : loadKubeConfig(o.kubeconfig);
+        const kc = o.standalone ? undefined : await loadKubeConfig(o.kubeconfig);
         const logger = createLogger();
         const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? DEPLOY_NAMES.namespace;
         const certs =
