@@ -25,6 +25,8 @@ export interface LoadPlan {
   durationSeconds: number;
   /** Requests per second across all connections; 0 for as fast as the server answers. */
   overallRate: number;
+  /** The server's process id, to read the CPU time it spent in the measured run (Linux /proc). */
+  serverPid?: number;
   requests: PlannedRequest[];
 }
 
@@ -33,6 +35,8 @@ export interface LoadResult {
   seconds: number;
   rps: number;
   latencyMs: { p50: number; p99: number; p999: number; max: number };
+  /** CPU time (user + system) the server process used per answered request, in µs; undefined without /proc. */
+  serverCpuUsPerRequest?: number;
   errors: number;
   timeouts: number;
   non2xx: number;
@@ -43,6 +47,19 @@ export interface LoadResult {
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+/** utime + stime of a process in seconds, from /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s). */
+function cpuSeconds(pid: number | undefined): number | undefined {
+  if (!pid) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; count fields after its closing parenthesis.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
 }
 
 function wrongAnswer(expected: PlannedRequest, status: number, text: string): string | undefined {
@@ -82,6 +99,7 @@ async function run(plan: LoadPlan, seconds: number, measure: boolean): Promise<L
       }
     },
   }));
+  const cpuBefore = measure ? cpuSeconds(plan.serverPid) : undefined;
   const started = process.hrtime.bigint();
   const instance = autocannon({
     url: plan.url,
@@ -95,11 +113,13 @@ async function run(plan: LoadPlan, seconds: number, measure: boolean): Promise<L
   if (measure) instance.on('response', (_client: unknown, _status: number, _bytes: number, ms: number) => latencies.push(ms));
   const result = await instance;
   const elapsed = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpuAfter = cpuBefore === undefined ? undefined : cpuSeconds(plan.serverPid);
   const sorted = Float64Array.from(latencies).sort();
   return {
     requests: latencies.length,
     seconds: elapsed,
     rps: latencies.length / elapsed,
+    serverCpuUsPerRequest: cpuBefore !== undefined && cpuAfter !== undefined && latencies.length ? ((cpuAfter - cpuBefore) * 1e6) / latencies.length : undefined,
     latencyMs: { p50: percentile(sorted, 50), p99: percentile(sorted, 99), p999: percentile(sorted, 99.9), max: sorted[sorted.length - 1] ?? NaN },
     errors: result.errors,
     timeouts: result.timeouts,

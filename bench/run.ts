@@ -150,6 +150,7 @@ interface TargetFigures {
   p50: Spread;
   p99: Spread;
   p999: Spread;
+  cpuUs: Spread | undefined;
   runs: LoadResult[];
 }
 
@@ -227,12 +228,13 @@ async function main(): Promise<void> {
   };
 
   const targets = [
-    { name: 'aigw-admission serve', url: oursUrl, requests: expected, runs: [] as LoadResult[] },
-    { name: 'bare node:https', url: `https://127.0.0.1:${bareNode.match[1]}`, requests: baselineExpected, runs: [] as LoadResult[] },
-    { name: 'bare express 5 + express.json()', url: `https://127.0.0.1:${bareExpress.match[1]}`, requests: baselineExpected, runs: [] as LoadResult[] },
+    { name: 'aigw-admission serve', url: oursUrl, pid: ours.child.pid, requests: expected, runs: [] as LoadResult[] },
+    { name: 'bare node:https', url: `https://127.0.0.1:${bareNode.match[1]}`, pid: bareNode.child.pid, requests: baselineExpected, runs: [] as LoadResult[] },
+    { name: 'bare express 5 + express.json()', url: `https://127.0.0.1:${bareExpress.match[1]}`, pid: bareExpress.child.pid, requests: baselineExpected, runs: [] as LoadResult[] },
   ];
-  const plan = (url: string, requests: PlannedRequest[], overallRate = 0): LoadPlan => ({
-    url,
+  const plan = (target: { url: string; pid?: number }, requests: PlannedRequest[], overallRate = 0): LoadPlan => ({
+    url: target.url,
+    serverPid: target.pid,
     connections: opts.connections,
     warmupSeconds: opts.warmupSeconds,
     durationSeconds: opts.durationSeconds,
@@ -251,7 +253,7 @@ async function main(): Promise<void> {
       for (let i = 0; i < targets.length; i++) {
         const t = targets[(i + round) % targets.length]!;
         process.stderr.write(`bench: run ${round + 1}/${opts.runs}, ${t.name}\n`);
-        const r = await runLoad(plan(t.url, t.requests), work);
+        const r = await runLoad(plan(t, t.requests), work);
         check(t.name, r);
         t.runs.push(r);
       }
@@ -263,19 +265,25 @@ async function main(): Promise<void> {
       p50: spread(t.runs.map((r) => r.latencyMs.p50)),
       p99: spread(t.runs.map((r) => r.latencyMs.p99)),
       p999: spread(t.runs.map((r) => r.latencyMs.p999)),
+      cpuUs: t.runs.every((r) => r.serverCpuUsPerRequest !== undefined) ? spread(t.runs.map((r) => r.serverCpuUsPerRequest!)) : undefined,
     }));
     const halfRate = Math.max(1, Math.round(figures[0]!.rps.median / 2));
+    // The same fixed rate on the bare responder shows how much of the p99 is this machine rather than the webhook.
     const halfRuns: LoadResult[] = [];
+    const halfRunsNode: LoadResult[] = [];
     for (let round = 0; round < opts.runs; round++) {
-      process.stderr.write(`bench: run ${round + 1}/${opts.runs}, aigw-admission serve at ${halfRate} req/s\n`);
-      const r = await runLoad(plan(oursUrl, expected, halfRate), work);
+      process.stderr.write(`bench: run ${round + 1}/${opts.runs}, aigw-admission serve and bare node:https at ${halfRate} req/s\n`);
+      const r = await runLoad(plan(targets[0]!, expected, halfRate), work);
       check('aigw-admission serve at half rate', r);
       halfRuns.push(r);
+      const n = await runLoad(plan(targets[1]!, baselineExpected, halfRate), work);
+      check('bare node:https at half rate', n);
+      halfRunsNode.push(n);
     }
     const peakRss = procStatus(ours.child.pid!, 'VmHWM') ?? (await scrapeRss(oursUrl, readFileSync(join(tlsDir, 'ca.crt'))));
     await cleanup();
 
-    const report = render({ opts, machine, bodies, rows: [...rows.values()], figures, halfRate, halfRuns, sizes, peakRss, idleRss, failures, seconds: (Date.now() - started) / 1000 });
+    const report = render({ opts, machine, bodies, rows: [...rows.values()], figures, halfRate, halfRuns, halfRunsNode, sizes, peakRss, idleRss, failures, seconds: (Date.now() - started) / 1000 });
     process.stdout.write(report.text);
     const resultsDir = join(ROOT, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
@@ -299,6 +307,7 @@ function render(r: {
   figures: TargetFigures[];
   halfRate: number;
   halfRuns: LoadResult[];
+  halfRunsNode: LoadResult[];
   sizes: SizeSeries[];
   peakRss: number | undefined;
   idleRss: number | undefined;
@@ -314,8 +323,8 @@ function render(r: {
     '',
     `1. Served throughput and latency: a mix of ${r.bodies.length} AdmissionReviews (${kb(Math.min(...bytes))} – ${kb(Math.max(...bytes))}), load generator in its own process`,
   );
-  const served = [['', 'req/s', 'p50', 'p99', 'p99.9']];
-  for (const f of r.figures) served.push([f.name, showSpread(f.rps), showSpread(f.p50), showSpread(f.p99), showSpread(f.p999)]);
+  const served = [['', 'req/s', 'p50', 'p99', 'p99.9', 'server CPU µs/req']];
+  for (const f of r.figures) served.push([f.name, showSpread(f.rps), showSpread(f.p50), showSpread(f.p99), showSpread(f.p999), f.cpuUs ? showSpread(f.cpuUs) : '—']);
   out.push(table(served));
   out.push('', '   Bodies (each reviewed once in process before the load; "fired" = policies that reported a finding or wrote a patch)');
   const bodyRows = [['body', 'endpoint', 'n', 'size', 'verdict', 'policies fired']];
@@ -330,15 +339,18 @@ function render(r: {
   out.push(table(bodyRows, '   ').replace(/ +$/gm, ''));
 
   const ratio = (a: number, b: number) => num(a / b, 2);
+  const cpuRatio = (a: TargetFigures, b: TargetFigures) => (a.cpuUs && b.cpuUs ? `${ratio(a.cpuUs.median, b.cpuUs.median)}×` : '—');
   const halfP99 = spread(r.halfRuns.map((h) => h.latencyMs.p99));
+  const halfP99Node = spread(r.halfRunsNode.map((h) => h.latencyMs.p99));
   out.push(
     '',
     '2. Against the baselines (medians; same bodies, certificate and connections)',
     table([
-      ['', 'throughput', 'p99', 'target'],
-      ['ours ÷ bare node:https', `${ratio(ours.rps.median, node.rps.median)}×`, `${ratio(ours.p99.median, node.p99.median)}×`, 'throughput ≥ 0.5×'],
-      ['ours ÷ bare express', `${ratio(ours.rps.median, express.rps.median)}×`, `${ratio(ours.p99.median, express.p99.median)}×`, 'throughput ≥ 1.0×'],
-      [`ours at half its maximum rate (${r.halfRate.toLocaleString('en-US')} req/s)`, '', `${showSpread(halfP99)} ms`, 'p99 < 5 ms'],
+      ['', 'throughput', 'p99', 'CPU per request', 'target'],
+      ['ours ÷ bare node:https', `${ratio(ours.rps.median, node.rps.median)}×`, `${ratio(ours.p99.median, node.p99.median)}×`, cpuRatio(ours, node), 'throughput ≥ 0.5×'],
+      ['ours ÷ bare express', `${ratio(ours.rps.median, express.rps.median)}×`, `${ratio(ours.p99.median, express.p99.median)}×`, cpuRatio(ours, express), 'throughput ≥ 1.0×'],
+      [`ours at half its maximum rate (${r.halfRate.toLocaleString('en-US')} req/s)`, '', `${showSpread(halfP99)} ms`, '', 'p99 < 5 ms'],
+      [`bare node:https at the same rate`, '', `${showSpread(halfP99Node)} ms`, '', ''],
     ]),
   );
 
@@ -382,8 +394,10 @@ function render(r: {
         throughputVsExpress: ours.rps.median / express.rps.median,
         p99VsNode: ours.p99.median / node.p99.median,
         p99VsExpress: ours.p99.median / express.p99.median,
+        cpuPerRequestVsNode: ours.cpuUs && node.cpuUs ? ours.cpuUs.median / node.cpuUs.median : undefined,
+        cpuPerRequestVsExpress: ours.cpuUs && express.cpuUs ? ours.cpuUs.median / express.cpuUs.median : undefined,
       },
-      halfRate: { rate: r.halfRate, p99: halfP99, runs: r.halfRuns },
+      halfRate: { rate: r.halfRate, p99: halfP99, runs: r.halfRuns, bareNodeP99: halfP99Node, bareNodeRuns: r.halfRunsNode },
     },
     sizes: r.sizes,
     audit: 'not built yet',
