@@ -354,9 +354,9 @@ function render(r: {
     ]),
   );
 
-  out.push('', `3. Cost against object size, in process: CPU µs per review, median [min–max] of ${r.opts.runs * 3} samples; review() alone, and JSON.parse + review() + JSON.stringify`);
+  out.push('', `3. Cost against object size, in process: CPU µs per review, median [min–max] of ${r.opts.runs * 3} samples; review() alone, and JSON.parse + review() + JSON.stringify (also per KB of body: flat when the cost is linear)`);
   for (const s of r.sizes) {
-    const rowsOut = [['', 'body', 'spec', 'review()', 'growth', 'parse+review+serialize', 'growth', 'size growth', 'verdict']];
+    const rowsOut = [['', 'body', 'spec', 'review()', 'growth', 'parse+review+serialize', 'growth', 'per body KB', 'size growth', 'verdict']];
     s.points.forEach((p, i) => {
       const prev = s.points[i - 1];
       rowsOut.push([
@@ -367,6 +367,7 @@ function render(r: {
         prev ? `${num(p.reviewUs.median / prev.reviewUs.median, 2)}×` : '',
         showSpread(p.fullUs),
         prev ? `${num(p.fullUs.median / prev.fullUs.median, 2)}×` : '',
+        num(p.fullUs.median / (p.bodyBytes / 1024), 2),
         prev ? `${num(p.bodyBytes / prev.bodyBytes, 2)}×` : '',
         `${p.allowed ? 'allowed' : 'denied'}${p.patchOps ? `, ${p.patchOps} ops` : ''}`,
       ]);
