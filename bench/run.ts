@@ -56,7 +56,7 @@ function options(argv: string[]): Options {
     quick,
     runs,
     durationSeconds: number('duration', 'BENCH_DURATION', quick ? 1 : 5),
-    warmupSeconds: number('warmup', 'BENCH_WARMUP', quick ? 0.5 : 1),
+    warmupSeconds: number('warmup', 'BENCH_WARMUP', quick ? 0.25 : 1),
     connections: Math.round(number('connections', 'BENCH_CONNECTIONS', 10)),
     cpuProfDir: flag('cpu-prof'),
   };
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
 
   // Section 3 first, while nothing else of ours is running.
   process.stderr.write('bench: section 3, cost against object size (in process)\n');
-  const sizes: SizeSeries[] = sizeSeries(deps, opts.runs * 3, opts.quick ? 8 : 30);
+  const sizes: SizeSeries[] = sizeSeries(deps, opts.runs * 3, opts.quick ? 5 : 30);
 
   // Section 1 and 2: three servers on one certificate, each loaded in turn from a separate process.
   const tlsDir = join(work, 'certs');
