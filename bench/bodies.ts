@@ -326,3 +326,14 @@ export function servedMix(): BenchBody[] {
   }
   return bodies;
 }
+
+/** An AIGatewayRoute attached to the Gateway that owns `pod`: with it in the world, the pod gets the ext_proc sidecar. */
+export function routeForPodGateway(pod: AdmissionReviewRequest): KubeObject {
+  const labels = pod.request.object?.metadata?.labels ?? {};
+  const name = labels['gateway.envoyproxy.io/owning-gateway-name'] ?? 'ai-gateway';
+  const namespace = labels['gateway.envoyproxy.io/owning-gateway-namespace'] ?? 'default';
+  const route = largeRoute(1, 2, 'validate', 'bench-injection').request.object!;
+  route.metadata = { ...route.metadata, namespace };
+  (route.spec as Json).parentRefs = [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', name }];
+  return route;
+}

@@ -25,6 +25,8 @@ export interface LoadPlan {
   durationSeconds: number;
   /** Requests per second across all connections; 0 for as fast as the server answers. */
   overallRate: number;
+  /** Requests on one connection before the client opens a new one (see REQUESTS_PER_CONNECTION in run.ts). */
+  requestsPerConnection: number;
   /** The server's process id, to read the CPU time it spent in the measured run (Linux /proc). */
   serverPid?: number;
   requests: PlannedRequest[];
@@ -108,6 +110,7 @@ async function run(plan: LoadPlan, seconds: number, measure: boolean): Promise<L
     duration: seconds,
     // autocannon stops only on a sample tick: with the default 1 s ticks a 5 s run lasts 6 s and a 0.25 s one 1 s.
     sampleInt: 100,
+    reconnectRate: plan.requestsPerConnection,
     requests,
     ...(plan.overallRate > 0 ? { overallRate: plan.overallRate } : {}),
   }) as unknown as EventEmitter & Promise<autocannon.Result>; // without a callback it is both, the types say only Promise

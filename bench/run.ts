@@ -63,6 +63,12 @@ function options(argv: string[]): Options {
 }
 
 const DIST = join(ROOT, 'dist');
+/**
+ * The webhook ends a keep-alive connection after 1,000 requests (`Connection: close`, which the API server's Go client
+ * honours by reconnecting). autocannon ignores that header and would get 503s on the same socket, so every target's
+ * clients reconnect after that many requests, TLS handshake included.
+ */
+const REQUESTS_PER_CONNECTION = 1000;
 
 /** Starts a child and resolves with the first stream line that matches `ready`. */
 function startChild(args: string[], cwd: string, ready: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
@@ -236,6 +242,7 @@ async function main(): Promise<void> {
     url: target.url,
     serverPid: target.pid,
     connections: opts.connections,
+    requestsPerConnection: REQUESTS_PER_CONNECTION,
     warmupSeconds: opts.warmupSeconds,
     durationSeconds: opts.durationSeconds,
     overallRate,
