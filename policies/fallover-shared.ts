@@ -75,9 +75,13 @@ export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): Fin
   const { object, world } = ctx;
   if (!object) return [];
   const findings: FindingDraft[] = [];
-  const btps = btpsWith(world, object);
+  // Nine policies read the same model of each route in one review: build it once (per route object; the world and
+  // so the BTPs do not change within a review).
+  let btpList: KubeObject[] | undefined;
+  const btps = () => (btpList ??= btpsWith(world, object));
+  const modelOf = (route: KubeObject) => (ctx.memo ? ctx.memo('routeFallover', route, () => routeFallover(route, btps())) : routeFallover(route, btps()));
   if (isRoute(object)) {
-    const model = routeFallover(object, btps);
+    const model = modelOf(object);
     for (const rule of model.rules) {
       const issue = check(rule, model);
       if (!issue) continue;
@@ -91,7 +95,7 @@ export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): Fin
   }
   const self = btpRef(object);
   for (const route of routesReachedBy(world, object)) {
-    const model = routeFallover(route, btps);
+    const model = modelOf(route);
     for (const rule of model.rules) {
       const issue = check(rule, model);
       if (!issue || !issue.btps.some((b) => sameRef(b, self))) continue;

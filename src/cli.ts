@@ -4,12 +4,11 @@ import { readFileSync } from 'node:fs';
 import { relative } from 'node:path';
 import { homedir, hostname } from 'node:os';
 import { Command, Option } from 'commander';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { ALL_POLICIES } from '../policies/index.js';
 import { ConfigHolder } from './runtime.js';
 import { startServer } from './serve.js';
 import { WebhookCertManager } from './cluster/webhook-certs.js';
-import { kubeCertClient } from './cluster/kube-cert-client.js';
 import { DEPLOY_NAMES } from './deploy/webhook-rules.js';
 import { createCertBundle, writeCertBundle, caBundleBase64 } from './tls/certs.js';
 import { parseAdmissionReview } from './review/parse.js';
@@ -24,7 +23,6 @@ import { checkObjects, formatFindingsTable, specFindings, summarize } from './ch
 import { CrdSchemas } from './crd/schemas.js';
 import { stringify as toYaml } from 'yaml';
 import { explain, renderText, worldOf } from './explain.js';
-import { clusterWorld, findCluster, parseRouteArg, ROUTE_NEEDS_CLUSTER } from './explain-cluster.js';
 
 const EXIT = { ok: 0, denied: 1, badInput: 2 } as const;
 
@@ -48,8 +46,13 @@ function parseListen(value: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
-/** Finds the cluster like kubectl: --kubeconfig, then KUBECONFIG / ~/.kube/config, then in-cluster. */
-function loadKubeConfig(file: string | undefined): KubeConfig {
+/**
+ * Finds the cluster like kubectl: --kubeconfig, then KUBECONFIG / ~/.kube/config, then in-cluster. The client (and every
+ * module that needs it) is imported only on the way to a cluster: it holds about 70 MB of generated API code that
+ * serve --standalone, review, check and certs never use.
+ */
+async function loadKubeConfig(file: string | undefined): Promise<KubeConfig> {
+  const { findCluster } = await import('./explain-cluster.js');
   let kc: KubeConfig | undefined;
   try {
     kc = findCluster(file, process.env, homedir());
@@ -115,13 +118,15 @@ export function buildProgram(): Command {
     .action(async (o: ServeFlags) => {
       try {
         const { host, port } = parseListen(o.listen ?? (o.standalone ? '127.0.0.1:8443' : '0.0.0.0:8443'));
-        const kc = o.standalone ? undefined : loadKubeConfig(o.kubeconfig);
+        const kc = o.standalone ? undefined : await loadKubeConfig(o.kubeconfig);
         const logger = createLogger();
         const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? DEPLOY_NAMES.namespace;
+        const certClient =
+          kc && (o.manageCerts ?? true) ? (await import('./cluster/kube-cert-client.js')).kubeCertClient(kc) : undefined;
         const certs =
-          kc && (o.manageCerts ?? true)
+          certClient
             ? new WebhookCertManager({
-                client: kubeCertClient(kc),
+                client: certClient,
                 namespace,
                 service: o.service,
                 secretName: o.certSecret,
@@ -294,6 +299,7 @@ export function buildProgram(): Command {
             throw new AdmissionError('INVALID_INPUT_FILE', `${o.file.join(' ')}: no AIGatewayRoute or BackendTrafficPolicy found`);
           }
         } else {
+          const { clusterWorld, findCluster, parseRouteArg, ROUTE_NEEDS_CLUSTER } = await import('./explain-cluster.js');
           const { namespace, name } = parseRouteArg(o.route!);
           const kc = findCluster(o.kubeconfig, process.env, process.env.HOME);
           if (!kc) throw new AdmissionError('NO_CLUSTER', ROUTE_NEEDS_CLUSTER);

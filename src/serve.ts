@@ -7,8 +7,8 @@ import { createWebhookServer, type WebhookServer } from './server/server.js';
 import { TLS_FILES } from './tls/certs.js';
 import { tlsDirSource, type ServingCerts, type ServingCertSource } from './tls/source.js';
 import { MemoryWorld, type World } from './world/world.js';
-import { ClusterWorld, type ClusterWorldOptions } from './world/cluster-world.js';
-import { KubeEventSink, type KubeEventSinkOptions } from './world/kube-events.js';
+import type { ClusterWorld, ClusterWorldOptions } from './world/cluster-world.js';
+import type { KubeEventSink, KubeEventSinkOptions } from './world/kube-events.js';
 import type { EventSink, Logger, ReviewDeps } from './review/deps.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AnyPolicy } from './review/policy.js';
@@ -60,11 +60,14 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const metrics = new Metrics({ processMetrics: true });
   const now = opts.now ?? (() => new Date());
   const cluster = !opts.standalone && opts.kubeConfig ? opts.kubeConfig : undefined;
-  const clusterWorld =
-    cluster && !opts.world ? new ClusterWorld({ kubeConfig: cluster, logger, now, ...opts.cluster }) : undefined;
+  // Imported only in cluster mode: they pull in @kubernetes/client-node (about 70 MB), which standalone never uses.
+  const clusterWorld: ClusterWorld | undefined =
+    cluster && !opts.world
+      ? new (await import('./world/cluster-world.js')).ClusterWorld({ kubeConfig: cluster, logger, now, ...opts.cluster })
+      : undefined;
   const world = opts.world ?? clusterWorld ?? new MemoryWorld([], { kubernetesMinor: config.config.kubernetesMinor });
-  const events = cluster
-    ? new KubeEventSink({ kubeConfig: cluster, logger, now, metrics, reportingInstance: opts.podName ?? 'aigw-admission', ...opts.eventSink })
+  const events: KubeEventSink | undefined = cluster
+    ? new (await import('./world/kube-events.js')).KubeEventSink({ kubeConfig: cluster, logger, now, metrics, reportingInstance: opts.podName ?? 'aigw-admission', ...opts.eventSink })
     : undefined;
   if (clusterWorld) {
     metrics.observeCacheAge(() => {

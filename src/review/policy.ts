@@ -26,6 +26,11 @@ export interface PolicyContext<P> {
   dryRun: boolean;
   /** For mutating policies: builds explicit JSON Patch operations against `object`. */
   patch: PatchBuilder;
+  /**
+   * A cache that lives for one review: `compute` runs once per (`scope`, `key` object) and every policy of the review
+   * gets its result, so a model several policies derive from the same object is built once. Absent outside review().
+   */
+  memo?: <T>(scope: string, key: object, compute: () => T) => T;
 }
 
 export interface PolicyResult {

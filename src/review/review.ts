@@ -65,6 +65,15 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
   const now = deps.now();
   const created = new Set<string>();
   const seen = countingWorld(deps.world);
+  const memos = new Map<string, WeakMap<object, unknown>>();
+  const memo = <T>(scope: string, key: object, compute: () => T): T => {
+    let cache = memos.get(scope);
+    if (!cache) memos.set(scope, (cache = new WeakMap()));
+    if (cache.has(key)) return cache.get(key) as T;
+    const value = compute();
+    cache.set(key, value);
+    return value;
+  };
   for (const { policy, mode, params } of matching) {
     const patch = new PatchBuilder(request.object, created);
     let result;
@@ -80,6 +89,7 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
         now,
         dryRun: request.dryRun === true,
         patch,
+        memo,
       });
     } catch (err) {
       deps.metrics?.policyError(policy.id);

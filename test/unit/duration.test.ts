@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { formatDuration, parseDuration } from '../../src/model/duration.js';
+import fc from 'fast-check';
+import { GEP_2257_PATTERN, formatDuration, parseDuration } from '../../src/model/duration.js';
 import { attemptBound, readRuleTimeouts } from '../../src/model/timeouts.js';
 
 describe('parseDuration (GEP-2257 with Go ParseDuration semantics)', () => {
@@ -21,6 +22,29 @@ describe('parseDuration (GEP-2257 with Go ParseDuration semantics)', () => {
     expect(r.ok).toBe(false);
     expect(r.ok ? '' : r.error).toBe(
       `"${text}" is not a Gateway API duration: use 1 to 4 components of up to 5 digits with a unit h, m, s or ms, such as "30s", "1m30s" or "500ms"`,
+    );
+  });
+
+  it('accepts exactly what the CRD pattern accepts, and adds the components up', () => {
+    // The reference: the CRD's own pattern, then every component summed the way Go's ParseDuration does.
+    const reference = (text: string): number | undefined => {
+      if (!GEP_2257_PATTERN.test(text)) return undefined;
+      const unitMs: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
+      let ms = 0;
+      for (const [, digits, unit] of text.matchAll(/([0-9]{1,5})(h|ms|m|s)/g)) ms += Number(digits) * unitMs[unit!]!;
+      return ms;
+    };
+    const component = fc.tuple(fc.stringMatching(/^[0-9]{0,7}$/), fc.constantFrom('h', 'm', 's', 'ms', 'mss', 'sm', 'd', '', '.5s', ' '));
+    const text = fc.oneof(
+      fc.array(component, { maxLength: 6 }).map((parts) => parts.map(([d, u]) => d + u).join('')),
+      fc.string({ unit: fc.constantFrom('0', '1', '9', 'h', 'm', 's', 'x', '-', '.'), maxLength: 14 }),
+    );
+    fc.assert(
+      fc.property(text, (t) => {
+        const expected = reference(t);
+        expect(parseDuration(t)).toEqual(expected === undefined ? { ok: false, error: expect.any(String) } : { ok: true, ms: expected });
+      }),
+      { numRuns: 2000 },
     );
   });
 

@@ -1,0 +1,422 @@
+/**
+ * `npm run bench`: the webhook against the physical limit of this machine. Prints one table, writes
+ * bench/results/latest.json, exits 1 when any request errored or got a wrong answer (an error is never a fast answer).
+ *
+ * Flags (or env): --quick, --runs N (BENCH_RUNS), --duration S (BENCH_DURATION), --warmup S (BENCH_WARMUP),
+ * --connections N (BENCH_CONNECTIONS), --cpu-prof DIR (profile the serve process).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import https from 'node:https';
+import { ALL_POLICIES } from '../policies/index.js';
+import { ConfigHolder } from '../src/runtime.js';
+import { Metrics } from '../src/observe/metrics.js';
+import { MemoryWorld } from '../src/world/world.js';
+import { parseAdmissionReview } from '../src/review/parse.js';
+import { review } from '../src/review/review.js';
+import { silentLogger, type ReviewDeps } from '../src/review/deps.js';
+import { HAS_SHARED, ROOT, servedMix, type BenchBody } from './bodies.js';
+import type { LoadPlan, LoadResult, PlannedRequest } from './load.js';
+import { sizeSeries, type SizeSeries } from './size.js';
+import { num, showSpread, spread, table, type Spread } from './stats.js';
+
+interface Options {
+  quick: boolean;
+  runs: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  connections: number;
+  cpuProfDir?: string;
+}
+
+function options(argv: string[]): Options {
+  const flag = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const number = (name: string, env: string, fallback: number): number => {
+    const raw = flag(name) ?? process.env[env];
+    if (raw === undefined) return fallback;
+    const value = Number(raw);
+    if (!Number.isFinite(value) || value <= 0) {
+      process.stderr.write(`bench: --${name} / ${env} is "${raw}", expected a positive number\n`);
+      process.exit(2);
+    }
+    return value;
+  };
+  const quick = argv.includes('--quick');
+  const runs = Math.round(number('runs', 'BENCH_RUNS', 3));
+  if (runs < 3) {
+    process.stderr.write(`bench: --runs ${runs}: every figure is a median of at least 3 runs\n`);
+    process.exit(2);
+  }
+  return {
+    quick,
+    runs,
+    durationSeconds: number('duration', 'BENCH_DURATION', quick ? 1 : 5),
+    warmupSeconds: number('warmup', 'BENCH_WARMUP', quick ? 0.25 : 1),
+    connections: Math.round(number('connections', 'BENCH_CONNECTIONS', 10)),
+    cpuProfDir: flag('cpu-prof'),
+  };
+}
+
+const DIST = join(ROOT, 'dist');
+/**
+ * The webhook ends a keep-alive connection after 1,000 requests (`Connection: close`, which the API server's Go client
+ * honours by reconnecting). autocannon ignores that header and would get 503s on the same socket, so every target's
+ * clients reconnect after that many requests, TLS handshake included.
+ */
+const REQUESTS_PER_CONNECTION = 1000;
+
+/** Starts a child and resolves with the first stream line that matches `ready`. */
+function startChild(args: string[], cwd: string, ready: RegExp, stream: 'stdout' | 'stderr'): Promise<{ child: ChildProcess; match: RegExpMatchArray }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, {
+      cwd,
+      // The webhook logs one line per review: send it where a container runtime would, a descriptor nobody blocks on.
+      stdio: ['ignore', stream === 'stdout' ? 'pipe' : 'ignore', 'pipe'],
+    });
+    let seen = '';
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = ready.exec(seen);
+      if (match) {
+        child[stream]!.off('data', onData);
+        child[stream]!.resume();
+        resolve({ child, match });
+      }
+    };
+    child[stream]!.on('data', onData);
+    if (stream === 'stdout') child.stderr!.on('data', (c: Buffer) => (seen += c.toString()));
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited with ${code} before it was ready:\n${seen}`)));
+  });
+}
+
+function runLoad(plan: LoadPlan, dir: string): Promise<LoadResult> {
+  const planFile = join(dir, 'plan.json');
+  writeFileSync(planFile, JSON.stringify(plan));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(DIST, 'bench', 'load.js'), planFile], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
+    child.once('exit', (code) => {
+      if (code !== 0) reject(new Error(`load generator exited with ${code}`));
+      else resolve(JSON.parse(out) as LoadResult);
+    });
+  });
+}
+
+function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function scrapeRss(url: string, ca: Buffer): Promise<number | undefined> {
+  return new Promise((resolve) => {
+    https
+      .get(`${url}/metrics`, { ca }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => {
+          const m = /^aigw_admission_process_resident_memory_bytes (\d+)/m.exec(text);
+          resolve(m ? Number(m[1]) : undefined);
+        });
+      })
+      .on('error', () => resolve(undefined));
+  });
+}
+
+function stop(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    if (child.exitCode !== null) return resolve();
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+interface BodyRow {
+  type: string;
+  endpoint: string;
+  count: number;
+  bytes: number[];
+  allowed: boolean[];
+  patchOps: number[];
+  fired: Map<string, number>;
+}
+
+interface TargetFigures {
+  name: string;
+  rps: Spread;
+  p50: Spread;
+  p99: Spread;
+  p999: Spread;
+  cpuUs: Spread | undefined;
+  runs: LoadResult[];
+}
+
+const MB = 1024 * 1024;
+const kb = (bytes: number) => `${num(bytes / 1024, 3)} KB`;
+
+async function main(): Promise<void> {
+  const opts = options(process.argv.slice(2));
+  const started = Date.now();
+  const work = mkdtempSync(join(tmpdir(), 'aigw-bench-'));
+  const holder = new ConfigHolder(ALL_POLICIES, undefined);
+  const deps: ReviewDeps = {
+    policies: holder.policies,
+    world: new MemoryWorld([], { kubernetesMinor: holder.config.kubernetesMinor }),
+    now: () => new Date(),
+    logger: silentLogger,
+    metrics: new Metrics(),
+  };
+  const machine = {
+    cpu: `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}`,
+    memoryGB: Math.round(totalmem() / 1024 ** 3),
+    node: process.version,
+    loadAverageAtStart: loadavg().map((l) => Math.round(l * 100) / 100),
+  };
+
+  // The served mix, each body reviewed once in process: the expected answers and the policies that fired.
+  const bodies: BenchBody[] = servedMix();
+  const rows = new Map<string, BodyRow>();
+  const expected: PlannedRequest[] = bodies.map((b) => {
+    const { review: out, verdict } = review(parseAdmissionReview(b.text), b.endpoint, deps);
+    const key = `${b.type}|${b.endpoint}`;
+    const row = rows.get(key) ?? { type: b.type, endpoint: `/${b.endpoint}`, count: 0, bytes: [], allowed: [], patchOps: [], fired: new Map<string, number>() };
+    row.count++;
+    row.bytes.push(Buffer.byteLength(b.text));
+    row.allowed.push(verdict.allowed);
+    row.patchOps.push(verdict.patch.length);
+    for (const id of verdict.fired) row.fired.set(id, (row.fired.get(id) ?? 0) + 1);
+    rows.set(key, row);
+    return {
+      path: `/${b.endpoint}`,
+      body: b.text,
+      uid: b.uid,
+      allowed: out.response.allowed,
+      patched: typeof out.response.patch === 'string',
+      warnings: out.response.warnings?.length ?? 0,
+    };
+  });
+  const baselineExpected = expected.map((e) => ({ ...e, allowed: true, patched: null, warnings: null }));
+
+  // Section 3 first, while nothing else of ours is running.
+  process.stderr.write('bench: section 3, cost against object size (in process)\n');
+  const sizes: SizeSeries[] = sizeSeries(deps, opts.runs * 3, opts.quick ? 5 : 30);
+
+  // Section 1 and 2: three servers on one certificate, each loaded in turn from a separate process.
+  const tlsDir = join(work, 'certs');
+  const serveArgs = [
+    ...(opts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', opts.cpuProfDir] : []),
+    join(DIST, 'src', 'cli.js'),
+    'serve',
+    '--standalone',
+    '--listen',
+    '127.0.0.1:0',
+    '--tls-dir',
+    tlsDir,
+  ];
+  const ours = await startChild(serveArgs, work, /listening on (https:\/\/127\.0\.0\.1:\d+)/, 'stderr');
+  const oursUrl = ours.match[1]!;
+  const idleRss = procStatus(ours.child.pid!, 'VmRSS');
+  const bareNode = await startChild([join(DIST, 'bench', 'baseline-server.js'), 'node', tlsDir], work, /^(\d+)\n/, 'stdout');
+  const bareExpress = await startChild([join(DIST, 'bench', 'baseline-server.js'), 'express', tlsDir], work, /^(\d+)\n/, 'stdout');
+  const children = [ours.child, bareNode.child, bareExpress.child];
+  const cleanup = async () => {
+    await Promise.all(children.map(stop));
+    rmSync(work, { recursive: true, force: true });
+  };
+
+  const targets = [
+    { name: 'aigw-admission serve', url: oursUrl, pid: ours.child.pid, requests: expected, runs: [] as LoadResult[] },
+    { name: 'bare node:https', url: `https://127.0.0.1:${bareNode.match[1]}`, pid: bareNode.child.pid, requests: baselineExpected, runs: [] as LoadResult[] },
+    { name: 'bare express 5 + express.json()', url: `https://127.0.0.1:${bareExpress.match[1]}`, pid: bareExpress.child.pid, requests: baselineExpected, runs: [] as LoadResult[] },
+  ];
+  const plan = (target: { url: string; pid?: number }, requests: PlannedRequest[], overallRate = 0): LoadPlan => ({
+    url: target.url,
+    serverPid: target.pid,
+    connections: opts.connections,
+    requestsPerConnection: REQUESTS_PER_CONNECTION,
+    warmupSeconds: opts.warmupSeconds,
+    durationSeconds: opts.durationSeconds,
+    overallRate,
+    requests,
+  });
+  const failures: string[] = [];
+  const check = (name: string, r: LoadResult) => {
+    if (r.errors || r.timeouts || r.non2xx || r.wrongAnswers) {
+      failures.push(`${name}: ${r.errors} errors, ${r.timeouts} timeouts, ${r.non2xx} non-2xx, ${r.wrongAnswers} wrong answers${r.firstWrongAnswer ? ` (first: ${r.firstWrongAnswer})` : ''}`);
+    }
+  };
+  try {
+    for (let round = 0; round < opts.runs; round++) {
+      // Rotate the order so no target always runs first (or right after another's load).
+      for (let i = 0; i < targets.length; i++) {
+        const t = targets[(i + round) % targets.length]!;
+        process.stderr.write(`bench: run ${round + 1}/${opts.runs}, ${t.name}\n`);
+        const r = await runLoad(plan(t, t.requests), work);
+        check(t.name, r);
+        t.runs.push(r);
+      }
+    }
+    const figures: TargetFigures[] = targets.map((t) => ({
+      name: t.name,
+      runs: t.runs,
+      rps: spread(t.runs.map((r) => r.rps)),
+      p50: spread(t.runs.map((r) => r.latencyMs.p50)),
+      p99: spread(t.runs.map((r) => r.latencyMs.p99)),
+      p999: spread(t.runs.map((r) => r.latencyMs.p999)),
+      cpuUs: t.runs.every((r) => r.serverCpuUsPerRequest !== undefined) ? spread(t.runs.map((r) => r.serverCpuUsPerRequest!)) : undefined,
+    }));
+    const halfRate = Math.max(1, Math.round(figures[0]!.rps.median / 2));
+    // The same fixed rate on the bare responder shows how much of the p99 is this machine rather than the webhook.
+    const halfRuns: LoadResult[] = [];
+    const halfRunsNode: LoadResult[] = [];
+    for (let round = 0; round < opts.runs; round++) {
+      process.stderr.write(`bench: run ${round + 1}/${opts.runs}, aigw-admission serve and bare node:https at ${halfRate} req/s\n`);
+      const r = await runLoad(plan(targets[0]!, expected, halfRate), work);
+      check('aigw-admission serve at half rate', r);
+      halfRuns.push(r);
+      const n = await runLoad(plan(targets[1]!, baselineExpected, halfRate), work);
+      check('bare node:https at half rate', n);
+      halfRunsNode.push(n);
+    }
+    const peakRss = procStatus(ours.child.pid!, 'VmHWM') ?? (await scrapeRss(oursUrl, readFileSync(join(tlsDir, 'ca.crt'))));
+    await cleanup();
+
+    const report = render({ opts, machine, bodies, rows: [...rows.values()], figures, halfRate, halfRuns, halfRunsNode, sizes, peakRss, idleRss, failures, seconds: (Date.now() - started) / 1000 });
+    process.stdout.write(report.text);
+    const resultsDir = join(ROOT, 'bench', 'results');
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(report.json, null, 2)}\n`);
+    process.stderr.write(`bench: figures written to bench/results/latest.json\n`);
+    if (failures.length > 0) {
+      process.stderr.write(`bench: FAILED, requests errored or got wrong answers:\n  ${failures.join('\n  ')}\n`);
+      process.exitCode = 1;
+    }
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+function render(r: {
+  opts: Options;
+  machine: { cpu: string; memoryGB: number; node: string; loadAverageAtStart: number[] };
+  bodies: BenchBody[];
+  rows: BodyRow[];
+  figures: TargetFigures[];
+  halfRate: number;
+  halfRuns: LoadResult[];
+  halfRunsNode: LoadResult[];
+  sizes: SizeSeries[];
+  peakRss: number | undefined;
+  idleRss: number | undefined;
+  failures: string[];
+  seconds: number;
+}): { text: string; json: unknown } {
+  const [ours, node, express] = r.figures as [TargetFigures, TargetFigures, TargetFigures];
+  const bytes = r.bodies.map((b) => Buffer.byteLength(b.text));
+  const out: string[] = [];
+  out.push(
+    `aigw-admission benchmark: ${r.machine.cpu}, ${r.machine.memoryGB} GB, Node ${r.machine.node}, load average at start ${r.machine.loadAverageAtStart.join(' ')}`,
+    `Each figure: median [min–max] of ${r.opts.runs} runs of ${r.opts.durationSeconds} s after ${r.opts.warmupSeconds} s warm-up; ${r.opts.connections} keep-alive TLS connections; latencies in ms.`,
+    '',
+    `1. Served throughput and latency: a mix of ${r.bodies.length} AdmissionReviews (${kb(Math.min(...bytes))} – ${kb(Math.max(...bytes))}), load generator in its own process`,
+  );
+  const served = [['', 'req/s', 'p50', 'p99', 'p99.9', 'server CPU µs/req']];
+  for (const f of r.figures) served.push([f.name, showSpread(f.rps), showSpread(f.p50), showSpread(f.p99), showSpread(f.p999), f.cpuUs ? showSpread(f.cpuUs) : '—']);
+  out.push(table(served));
+  out.push('', '   Bodies (each reviewed once in process before the load; "fired" = policies that reported a finding or wrote a patch)');
+  const bodyRows = [['body', 'endpoint', 'n', 'size', 'verdict', 'policies fired']];
+  for (const row of r.rows) {
+    const allowed = row.allowed.filter(Boolean).length;
+    const patched = row.patchOps.filter((n) => n > 0).length;
+    const verdict = `${allowed === row.count ? 'allowed' : allowed === 0 ? 'denied' : `${allowed}/${row.count} allowed`}${patched ? `, ${row.count > 1 ? `${patched} ` : ''}patched` : ''}`;
+    const size = row.count === 1 ? kb(row.bytes[0]!) : `${kb(Math.min(...row.bytes))}–${kb(Math.max(...row.bytes))}`;
+    const fired = row.fired.size === 0 ? 'none' : [...row.fired].map(([id, n]) => (row.count > 1 ? `${id} (${n})` : id)).join(', ');
+    bodyRows.push([row.type, row.endpoint, String(row.count), size, verdict, fired]);
+  }
+  out.push(table(bodyRows, '   ').replace(/ +$/gm, ''));
+
+  const ratio = (a: number, b: number) => num(a / b, 2);
+  const cpuRatio = (a: TargetFigures, b: TargetFigures) => (a.cpuUs && b.cpuUs ? `${ratio(a.cpuUs.median, b.cpuUs.median)}×` : '—');
+  const halfP99 = spread(r.halfRuns.map((h) => h.latencyMs.p99));
+  const halfP99Node = spread(r.halfRunsNode.map((h) => h.latencyMs.p99));
+  out.push(
+    '',
+    '2. Against the baselines (medians; same bodies, certificate and connections)',
+    table([
+      ['', 'throughput', 'p99', 'CPU per request', 'target'],
+      ['ours ÷ bare node:https', `${ratio(ours.rps.median, node.rps.median)}×`, `${ratio(ours.p99.median, node.p99.median)}×`, cpuRatio(ours, node), 'throughput ≥ 0.5×'],
+      ['ours ÷ bare express', `${ratio(ours.rps.median, express.rps.median)}×`, `${ratio(ours.p99.median, express.p99.median)}×`, cpuRatio(ours, express), 'throughput ≥ 1.0×'],
+      [`ours at half its maximum rate (${r.halfRate.toLocaleString('en-US')} req/s)`, '', `${showSpread(halfP99)} ms`, '', 'p99 < 5 ms'],
+      [`bare node:https at the same rate`, '', `${showSpread(halfP99Node)} ms`, '', ''],
+    ]),
+  );
+
+  out.push('', `3. Cost against object size, in process: CPU µs per review, median [min–max] of ${r.opts.runs * 3} samples; review() alone, and JSON.parse + review() + JSON.stringify (also per KB of body: flat when the cost is linear)`);
+  for (const s of r.sizes) {
+    const rowsOut = [['', 'body', 'spec', 'review()', 'growth', 'parse+review+serialize', 'growth', 'per body KB', 'size growth', 'verdict']];
+    s.points.forEach((p, i) => {
+      const prev = s.points[i - 1];
+      rowsOut.push([
+        p.label,
+        kb(p.bodyBytes),
+        kb(p.specBytes),
+        showSpread(p.reviewUs),
+        prev ? `${num(p.reviewUs.median / prev.reviewUs.median, 2)}×` : '',
+        showSpread(p.fullUs),
+        prev ? `${num(p.fullUs.median / prev.fullUs.median, 2)}×` : '',
+        num(p.fullUs.median / (p.bodyBytes / 1024), 2),
+        prev ? `${num(p.bodyBytes / prev.bodyBytes, 2)}×` : '',
+        `${p.allowed ? 'allowed' : 'denied'}${p.patchOps ? `, ${p.patchOps} ops` : ''}`,
+      ]);
+    });
+    const fired = [...new Set(s.points.flatMap((p) => p.fired))];
+    out.push(`   ${s.title} on /${s.endpoint}; fired: ${fired.length ? fired.join(', ') : 'none'}`, table(rowsOut, '   '));
+  }
+
+  out.push('', '4. Audit: not built yet');
+  out.push(
+    '',
+    `5. Peak RSS of serve under the load of section 1: ${r.peakRss ? `${num(r.peakRss / MB, 3)} MB` : 'unknown'} (VmHWM; ${r.idleRss ? `${num(r.idleRss / MB, 3)} MB idle after start` : 'idle unknown'}; target < 150 MB)`,
+  );
+  out.push('', `${r.failures.length ? `FAILED: ${r.failures.length} runs had errors or wrong answers` : 'Every counted response had status 200, the request uid and the expected verdict.'} Took ${Math.round(r.seconds)} s.`, '');
+
+  const json = {
+    takenAt: new Date().toISOString(),
+    machine: r.machine,
+    options: r.opts,
+    served: {
+      bodies: r.rows.map((row) => ({ ...row, fired: Object.fromEntries(row.fired) })),
+      targets: r.figures,
+      ratios: {
+        throughputVsNode: ours.rps.median / node.rps.median,
+        throughputVsExpress: ours.rps.median / express.rps.median,
+        p99VsNode: ours.p99.median / node.p99.median,
+        p99VsExpress: ours.p99.median / express.p99.median,
+        cpuPerRequestVsNode: ours.cpuUs && node.cpuUs ? ours.cpuUs.median / node.cpuUs.median : undefined,
+        cpuPerRequestVsExpress: ours.cpuUs && express.cpuUs ? ours.cpuUs.median / express.cpuUs.median : undefined,
+      },
+      halfRate: { rate: r.halfRate, p99: halfP99, runs: r.halfRuns, bareNodeP99: halfP99Node, bareNodeRuns: r.halfRunsNode },
+    },
+    sizes: r.sizes,
+    audit: 'not built yet',
+    serveRss: { peakBytes: r.peakRss, idleBytes: r.idleRss },
+    failures: r.failures,
+  };
+  return { text: out.join('\n'), json };
+}
+
+if (!existsSync(join(DIST, 'src', 'cli.js'))) {
+  process.stderr.write('bench: dist/ is missing; run `npm run build` first (npm run bench does)\n');
+  process.exit(2);
+}
+await main();
