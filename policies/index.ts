@@ -10,6 +10,9 @@ import falloverRetryMissing from './fallover-retry-missing.js';
 import falloverRetryTriggers from './fallover-retry-triggers.js';
 import falloverPriorityUnreachable from './fallover-priority-unreachable.js';
 import falloverBudget from './fallover-budget.js';
+import falloverSameProvider from './fallover-same-provider.js';
+import falloverPrioritiesIgnored from './fallover-priorities-ignored.js';
+import unresolvedBackend from './unresolved-backend.js';
 import retryStatusCodesIgnored from './retry-status-codes-ignored.js';
 import perRetryTimeout from './per-retry-timeout.js';
 import btpTargetNotFound from './btp-target-not-found.js';
@@ -35,6 +38,9 @@ export const ALL_POLICIES: readonly AnyPolicy[] = [
   falloverRetryTriggers,
   falloverPriorityUnreachable,
   falloverBudget,
+  falloverSameProvider,
+  falloverPrioritiesIgnored,
+  unresolvedBackend,
   retryStatusCodesIgnored,
   perRetryTimeout,
   btpTargetNotFound,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
 import { AdmissionError } from './review/errors.js';
 import { MemoryWorld } from './world/world.js';
+import { WORLD_KEYS } from './model/kinds.js';
 import type { KubeObject } from './review/types.js';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
@@ -29,7 +30,10 @@ export function parseRouteArg(value: string): { namespace: string; name: string 
   return { namespace: m[1]!, name: m[3]! };
 }
 
-/** The route, every AIGatewayRoute and every BackendTrafficPolicy (Gateway-level ones may live in other namespaces). */
+/**
+ * The route, every AIGatewayRoute and every BackendTrafficPolicy (Gateway-level ones may live in other namespaces), and
+ * the AIServiceBackends and Backends that say which provider each backendRef reaches.
+ */
 export async function clusterWorld(kc: KubeConfig, namespace: string, name: string): Promise<{ world: MemoryWorld; route: KubeObject }> {
   const api = kc.makeApiClient(CustomObjectsApi);
   let route: KubeObject;
@@ -44,9 +48,22 @@ export async function clusterWorld(kc: KubeConfig, namespace: string, name: stri
     const res = (await api.listClusterCustomObject({ group, version, plural })) as { items?: KubeObject[] };
     return (res.items ?? []).map((o) => ({ ...o, apiVersion: `${group}/${version}`, kind }));
   };
+  const complete: string[] = [];
+  /** A kind whose list succeeded is known in full, even when empty; one that cannot be listed is left unknown. */
+  const optional = async (key: string, ...args: Parameters<typeof list>) => {
+    try {
+      const items = await list(...args);
+      complete.push(key);
+      return items;
+    } catch {
+      return [];
+    }
+  };
   const objects = [
     ...(await list('aigateway.envoyproxy.io', 'v1beta1', 'aigatewayroutes', 'AIGatewayRoute')),
     ...(await list('gateway.envoyproxy.io', 'v1alpha1', 'backendtrafficpolicies', 'BackendTrafficPolicy')),
+    ...(await optional(WORLD_KEYS.aiServiceBackend, 'aigateway.envoyproxy.io', 'v1beta1', 'aiservicebackends', 'AIServiceBackend')),
+    ...(await optional(WORLD_KEYS.backend, 'gateway.envoyproxy.io', 'v1alpha1', 'backends', 'Backend')),
   ];
-  return { world: new MemoryWorld(objects), route: { ...route, apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'AIGatewayRoute' } };
+  return { world: new MemoryWorld(objects, { complete }), route: { ...route, apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'AIGatewayRoute' } };
 }

@@ -12,11 +12,36 @@ import { formatDuration as fmt } from './model/duration.js';
 import { refLabel } from './model/btp.js';
 import { silentLogger } from './review/deps.js';
 import { routesReachedBy } from '../policies/fallover-shared.js';
+import { routeProviders } from '../policies/provider-shared.js';
+import { endpointText, repeatsProvider } from './model/providers.js';
+
+/** The provider endpoints one priority level reaches, when the world says. */
+export interface LevelProvider {
+  priority: number;
+  /** Endpoints (`api.openai.com:443`) when every ref of the level resolved; else undefined. */
+  endpoints: string[] | undefined;
+  /** Why `endpoints` is missing: a ref that does not resolve, or the world holds no AIServiceBackend/Backend. */
+  unresolved: 'unresolved' | 'unknown' | undefined;
+  /** The priority of the level before, when every endpoint of this one is one that level already reaches. */
+  repeats_priority: number | undefined;
+}
 
 export interface RuleExplanation extends RuleFallover {
   verdict: string;
   falls_over: boolean;
+  providers: LevelProvider[];
   findings: Finding[];
+}
+
+function levelProviders(route: KubeObject, world: World): LevelProvider[][] {
+  return routeProviders(route, world).map((rule) =>
+    rule.levels.map((level, k) => ({
+      priority: level.priority,
+      endpoints: level.complete ? level.endpoints.map(endpointText) : undefined,
+      unresolved: level.complete ? undefined : level.refs.some((r) => r.resolution.state === 'unresolved') ? 'unresolved' : 'unknown',
+      repeats_priority: k > 0 && repeatsProvider(level, rule.levels[k - 1]!) ? rule.levels[k - 1]!.priority : undefined,
+    })),
+  );
 }
 
 export interface Explanation {
@@ -72,6 +97,7 @@ export function explain(world: World, routes: KubeObject[], policies: PolicySet,
   const out: Explanation = { routes: [], unattached: [] };
   for (const route of routes) {
     const model = routeFallover(route, btps);
+    const providers = levelProviders(route, world);
     const findings = review(route, policies, world, now);
     const forRule = (i: number) => findings.filter((f) => f.path === `spec.rules[${i}]` || f.path.startsWith(`spec.rules[${i}].`));
     out.routes.push({
@@ -79,7 +105,7 @@ export function explain(world: World, routes: KubeObject[], policies: PolicySet,
       name: model.name,
       rules: model.rules.map((m) => {
         const { verdict, fallsOver } = verdictOf(m);
-        return { ...m, verdict, falls_over: fallsOver, findings: forRule(m.index) };
+        return { ...m, verdict, falls_over: fallsOver, providers: providers[m.index] ?? [], findings: forRule(m.index) };
       }),
       findings: findings.filter((f) => !/^spec\.rules\[\d+\]/.test(f.path)),
     });
@@ -98,8 +124,17 @@ export function worldOf(objects: KubeObject[]): { world: MemoryWorld; routes: Ku
   return { world, routes };
 }
 
-function attemptLine(a: Attempt): string {
-  const where = `attempt ${a.number}${a.number > 1 ? ` at ${fmt(a.startMs)}` : ''} → priority ${a.priority} (${a.backends.join(', ')})`;
+/** ` → api.openai.com:443`, marked when it is the provider the level before already reached. */
+function providerText(p: LevelProvider | undefined): string {
+  if (!p) return '';
+  if (p.unresolved === 'unresolved') return ' → unresolved backend';
+  if (!p.endpoints) return '';
+  return ` → ${p.endpoints.join(', ')}${p.repeats_priority !== undefined ? ` (SAME provider as priority ${p.repeats_priority})` : ''}`;
+}
+
+function attemptLine(a: Attempt, providers: LevelProvider[]): string {
+  const provider = providerText(providers.find((p) => p.priority === a.priority));
+  const where = `attempt ${a.number}${a.number > 1 ? ` at ${fmt(a.startMs)}` : ''} → priority ${a.priority} (${a.backends.join(', ')})${provider}`;
   const end =
     a.end.kind === 'idle-timeout'
       ? `idle timeout ${fmt(a.end.ms)} → reset`
@@ -146,7 +181,7 @@ export function renderText(e: Explanation): string {
       for (const n of m.notes) lines.push(`    note: ${n}`);
       if (m.attempts.length > 0) {
         lines.push('    if every model stays silent:');
-        m.attempts.forEach((a, i) => lines.push(`      ${i === 0 ? '' : '→ '}${attemptLine(a)}`));
+        m.attempts.forEach((a, i) => lines.push(`      ${i === 0 ? '' : '→ '}${attemptLine(a, m.providers)}`));
         if (m.routeTimeout.ms > 0) lines.push(`      … route timeout ${fmt(m.routeTimeout.ms)}`);
       }
       for (const f of m.findings) lines.push(`    ${f.mode}: ${formatFinding(f)}`);

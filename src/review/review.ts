@@ -34,6 +34,7 @@ function countingWorld(world: World): { world: World; lookups: () => number } {
     world: {
       get: (groupKind, namespace, name) => (lookups++, world.get(groupKind, namespace, name)),
       list: (groupKind, namespace) => (lookups++, world.list(groupKind, namespace)),
+      covers: (groupKind) => (lookups++, world.covers(groupKind)),
       kubernetesMinor: () => world.kubernetesMinor(),
       syncedAt: () => world.syncedAt(),
       ready: () => world.ready(),

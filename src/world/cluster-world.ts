@@ -504,6 +504,11 @@ export class ClusterWorld implements World {
     return namespace === undefined ? all : all.filter((o) => (o.metadata?.namespace ?? '') === namespace);
   }
 
+  /** A watched kind once its first full list arrived (a kind whose CRD is not installed is known to be empty). */
+  covers(groupKind: string): boolean {
+    return this.byKey.get(groupKind)?.synced ?? false;
+  }
+
   kubernetesMinor(): number | undefined {
     return this.minor;
   }

@@ -7,6 +7,12 @@ import type { KubeObject } from '../review/types.js';
 export interface World {
   get(groupKind: string, namespace: string, name: string): KubeObject | undefined;
   list(groupKind: string, namespace?: string): KubeObject[];
+  /**
+   * Whether this world can say that an object of a kind does not exist: the cluster cache for every kind it watches,
+   * a world of files only for the kinds the files hold. A policy that reports a missing object asks this first, so
+   * checking a route file alone is not an error.
+   */
+  covers(groupKind: string): boolean;
   /** The Kubernetes minor version of the cluster (e.g. 33 for `33+`), when known. */
   kubernetesMinor(): number | undefined;
   /** When the cache last had a complete view; undefined for a world that is always complete (files). */
@@ -32,10 +38,13 @@ export class MemoryWorld implements World {
   private minor: number | undefined;
   private synced: Date | undefined;
   private isReady: boolean;
+  private readonly complete: Set<string>;
 
-  constructor(objects: Iterable<KubeObject> = [], options: { kubernetesMinor?: number; alwaysReady?: boolean } = {}) {
+  /** `complete`: kinds this world knows in full even when it holds none of them (e.g. a cluster list that came back empty). */
+  constructor(objects: Iterable<KubeObject> = [], options: { kubernetesMinor?: number; alwaysReady?: boolean; complete?: Iterable<string> } = {}) {
     this.minor = options.kubernetesMinor;
     this.isReady = options.alwaysReady ?? true;
+    this.complete = new Set(options.complete ?? []);
     for (const o of objects) this.upsert(o);
   }
 
@@ -70,6 +79,10 @@ export class MemoryWorld implements World {
 
   kinds(): string[] {
     return [...this.byKind.keys()];
+  }
+
+  covers(groupKind: string): boolean {
+    return this.complete.has(groupKind) || (this.byKind.get(groupKind)?.size ?? 0) > 0;
   }
 
   kubernetesMinor(): number | undefined {

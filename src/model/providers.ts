@@ -1,0 +1,212 @@
+/**
+ * Which provider endpoint each backendRef of an AIGatewayRoute rule reaches: backendRef → AIServiceBackend (the route's
+ * namespace unless given) → its `spec.backendRef`, an Envoy Gateway `Backend` → the Backend's `spec.endpoints[]`.
+ * InferencePool refs stop at the pool. Pure: the objects come from the world passed in (the given files or the cache).
+ * See ../shared/docs/failover-facts.md §5 for why the endpoints' address types matter.
+ */
+import { backendPriority, ruleMatches, type AIGatewayRoute, type AIGatewayRouteRule, type BackendRef } from './aigatewayroute.js';
+import { WORLD_KEYS } from './kinds.js';
+import type { KubeObject } from '../review/types.js';
+import type { World } from '../world/world.js';
+
+export const INFERENCE_POOL_GROUP = 'inference.networking.k8s.io';
+export const ENVOY_GATEWAY_GROUP = 'gateway.envoyproxy.io';
+
+export type Endpoint =
+  | { kind: 'fqdn'; host: string; port: number | undefined }
+  | { kind: 'ip'; address: string; port: number | undefined }
+  | { kind: 'unix'; path: string }
+  /** A Kubernetes Service named directly by the AIServiceBackend (the CRD's CEL refuses it; read anyway). */
+  | { kind: 'service'; namespace: string; name: string; port: number | undefined }
+  | { kind: 'inference-pool'; namespace: string; name: string }
+  /** A Backend of `type: DynamicResolver`: the host comes from each request. */
+  | { kind: 'dynamic-resolver'; namespace: string; name: string };
+
+/**
+ * Envoy Gateway's address type of a destination: FQDN endpoints give a DNS cluster, IP, unix-socket and Service
+ * endpoints a static one (unix sockets counted with IP, as EG's Backend translation does; inferred, not tested).
+ * `undefined` when unknown or not comparable (InferencePool, DynamicResolver).
+ */
+export type AddressType = 'FQDN' | 'IP';
+
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+}
+
+export type Resolution =
+  | { state: 'resolved'; endpoints: Endpoint[] }
+  /** The world holds no object of the kind at all (a route file checked alone): nothing can be said. */
+  | { state: 'unknown'; missingKind: 'AIServiceBackend' | 'Backend' }
+  | { state: 'unresolved'; reason: 'no-aiservicebackend' | 'no-backend' | 'no-endpoints' };
+
+export interface ResolvedRef {
+  /** `spec.rules[i].backendRefs[j]` */
+  path: string;
+  name: string;
+  priority: number;
+  /** 0 takes the ref out of EG's weighted split and AIGW's priority walk. */
+  weight: number;
+  /** The model the provider is asked for: `modelNameOverride`, else the rule's `x-ai-eg-model` match. */
+  models: string[];
+  inferencePool?: ObjectRef;
+  aiServiceBackend?: ObjectRef;
+  backend?: ObjectRef;
+  resolution: Resolution;
+}
+
+export interface ProviderLevel {
+  priority: number;
+  refs: ResolvedRef[];
+  /** Every ref of the level resolved: then `endpoints` is all the level can reach. */
+  complete: boolean;
+  endpoints: Endpoint[];
+}
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' && v ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'number' ? v : undefined);
+
+function spec(obj: KubeObject): Record<string, unknown> {
+  const s = obj.spec;
+  return s && typeof s === 'object' && !Array.isArray(s) ? (s as Record<string, unknown>) : {};
+}
+
+export function endpointText(e: Endpoint): string {
+  switch (e.kind) {
+    case 'fqdn':
+      return e.port === undefined ? e.host : `${e.host}:${e.port}`;
+    case 'ip':
+      return e.port === undefined ? e.address : e.address.includes(':') ? `[${e.address}]:${e.port}` : `${e.address}:${e.port}`;
+    case 'unix':
+      return `unix:${e.path}`;
+    case 'service':
+      return `Service ${e.namespace}/${e.name}${e.port === undefined ? '' : `:${e.port}`}`;
+    case 'inference-pool':
+      return `InferencePool ${e.namespace}/${e.name}`;
+    case 'dynamic-resolver':
+      return `the host of each request (DynamicResolver Backend ${e.namespace}/${e.name})`;
+  }
+}
+
+/** Two endpoints are the same provider when they are the same host (case-insensitive) and port, socket or object. */
+export function endpointKey(e: Endpoint): string {
+  return e.kind === 'fqdn' ? `fqdn:${e.host.toLowerCase().replace(/\.$/, '')}:${e.port ?? ''}` : `${e.kind}:${endpointText(e)}`;
+}
+
+export function addressTypeOf(e: Endpoint): AddressType | undefined {
+  if (e.kind === 'fqdn') return 'FQDN';
+  if (e.kind === 'ip' || e.kind === 'unix' || e.kind === 'service') return 'IP';
+  return undefined;
+}
+
+function readEndpoints(backend: KubeObject, ref: ObjectRef): Endpoint[] {
+  const s = spec(backend);
+  if (s.type === 'DynamicResolver') return [{ kind: 'dynamic-resolver', ...ref }];
+  const raw = Array.isArray(s.endpoints) ? s.endpoints : [];
+  const out: Endpoint[] = [];
+  for (const item of raw) {
+    if (!item || typeof item !== 'object') continue;
+    const ep = item as Record<string, Record<string, unknown> | undefined>;
+    const host = str(ep.fqdn?.hostname);
+    const address = str(ep.ip?.address);
+    const path = str(ep.unix?.path);
+    if (host) out.push({ kind: 'fqdn', host, port: num(ep.fqdn?.port) });
+    else if (address) out.push({ kind: 'ip', address, port: num(ep.ip?.port) });
+    else if (path) out.push({ kind: 'unix', path });
+  }
+  return out;
+}
+
+/** The models a rule serves, from its `x-ai-eg-model` header matches. */
+export function ruleModels(rule: AIGatewayRouteRule): string[] {
+  const out: string[] = [];
+  for (const m of ruleMatches(rule)) {
+    const headers = (m as { headers?: unknown } | null)?.headers;
+    if (!Array.isArray(headers)) continue;
+    for (const h of headers as Array<Record<string, unknown> | null>) {
+      if (h && str(h.name)?.toLowerCase() === 'x-ai-eg-model' && str(h.value)) out.push(h.value as string);
+    }
+  }
+  return [...new Set(out)];
+}
+
+export function resolveRef(ref: BackendRef, routeNamespace: string, path: string, rule: AIGatewayRouteRule, world: World): ResolvedRef {
+  const name = str(ref.name) ?? '?';
+  const namespace = str(ref.namespace) ?? routeNamespace;
+  const base = {
+    path,
+    name,
+    priority: backendPriority(ref),
+    weight: typeof ref.weight === 'number' ? ref.weight : 1,
+    models: str(ref.modelNameOverride) ? [ref.modelNameOverride!] : ruleModels(rule),
+  };
+  if (str(ref.kind) === 'InferencePool' || str(ref.group) === INFERENCE_POOL_GROUP) {
+    const pool = { namespace, name };
+    return { ...base, inferencePool: pool, resolution: { state: 'resolved', endpoints: [{ kind: 'inference-pool', ...pool }] } };
+  }
+  const asbRef = { namespace, name };
+  const asb = world.get(WORLD_KEYS.aiServiceBackend, namespace, name);
+  if (!asb) {
+    const resolution: Resolution = world.covers(WORLD_KEYS.aiServiceBackend) ? { state: 'unresolved', reason: 'no-aiservicebackend' } : { state: 'unknown', missingKind: 'AIServiceBackend' };
+    return { ...base, aiServiceBackend: asbRef, resolution };
+  }
+  const target = spec(asb).backendRef as Record<string, unknown> | undefined;
+  const targetName = str(target?.name) ?? '?';
+  const targetNs = str(target?.namespace) ?? namespace;
+  const group = str(target?.group) ?? '';
+  const kind = str(target?.kind) ?? 'Service';
+  if (!(group === ENVOY_GATEWAY_GROUP && kind === 'Backend')) {
+    const endpoints: Endpoint[] = group === '' && kind === 'Service' ? [{ kind: 'service', namespace: targetNs, name: targetName, port: num(target?.port) }] : [];
+    return { ...base, aiServiceBackend: asbRef, resolution: endpoints.length ? { state: 'resolved', endpoints } : { state: 'unresolved', reason: 'no-backend' } };
+  }
+  const backendRef = { namespace: targetNs, name: targetName };
+  const backend = world.get(WORLD_KEYS.backend, targetNs, targetName);
+  if (!backend) {
+    const resolution: Resolution = world.covers(WORLD_KEYS.backend) ? { state: 'unresolved', reason: 'no-backend' } : { state: 'unknown', missingKind: 'Backend' };
+    return { ...base, aiServiceBackend: asbRef, backend: backendRef, resolution };
+  }
+  const endpoints = readEndpoints(backend, backendRef);
+  return {
+    ...base,
+    aiServiceBackend: asbRef,
+    backend: backendRef,
+    resolution: endpoints.length ? { state: 'resolved', endpoints } : { state: 'unresolved', reason: 'no-endpoints' },
+  };
+}
+
+export function resolveRule(route: AIGatewayRoute, rule: AIGatewayRouteRule, index: number, world: World): ResolvedRef[] {
+  const ns = route.metadata?.namespace ?? '';
+  const refs = Array.isArray(rule.backendRefs) ? rule.backendRefs : [];
+  const out: ResolvedRef[] = [];
+  refs.forEach((ref, j) => {
+    if (ref && typeof ref === 'object') out.push(resolveRef(ref, ns, `spec.rules[${index}].backendRefs[${j}]`, rule, world));
+  });
+  return out;
+}
+
+/** The refs grouped by priority, lowest first, with the endpoints each level reaches. */
+export function providerLevels(refs: ResolvedRef[]): ProviderLevel[] {
+  const byPriority = new Map<number, ResolvedRef[]>();
+  for (const r of refs) byPriority.set(r.priority, [...(byPriority.get(r.priority) ?? []), r]);
+  return [...byPriority.entries()]
+    .sort((a, b) => a[0] - b[0])
+    .map(([priority, list]) => {
+      const endpoints = new Map<string, Endpoint>();
+      for (const r of list) if (r.resolution.state === 'resolved') for (const e of r.resolution.endpoints) endpoints.set(endpointKey(e), e);
+      return { priority, refs: list, complete: list.every((r) => r.resolution.state === 'resolved'), endpoints: [...endpoints.values()] };
+    });
+}
+
+/** Every endpoint of `level` is one `previous` already reaches: falling over there meets the same provider. */
+export function repeatsProvider(level: ProviderLevel, previous: ProviderLevel): boolean {
+  if (!level.complete || !previous.complete || level.endpoints.length === 0) return false;
+  const before = new Set(previous.endpoints.map(endpointKey));
+  return level.endpoints.every((e) => before.has(endpointKey(e)));
+}
+
+/** The address types of a ref's endpoints (one per Backend: its CEL forbids fqdn next to other types). */
+export function refAddressType(r: ResolvedRef): AddressType | undefined {
+  if (r.resolution.state !== 'resolved') return undefined;
+  const types = new Set(r.resolution.endpoints.map(addressTypeOf));
+  return types.size === 1 ? [...types][0] : undefined;
+}
