@@ -12,6 +12,10 @@ const PROJECT = 'test/fixtures/check/project';
 const CHAT = { apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'AIGatewayRoute', namespace: 'default', name: 'chat' };
 const IDLE_ZERO =
   'spec.rules[0] ("chat"): streamIdleTimeout 0s disables the idle timeout, so a model that stops sending is cut by only the 1m0s request bound and never failed over. Fix: set a positive streamIdleTimeout below 1m0s (e.g. 30s for a first-token budget), or remove the field.';
+// typos (team-a) names AIServiceBackend openai, which the files hold only in default: a reference the files can judge.
+const TYPOS_UNRESOLVED =
+  'spec.rules[0] ("chat"): backendRef "openai" names AIServiceBackend team-a/openai, which does not exist. Until it resolves, the rule has no working backend and its requests fail. Fix: create AIServiceBackend team-a/openai or correct the name. If it is applied together with this route, this warning is expected until it exists.';
+const TYPOS = { apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'AIGatewayRoute', namespace: 'team-a', name: 'typos' };
 const BAD_CEL =
   'CEL expression "input_tokens * 2" (metadataKey "cost") does not compile: no such overload: uint * int. The controller refuses it and the Gateway\'s whole configuration stops updating. Variables: model, backend, route_name (string); input_tokens, cached_input_tokens, cache_creation_input_tokens, output_tokens, total_tokens, reasoning_tokens (uint: write 2u or uint(2) next to them)';
 
@@ -23,6 +27,7 @@ describe('aigw-admission check', () => {
     expect(JSON.parse(r.stdout)).toEqual([
       { policy: 'stream-idle-zero', mode: 'warn', resource: CHAT, path: 'spec.rules[0].streamIdleTimeout', message: IDLE_ZERO },
       { policy: 'llm-request-cost-cel', mode: 'deny', resource: CHAT, path: 'spec.llmRequestCosts[0].cel', message: BAD_CEL },
+      { policy: 'unresolved-backend', mode: 'warn', resource: TYPOS, path: 'spec.rules[0].backendRefs[0]', message: TYPOS_UNRESOLVED },
     ]);
   });
 
@@ -44,7 +49,7 @@ describe('aigw-admission check', () => {
   it.runIf(HAS_SHARED)('prints a kubectl-like table with CRD schema findings (--crds) and a summary on stderr', () => {
     const r = run(['check', '-f', PROJECT, '--crds', join(SHARED, 'fixtures/crds/ai-gateway')]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe('5 findings (4 deny, 1 warn) in 3 objects\n');
+    expect(r.stderr).toBe('6 findings (4 deny, 2 warn) in 3 objects\n');
     expect(r.stdout).toBe(
       [
         'MODE   KIND             NAMESPACE/NAME   POLICY                 PATH                              MESSAGE',
@@ -53,6 +58,7 @@ describe('aigw-admission check', () => {
         'deny   AIGatewayRoute   team-a/typos     crd-schema             spec.llmRequestCosts[0].type      Unsupported value: "OutputTokens": supported values: "OutputToken", "InputToken", "CachedInputToken", "CacheCreationInputToken", "TotalToken", "ReasoningToken", "CEL"',
         'deny   AIGatewayRoute   team-a/typos     crd-schema             spec.rules[0].timeout             unknown field "spec.rules[0].timeout": not in the schema of AIGatewayRoute aigateway.envoyproxy.io/v1beta1, so the API server rejects it (kubectl\'s default --validate=strict); remove it or check its spelling',
         'deny   AIGatewayRoute   team-a/typos     crd-cel                -                                 Invalid value: "null": some validation rules were not checked because the object was invalid; correct the existing errors to complete validation',
+        `warn   AIGatewayRoute   team-a/typos     unresolved-backend     spec.rules[0].backendRefs[0]      ${TYPOS_UNRESOLVED}`,
         '',
       ].join('\n'),
     );
