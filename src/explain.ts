@@ -13,7 +13,7 @@ import { refLabel } from './model/btp.js';
 import { silentLogger } from './review/deps.js';
 import { routesReachedBy } from '../policies/fallover-shared.js';
 import { routeProviders } from '../policies/provider-shared.js';
-import { endpointText, repeatsProvider } from './model/providers.js';
+import { endpointText, refAddressType, repeatsProvider } from './model/providers.js';
 
 /** The provider endpoints one priority level reaches, when the world says. */
 export interface LevelProvider {
@@ -33,21 +33,40 @@ export interface RuleExplanation extends RuleFallover {
   findings: Finding[];
 }
 
-function levelProviders(route: KubeObject, world: World): LevelProvider[][] {
-  return routeProviders(route, world).map((rule) =>
-    rule.levels.map((level, k) => ({
-      priority: level.priority,
-      endpoints: level.complete ? level.endpoints.map(endpointText) : undefined,
-      unresolved: level.complete ? undefined : level.refs.some((r) => r.resolution.state === 'unresolved') ? 'unresolved' : 'unknown',
-      repeats_priority: k > 0 && repeatsProvider(level, rule.levels[k - 1]!) ? rule.levels[k - 1]!.priority : undefined,
-    })),
-  );
-}
-
 export interface Explanation {
   routes: Array<{ namespace: string; name: string; rules: RuleExplanation[]; findings: Finding[] }>;
   /** BackendTrafficPolicies that reach no AIGatewayRoute, with their findings. */
   unattached: Array<{ namespace: string; name: string; findings: Finding[] }>;
+}
+
+interface RuleProviderView {
+  levels: LevelProvider[];
+  /** Why the rule's priorities do nothing, when its backends say so (mixed address types, a ref that does not resolve). */
+  prioritiesIgnored: string | undefined;
+}
+
+function providerViews(route: KubeObject, world: World): RuleProviderView[] {
+  return routeProviders(route, world).map((rule) => {
+    const types = new Set(rule.refs.map(refAddressType).filter((t) => t !== undefined));
+    const unresolved = rule.refs.filter((r) => r.resolution.state === 'unresolved').map((r) => r.name);
+    const ignored =
+      rule.levels.length < 2
+        ? undefined
+        : types.size > 1
+          ? `its backends mix address types (${[...types].join(' and ')}), so Envoy Gateway splits traffic by weight and ignores priorities`
+          : unresolved.length
+            ? `backendRef ${unresolved.join(', ')} does not resolve, so Envoy Gateway splits traffic by weight and ignores priorities`
+            : undefined;
+    return {
+      prioritiesIgnored: ignored,
+      levels: rule.levels.map((level, k) => ({
+        priority: level.priority,
+        endpoints: level.complete ? level.endpoints.map(endpointText) : undefined,
+        unresolved: level.complete ? undefined : level.refs.some((r) => r.resolution.state === 'unresolved') ? 'unresolved' : 'unknown',
+        repeats_priority: k > 0 && repeatsProvider(level, rule.levels[k - 1]!) ? rule.levels[k - 1]!.priority : undefined,
+      })),
+    };
+  });
 }
 
 function review(obj: KubeObject, policies: PolicySet, world: World, now: Date): Finding[] {
@@ -97,15 +116,20 @@ export function explain(world: World, routes: KubeObject[], policies: PolicySet,
   const out: Explanation = { routes: [], unattached: [] };
   for (const route of routes) {
     const model = routeFallover(route, btps);
-    const providers = levelProviders(route, world);
+    const providers = providerViews(route, world);
     const findings = review(route, policies, world, now);
     const forRule = (i: number) => findings.filter((f) => f.path === `spec.rules[${i}]` || f.path.startsWith(`spec.rules[${i}].`));
     out.routes.push({
       namespace: model.namespace,
       name: model.name,
       rules: model.rules.map((m) => {
-        const { verdict, fallsOver } = verdictOf(m);
-        return { ...m, verdict, falls_over: fallsOver, providers: providers[m.index] ?? [], findings: forRule(m.index) };
+        const view = providers[m.index];
+        const ignored = view?.prioritiesIgnored;
+        const { verdict, fallsOver } = ignored ? { verdict: `does NOT fall over by priority: ${ignored}`, fallsOver: false } : verdictOf(m);
+        const repeated = view?.levels.find((l) => l.repeats_priority !== undefined && m.attempts.some((a) => a.priority === l.priority));
+        const shown = fallsOver && repeated ? `${verdict}, but priority ${repeated.priority} reaches the same provider as priority ${repeated.repeats_priority}` : verdict;
+        if (ignored) m.notes.push('the attempts below are what the retry would do if the priorities held; with traffic split by weight, a retry may land on any backend');
+        return { ...m, verdict: shown, falls_over: fallsOver, providers: view?.levels ?? [], findings: forRule(m.index) };
       }),
       findings: findings.filter((f) => !/^spec\.rules\[\d+\]/.test(f.path)),
     });
