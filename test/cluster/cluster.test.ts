@@ -56,8 +56,13 @@ describe('ClusterWorld: list + watch cache', () => {
     const { world: w, logger } = await started({ pageSize: 2 });
     expect(w.ready()).toBe(false);
     expect(w.syncedAt()).toBeUndefined();
+    // Before its first list the cache cannot say an AIServiceBackend is missing; after it, it can (even with none).
+    expect(w.covers(WORLD_KEYS.aiServiceBackend)).toBe(false);
 
     await w.until((x) => x.ready());
+    expect(w.covers(WORLD_KEYS.aiServiceBackend)).toBe(true);
+    expect(w.list(WORLD_KEYS.aiServiceBackend)).toEqual([]);
+    expect(w.covers('example.com/NotWatched')).toBe(false);
     expect(w.kubernetesMinor()).toBe(33);
     expect(names(w, WORLD_KEYS.aiGatewayRoute)).toEqual(['team-a/chat', 'team-a/embed', 'team-b/chat']);
     expect(w.list(WORLD_KEYS.aiGatewayRoute, 'team-b')).toHaveLength(1);
@@ -117,6 +122,8 @@ describe('ClusterWorld: list + watch cache', () => {
     await w.until((x) => x.ready());
     expect(w.list(WORLD_KEYS.backend)).toEqual([]);
     expect(w.status().find((s) => s.key === WORLD_KEYS.backend)!.state).toBe('not-installed');
+    // No CRD, no Backend can exist: a reference to one is known not to resolve.
+    expect(w.covers(WORLD_KEYS.backend)).toBe(true);
     await fake.until(() => fake!.count('list', 'backends') >= 3);
     expect(logger.events('cache_kind_not_installed').map((l) => [l.level, l.obj, l.msg])).toEqual([
       [

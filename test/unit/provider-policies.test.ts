@@ -171,6 +171,26 @@ describe('provider policies over worlds of AIGatewayRoute + AIServiceBackend + B
     ]);
   });
 
+  it('the cost of a repeated level follows the timer that ends each attempt there', () => {
+    const world = [asb('openai'), backend('openai', [fqdn('api.openai.com')])];
+    const cost = (r: KubeObject, extra: KubeObject[]) => {
+      const m = findings(r, [...world, ...extra])[0]![3] as string;
+      return m.slice(m.indexOf('spends ') + 7, m.indexOf(' and still fails'));
+    };
+    const twoPerLevel = retryPolicy({ retry: { numRetries: 3, numAttemptsPerPriority: 2, retryOn: { triggers: ['reset'] } } });
+    expect(cost(chat('openai', 'openai'), [twoPerLevel])).toBe('another 10s (numAttemptsPerPriority 2 × streamIdleTimeout 5s)');
+    const perTry = retryPolicy({ retry: { numRetries: 2, numAttemptsPerPriority: 1, perRetry: { timeout: '2s' }, retryOn: { triggers: ['reset'] } } });
+    expect(cost(chat('openai', 'openai'), [perTry])).toBe('another 2s (perRetry.timeout 2s)');
+    const noTimers = route([{ name: 'chat', timeouts: { request: '30s' }, backendRefs: [{ name: 'openai' }, { name: 'openai', priority: 1 }] }]);
+    expect(cost(noTimers, [])).toBe('the rest of the route timeout 30s (no idle or per-try timer ends a silent attempt)');
+  });
+
+  it("the fallback's share of first attempts comes from the weights", () => {
+    const r = route([{ name: 'code', backendRefs: [{ name: 'openai', weight: 3 }, { name: 'local', priority: 1 }] }]);
+    const [[, , , message]] = findings(r, [asb('openai'), asb('local', 'vllm'), backend('openai', [fqdn('api.openai.com')]), backend('vllm', [ip('10.0.0.7')])]) as string[][];
+    expect(message).toContain('so local (after priority 0) gets about 25% of first attempts');
+  });
+
   it('a route checked alone (no AIServiceBackend in the world) gets none of these findings', () => {
     expect(findings(chat(), [retryPolicy()])).toEqual([]);
   });
