@@ -3,7 +3,7 @@ import type { FindingDraft } from '../src/review/types.js';
 import { endpointText, refAddressType, type ResolvedRef } from '../src/model/providers.js';
 import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';
 import { isRoute } from './fallover-shared.js';
-import { routeProviders } from './provider-shared.js';
+import { providersOf } from './provider-shared.js';
 
 function refWithAddress(r: ResolvedRef): string {
   const endpoints = r.resolution.state === 'resolved' ? r.resolution.endpoints.map(endpointText).join(', ') : '';
@@ -18,10 +18,11 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
-  evaluate({ object, world }) {
+  evaluate(ctx) {
+    const { object } = ctx;
     if (!object || !isRoute(object)) return {};
     const findings: FindingDraft[] = [];
-    for (const rule of routeProviders(object, world)) {
+    for (const rule of providersOf(ctx, object)) {
       if (rule.levels.length < 2) continue;
       const fqdn = rule.refs.filter((r) => refAddressType(r) === 'FQDN');
       const ip = rule.refs.filter((r) => refAddressType(r) === 'IP');

@@ -4,7 +4,7 @@ import { endpointKey, endpointText, repeatsProvider, type ProviderLevel } from '
 import { routeFallover, type RuleFallover } from '../src/model/fallover.js';
 import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';
 import { btpsWith, fmt, isRoute } from './fallover-shared.js';
-import { providerLevelText, routeProviders } from './provider-shared.js';
+import { providerLevelText, providersOf } from './provider-shared.js';
 
 /** What one level of fall-over costs when the provider is down and silent: the timer that ends each attempt there. */
 function costPerLevel(m: RuleFallover | undefined): string {
@@ -40,11 +40,14 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
-  evaluate({ object, world }) {
+  evaluate(ctx) {
+    const { object } = ctx;
     if (!object || !isRoute(object)) return {};
     const findings: FindingDraft[] = [];
-    const fallover = routeFallover(object, btpsWith(world, object));
-    for (const rule of routeProviders(object, world)) {
+    // The same model the fall-over policies built in this review, when they did.
+    const build = () => routeFallover(object, btpsWith(ctx.world, object));
+    const fallover = ctx.memo ? ctx.memo('routeFallover', object, build) : build();
+    for (const rule of providersOf(ctx, object)) {
       for (let k = 1; k < rule.levels.length; k++) {
         const [previous, level] = [rule.levels[k - 1]!, rule.levels[k]!];
         if (!repeatsProvider(level, previous)) continue;

@@ -5,6 +5,7 @@
 import { describeRule, routeRules, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import { providerLevels, resolveRule, type ProviderLevel, type ResolvedRef } from '../src/model/providers.js';
 import type { KubeObject } from '../src/review/types.js';
+import type { PolicyContext } from '../src/review/policy.js';
 import type { World } from '../src/world/world.js';
 
 export interface RuleProviders {
@@ -13,6 +14,11 @@ export interface RuleProviders {
   label: string;
   refs: ResolvedRef[];
   levels: ProviderLevel[];
+}
+
+/** The three provider policies read the same resolution in one review: built once per route object (see `memo`). */
+export function providersOf(ctx: PolicyContext<unknown>, route: KubeObject): RuleProviders[] {
+  return ctx.memo ? ctx.memo('routeProviders', route, () => routeProviders(route, ctx.world)) : routeProviders(route, ctx.world);
 }
 
 export function routeProviders(route: KubeObject, world: World): RuleProviders[] {

@@ -3,7 +3,7 @@ import type { FindingDraft } from '../src/review/types.js';
 import type { ResolvedRef } from '../src/model/providers.js';
 import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';
 import { isRoute } from './fallover-shared.js';
-import { routeProviders } from './provider-shared.js';
+import { providersOf } from './provider-shared.js';
 
 const label = (r: { namespace: string; name: string }) => `${r.namespace}/${r.name}`;
 
@@ -29,10 +29,11 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
-  evaluate({ object, world }) {
+  evaluate(ctx) {
+    const { object } = ctx;
     if (!object || !isRoute(object)) return {};
     const findings: FindingDraft[] = [];
-    for (const rule of routeProviders(object, world)) {
+    for (const rule of providersOf(ctx, object)) {
       for (const r of rule.refs) {
         const p = problem(r);
         if (!p) continue;
