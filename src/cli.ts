@@ -23,6 +23,7 @@ import { checkObjects, formatFindingsTable, specFindings, summarize } from './ch
 import { CrdSchemas } from './crd/schemas.js';
 import { stringify as toYaml } from 'yaml';
 import { explain, renderText, worldOf } from './explain.js';
+import { progressLine } from './audit/progress.js';
 
 const EXIT = { ok: 0, denied: 1, badInput: 2 } as const;
 
@@ -253,6 +254,7 @@ export function buildProgram(): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
     .option('--config <file>', 'policy configuration (default: config.yaml when present)')
     .action(async (o: { kubeconfig?: string; namespace?: string; writeReports?: boolean; output: 'table' | 'json' | 'yaml'; config?: string }) => {
+      let progress: ReturnType<typeof progressLine> | undefined;
       try {
         const holder = new ConfigHolder(ALL_POLICIES, ConfigHolder.resolvePath(o.config));
         const kc = await loadKubeConfig(o.kubeconfig);
@@ -262,9 +264,7 @@ export function buildProgram(): Command {
         const { makePageLister } = await import('./world/list-page.js');
         const { describeApiError, parseKubernetesMinor } = await import('./world/cluster-world.js');
         const server = kc.getCurrentCluster()?.server ?? 'the cluster';
-        // A progress line only for a person watching: redrawn in place on a terminal, nothing in pipes and logs.
-        const tty = process.stderr.isTTY === true;
-        const progress = (text: string) => tty && process.stderr.write(`\r\x1b[K${text}`);
+        progress = progressLine(process.stderr);
         let minor: number | undefined;
         try {
           minor = parseKubernetesMinor((await kc.makeApiClient(VersionApi).getCode()).minor) ?? holder.config.kubernetesMinor;
@@ -273,9 +273,9 @@ export function buildProgram(): Command {
         }
         const listed = await listCluster(makePageLister(kc), {
           namespace: o.namespace,
-          onProgress: (kind, n) => progress(`listing ${kind.plural}: ${n}`),
+          onProgress: (kind, n) => progress!.update(`listing ${kind.plural}: ${n}`),
         });
-        progress('evaluating…');
+        progress.update('evaluating…');
         const all = [...listed.objects.values()].flat();
         const pods = listed.objects.get('/Pod') ?? [];
         const result = auditObjects(
@@ -285,12 +285,15 @@ export function buildProgram(): Command {
         );
         let written;
         if (o.writeReports) {
-          progress('writing PolicyReports…');
+          progress.update('writing PolicyReports…');
           written = await writeReports(kubeReportClient(kc), buildReports(result.findings, result.checked, new Date()), { namespace: o.namespace }).catch((err: Error) => {
             throw new AdmissionError('CLUSTER_REQUEST_FAILED', `PolicyReports not written: ${err.message}`);
           });
         }
-        progress('');
+        progress.clear();
+        if (o.writeReports && o.namespace) {
+          process.stderr.write(`note: with --namespace only the PolicyReport of ${o.namespace} is written; proxy pods elsewhere are printed, not reported\n`);
+        }
         for (const k of listed.notInstalled) process.stderr.write(`note: ${k} is not installed in the cluster (its CRD is missing): nothing of it was checked\n`);
         for (const n of result.notes) process.stderr.write(`note: ${n}\n`);
         if (o.output === 'json') process.stdout.write(`${JSON.stringify(result.findings, null, 2)}\n`);
@@ -305,7 +308,7 @@ export function buildProgram(): Command {
         }
         process.exitCode = result.findings.some((f) => f.mode === 'deny') ? EXIT.denied : EXIT.ok;
       } catch (err) {
-        if (process.stderr.isTTY) process.stderr.write('\r\x1b[K');
+        progress?.clear();
         fail(err);
       }
     });

@@ -172,7 +172,8 @@ const CONFLICT_RETRIES = 5;
  */
 export async function writeReports(client: ReportClient, reports: ReadonlyMap<string, PolicyReport>, opts: { namespace?: string } = {}): Promise<WriteSummary> {
   const summary: WriteSummary = { created: [], updated: [], emptied: [] };
-  const all = new Map(reports);
+  // A namespaced audit saw only part of other namespaces (the proxy pods of its Gateways): their reports stay as they are.
+  const all = new Map([...reports].filter(([ns]) => opts.namespace === undefined || ns === opts.namespace));
   for (const ns of await client.managedNamespaces(opts.namespace)) {
     if (!all.has(ns)) {
       all.set(ns, emptyReport(ns));

@@ -44,6 +44,21 @@ describe('listCluster', () => {
     expect(listed.notInstalled).toEqual(['gateway.envoyproxy.io/Backend', 'gateway.networking.k8s.io/HTTPRoute']);
   });
 
+  it('asks for 500 per page by default and follows the continue token to the end', async () => {
+    fake = auditCluster();
+    await fake.start();
+    for (let i = 0; i < 1001; i++) fake.add(route([{ name: 'r0' }], `chat-${String(i).padStart(4, '0')}`));
+    const listed = await listCluster(makePageLister(fake.kubeConfig()));
+    const routeLists = fake.calls.filter((c) => c.kind === 'list' && c.path.endsWith('/aigatewayroutes'));
+    expect(routeLists.map((c) => [c.query.limit, c.query.continue])).toEqual([
+      ['500', undefined],
+      ['500', '500'],
+      ['500', '1000'],
+    ]);
+    const names = listed.objects.get('aigateway.envoyproxy.io/AIGatewayRoute')!.map((r) => r.metadata!.name);
+    expect([names.length, new Set(names).size, names[0], names[1000]]).toEqual([1001, 1001, 'chat-0000', 'chat-1000']);
+  });
+
   it('with a namespace lists that namespace and the proxy pods of its Gateways wherever they run', async () => {
     fake = auditCluster();
     await fake.start();
@@ -177,6 +192,23 @@ describe('PolicyReports', () => {
     const emptied = fake.stored(REPORTS, 'policyreports')[2]!;
     expect([emptied.summary, emptied.results]).toEqual([{ pass: 0, fail: 0, warn: 0, error: 0, skip: 0 }, []]);
     expect(fake.stored(REPORTS, 'policyreports')).toHaveLength(3);
+  });
+
+  it('a namespaced audit writes only its namespace\'s report', async () => {
+    fake = auditCluster();
+    await fake.start();
+    const client = kubeReportClient(fake.kubeConfig());
+    await writeReports(client, buildReports([], [objects[0]!, objects[2]!], T0));
+    const before = fake.stored(REPORTS, 'policyreports').map((r) => r.metadata!.resourceVersion);
+    const summary = await writeReports(client, buildReports([], [objects[0]!, proxyPod('envoy-1')], T0), { namespace: 'team-a' });
+    expect(summary).toEqual({ created: [], updated: ['team-a'], emptied: [] });
+    const after = fake.stored(REPORTS, 'policyreports');
+    expect(after.map((r) => r.metadata!.namespace)).toEqual(['team-a', 'team-b']);
+    expect(after[1]!.metadata!.resourceVersion).toBe(before[1]);
+    expect(fake.calls.filter((c) => c.kind === 'list' && c.path.includes('policyreports')).map((c) => c.path)).toEqual([
+      '/apis/wgpolicyk8s.io/v1alpha2/policyreports',
+      '/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports',
+    ]);
   });
 
   it('re-reads and retries when someone else wrote the report in between (409)', async () => {
