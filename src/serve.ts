@@ -9,6 +9,8 @@ import { tlsDirSource, type ServingCerts, type ServingCertSource } from './tls/s
 import { MemoryWorld, type World } from './world/world.js';
 import type { ClusterWorld, ClusterWorldOptions } from './world/cluster-world.js';
 import type { KubeEventSink, KubeEventSinkOptions } from './world/kube-events.js';
+import type { BackgroundAudit, Scheduler } from './audit/background.js';
+import type { ReportClient } from './audit/policy-report.js';
 import type { EventSink, Logger, ReviewDeps } from './review/deps.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AnyPolicy } from './review/policy.js';
@@ -39,6 +41,8 @@ export interface ServeOptions {
   /** Tuning of the cache and the Event writer (tests shorten the retry delays). */
   cluster?: Partial<Omit<ClusterWorldOptions, 'kubeConfig' | 'logger'>>;
   eventSink?: Partial<Omit<KubeEventSinkOptions, 'kubeConfig' | 'logger' | 'reportingInstance'>>;
+  /** The background audit's timer and report writer (tests fire runs by hand and may fake the writer). */
+  audit?: { schedule?: Scheduler; reports?: ReportClient };
 }
 
 export interface RunningServer {
@@ -51,6 +55,8 @@ export interface RunningServer {
   world: World;
   /** The Event writer, in cluster mode. */
   events: KubeEventSink | undefined;
+  /** The background audit, in cluster mode with `audit.intervalSeconds` > 0 at start. */
+  audit: BackgroundAudit | undefined;
   close(): Promise<void>;
 }
 
@@ -61,9 +67,18 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const now = opts.now ?? (() => new Date());
   const cluster = !opts.standalone && opts.kubeConfig ? opts.kubeConfig : undefined;
   // Imported only in cluster mode: they pull in @kubernetes/client-node (about 70 MB), which standalone never uses.
+  const clusterModule = cluster ? await import('./world/cluster-world.js') : undefined;
+  // The audit reads proxy pods from the cache too, so they are watched only when it runs.
+  const auditing = Boolean(cluster) && config.config.audit.intervalSeconds > 0;
   const clusterWorld: ClusterWorld | undefined =
-    cluster && !opts.world
-      ? new (await import('./world/cluster-world.js')).ClusterWorld({ kubeConfig: cluster, logger, now, ...opts.cluster })
+    clusterModule && cluster && !opts.world
+      ? new clusterModule.ClusterWorld({
+          kubeConfig: cluster,
+          logger,
+          now,
+          kinds: auditing ? [...clusterModule.CLUSTER_KINDS, clusterModule.PROXY_POD_KIND] : clusterModule.CLUSTER_KINDS,
+          ...opts.cluster,
+        })
       : undefined;
   const world = opts.world ?? clusterWorld ?? new MemoryWorld([], { kubernetesMinor: config.config.kubernetesMinor });
   const events: KubeEventSink | undefined = cluster
@@ -124,6 +139,21 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     throw err;
   }
   config.watch(logger);
+  const audit: BackgroundAudit | undefined =
+    auditing && cluster
+      ? new (await import('./audit/background.js')).BackgroundAudit({
+          world,
+          policies: () => config.policies,
+          intervalSeconds: () => config.config.audit.intervalSeconds,
+          kubernetesMinor: () => config.config.kubernetesMinor,
+          reports: opts.audit?.reports ?? (await import('./audit/policy-report.js')).kubeReportClient(cluster),
+          metrics,
+          logger,
+          now,
+          schedule: opts.audit?.schedule,
+        })
+      : undefined;
+  audit?.start();
   const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
   return {
     url: `https://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${address.port}`,
@@ -134,8 +164,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     metrics,
     world,
     events,
+    audit,
     close: async () => {
       config.unwatch();
+      await audit?.stop();
       certs.stop();
       await webhook.shutdown();
       await clusterWorld?.stop();

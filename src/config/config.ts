@@ -13,6 +13,8 @@ export interface Config {
   server: { maxBodyBytes: number };
   /** The cluster cache of `serve`: reviews that look objects up warn once its last synced view is older than this. */
   cache: { staleAfterSeconds: number };
+  /** The background audit of `serve` in cluster mode: seconds between runs, 0 = off. */
+  audit: { intervalSeconds: number };
   /** Kubernetes minor version to assume without a cluster (standalone, check, inject). */
   kubernetesMinor?: number;
 }
@@ -21,6 +23,8 @@ export interface Config {
  * Objects reach up to ~3 MiB through the API server; an UPDATE review carries object and oldObject, so the body limit
  * leaves room for both plus the envelope.
  */
+export const DEFAULT_AUDIT_INTERVAL_SECONDS = 600;
+
 export const DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024;
 
 export function configSchema(policies: readonly AnyPolicy[]): Record<string, unknown> {
@@ -50,6 +54,11 @@ export function configSchema(policies: readonly AnyPolicy[]): Record<string, unk
         type: 'object',
         additionalProperties: false,
         properties: { staleAfterSeconds: { type: 'integer', minimum: 1, maximum: 86400 } },
+      },
+      audit: {
+        type: 'object',
+        additionalProperties: false,
+        properties: { intervalSeconds: { type: 'integer', minimum: 0, maximum: 86400 } },
       },
       kubernetesMinor: { type: 'integer', minimum: 16, maximum: 99 },
     },
@@ -96,6 +105,7 @@ export class ConfigLoader {
       policies: input.policies ?? {},
       server: { maxBodyBytes: input.server?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES },
       cache: { staleAfterSeconds: input.cache?.staleAfterSeconds ?? DEFAULT_STALE_AFTER_SECONDS },
+      audit: { intervalSeconds: input.audit?.intervalSeconds ?? DEFAULT_AUDIT_INTERVAL_SECONDS },
       kubernetesMinor: input.kubernetesMinor,
     };
     return deepFreeze(config);

@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReviewMetrics } from '../review/deps.js';
 import type { EventWriteMetrics } from '../world/kube-events.js';
-import type { Endpoint } from '../review/types.js';
+import type { Endpoint, Finding } from '../review/types.js';
+import type { AuditMetrics } from '../audit/background.js';
 
 /**
  * Observations with a counter of their own, labelled by reason; any other event is counted in
@@ -23,7 +24,7 @@ export const OBSERVATION_COUNTERS: Readonly<Record<string, { name: string; help:
 };
 
 /** One registry per process instance (no global default registry), so tests can run several servers side by side. */
-export class Metrics implements ReviewMetrics, EventWriteMetrics {
+export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   readonly registry = new Registry();
   private readonly requests: Counter<'endpoint' | 'kind' | 'operation' | 'allowed' | 'dry_run'>;
   private readonly latency: Histogram<'endpoint'>;
@@ -34,6 +35,8 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics {
   private readonly otherObservations: Counter<'policy' | 'event' | 'reason'>;
   private readonly eventWrites: Counter<'result'>;
   private cacheAge: (() => number | undefined) | undefined;
+  private readonly auditFindings: Gauge<'policy' | 'mode'>;
+  private readonly auditDuration: Gauge;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'aigw_admission_' });
@@ -83,6 +86,17 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics {
       labelNames: ['result'],
       registers: [this.registry],
     });
+    this.auditFindings = new Gauge({
+      name: 'aigw_admission_audit_findings',
+      help: 'Findings of the last background audit of the cluster, by policy and mode.',
+      labelNames: ['policy', 'mode'],
+      registers: [this.registry],
+    });
+    this.auditDuration = new Gauge({
+      name: 'aigw_admission_audit_duration_seconds',
+      help: 'How long the last background audit took (evaluation and PolicyReport writes).',
+      registers: [this.registry],
+    });
     const metrics = this;
     new Gauge({
       name: 'aigw_admission_cache_synced_age_seconds',
@@ -99,6 +113,20 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics {
   /** Where the cache age gauge reads from, on each scrape. */
   observeCacheAge(age: () => number | undefined): void {
     this.cacheAge = age;
+  }
+
+  audited(findings: readonly Finding[], seconds: number): void {
+    // Reset first: a policy whose findings are gone must drop to absent, not keep its last count.
+    this.auditFindings.reset();
+    const counts = new Map<string, { policy: string; mode: string; n: number }>();
+    for (const f of findings) {
+      const key = `${f.policy}|${f.mode}`;
+      const c = counts.get(key) ?? { policy: f.policy, mode: f.mode, n: 0 };
+      c.n++;
+      counts.set(key, c);
+    }
+    for (const c of counts.values()) this.auditFindings.set({ policy: c.policy, mode: c.mode }, c.n);
+    this.auditDuration.set(seconds);
   }
 
   eventWrite(result: 'created' | 'deduplicated' | 'failed' | 'dropped'): void {

@@ -13,6 +13,7 @@ export const ERRORS = {
   INVALID_CONFIG: { status: 400, title: 'invalid configuration' },
   INVALID_INPUT_FILE: { status: 400, title: 'invalid input file' },
   NO_CLUSTER: { status: 400, title: 'no cluster' },
+  CLUSTER_REQUEST_FAILED: { status: 400, title: 'cluster request failed' },
   INTERNAL: { status: 500, title: 'internal error' },
 } as const;
 

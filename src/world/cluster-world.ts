@@ -1,17 +1,13 @@
 import { performance } from 'node:perf_hooks';
-import { CustomObjectsApi, VersionApi, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { VersionApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../review/deps.js';
 import type { KubeObject } from '../review/types.js';
 import { WORLD_KEYS } from '../model/kinds.js';
 import type { World } from './world.js';
+import { apiPath, makePageLister, type ListedKind, type PageLister } from './list-page.js';
 
 /** A kind the cache lists and watches in all namespaces; versions are tried in order (the first served one wins). */
-export interface WatchedKind {
-  key: string;
-  group: string;
-  plural: string;
-  versions: readonly string[];
-}
+export type WatchedKind = ListedKind;
 
 export const CLUSTER_KINDS: readonly WatchedKind[] = [
   { key: WORLD_KEYS.aiGatewayRoute, group: 'aigateway.envoyproxy.io', plural: 'aigatewayroutes', versions: ['v1beta1', 'v1alpha1'] },
@@ -22,6 +18,15 @@ export const CLUSTER_KINDS: readonly WatchedKind[] = [
   // Plain HTTPRoutes, so names and BTP targets that belong to a non-AI route are not reported as misses.
   { key: WORLD_KEYS.httpRoute, group: 'gateway.networking.k8s.io', plural: 'httproutes', versions: ['v1'] },
 ];
+
+/** Envoy Gateway's proxy pods: what the audit checks for the ext_proc sidecar (cached only when the audit runs in serve). */
+export const PROXY_POD_KIND: WatchedKind = {
+  key: WORLD_KEYS.pod,
+  group: '',
+  plural: 'pods',
+  versions: ['v1'],
+  labelSelector: 'app.kubernetes.io/managed-by=envoy-gateway',
+};
 
 export interface ClusterWorldOptions {
   kubeConfig: KubeConfig;
@@ -125,7 +130,7 @@ class KindCache {
   constructor(
     readonly kind: WatchedKind,
     private readonly ctx: {
-      api: CustomObjectsApi;
+      listPage: PageLister;
       watch: Watch;
       logger: Logger;
       now: () => Date;
@@ -228,17 +233,11 @@ class KindCache {
         let token: string | undefined;
         let resourceVersion = '';
         do {
-          const page = (await this.ctx.api.listClusterCustomObject({
-            group: this.kind.group,
-            version,
-            plural: this.kind.plural,
-            limit: this.ctx.pageSize,
-            _continue: token,
-          })) as { items?: KubeObject[]; metadata?: { resourceVersion?: string; continue?: string } };
+          const page = await this.ctx.listPage(this.kind, version, { limit: this.ctx.pageSize, continue: token });
           if (this.stopped) return 'failed';
-          for (const o of page.items ?? []) items.set(`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, o);
-          token = page.metadata?.continue || undefined;
-          resourceVersion = page.metadata?.resourceVersion ?? '';
+          for (const o of page.items) items.set(`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, o);
+          token = page.continue;
+          resourceVersion = page.resourceVersion;
         } while (token);
         this.versionIndex = (this.versionIndex + tried) % versions.length;
         this.servedVersion = version;
@@ -298,7 +297,7 @@ class KindCache {
 
   private watchOnce(): Promise<WatchOutcome> {
     const version = this.servedVersion!;
-    const path = `/apis/${this.kind.group}/${version}/${this.kind.plural}`;
+    const path = apiPath(this.kind, version);
     const idleLimitMs = (this.ctx.watchTimeoutSeconds + 60) * 1000;
     return new Promise<WatchOutcome>((resolve) => {
       let settled = false;
@@ -360,7 +359,12 @@ class KindCache {
       this.ctx.watch
         .watch(
           path,
-          { resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds: this.ctx.watchTimeoutSeconds },
+          {
+            resourceVersion: this.resourceVersion,
+            allowWatchBookmarks: true,
+            timeoutSeconds: this.ctx.watchTimeoutSeconds,
+            ...(this.kind.labelSelector ? { labelSelector: this.kind.labelSelector } : {}),
+          },
           onEvent,
           onDone,
         )
@@ -404,11 +408,10 @@ export class ClusterWorld implements World {
     this.logger = options.logger;
     this.retry = options.retry ?? DEFAULTS.retry;
     this.startedAt = this.now().getTime();
-    const api = options.kubeConfig.makeApiClient(CustomObjectsApi);
     this.versionApi = options.kubeConfig.makeApiClient(VersionApi);
     const watch = new Watch(options.kubeConfig);
     const ctx = {
-      api,
+      listPage: makePageLister(options.kubeConfig),
       watch,
       logger: options.logger,
       now: this.now,

@@ -48,7 +48,7 @@ describe('aigw-admission serve --kubeconfig (cluster mode)', () => {
       child.on('exit', (code) => reject(new Error(`exited ${code}: ${stderr}`)));
     });
     // Every list and /version answered; the child may need a moment to read the last answer, so ask until it has.
-    await fake.until(() => fake!.openWatches() === 4 && fake!.count('version') === 1 && fake!.count('list', 'backends') >= 1);
+    await fake.until(() => fake!.openWatches() === 5 && fake!.count('version') === 1 && fake!.count('list', 'backends') >= 1);
     const client = new ApiServerClient(port, readFileSync(join(dir, 'certs', 'ca.crt'), 'utf8'));
     let ready = await client.raw('GET', '/readyz');
     for (let i = 0; i < 100 && ready.status !== 200; i++) ready = await client.raw('GET', '/readyz');

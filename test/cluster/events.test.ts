@@ -186,7 +186,7 @@ describe('serve in cluster mode (the fake API server as the cluster)', () => {
       await world.until((w) => w.ready());
       const ready = await client.raw('GET', '/readyz');
       expect([ready.status, JSON.parse(ready.body)]).toEqual([200, { ready: true, reasons: [] }]);
-      await fake.until(() => fake!.openWatches() === 4);
+      await fake.until(() => fake!.openWatches() === 5);
 
       const calls = fake.calls.filter((c) => c.kind !== 'event').length;
       expect((await client.admit('/validate', admissionReview(patchPolicy('p', 'chat')))).review.response.warnings).toBeUndefined();

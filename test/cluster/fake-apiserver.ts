@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeObject } from '../../src/review/types.js';
 
-export type CallKind = 'list' | 'watch' | 'version' | 'event' | 'other';
+export type CallKind = 'list' | 'watch' | 'version' | 'event' | 'get' | 'create' | 'update' | 'other';
 export interface FakeCall {
   kind: CallKind;
   method: string;
@@ -13,14 +13,26 @@ export interface FakeCall {
 }
 
 interface Resource {
+  apiVersion: string;
   listKind: string;
   objects: Map<string, KubeObject>;
   /** Every change, for watches that resume from an older resourceVersion. */
   history: Array<{ rv: number; type: string; object: KubeObject }>;
-  watchers: Set<ServerResponse>;
+  /** Each open watch with what it asked for (namespace, label selector). */
+  watchers: Map<ServerResponse, (o: KubeObject) => boolean>;
 }
 
 const keyOf = (o: KubeObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+/** Core kinds live under /api/v1, the others under /apis/<group>/<version>. */
+const prefixOf = (apiVersion: string) => (apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`);
+/** Equality-based label selectors only (`k=v,k2=v2`), what the webhook sends. */
+function selects(selector: string | undefined, o: KubeObject): boolean {
+  if (!selector) return true;
+  return selector.split(',').every((term) => {
+    const [k, v] = term.split('=');
+    return o.metadata?.labels?.[k!] === v;
+  });
+}
 
 /**
  * A kube-apiserver stand-in on 127.0.0.1 (plain HTTP): GET /version, paginated lists of custom resources, watch streams
@@ -47,7 +59,12 @@ export class FakeApiServer {
 
   /** Serve a CRD at `/apis/<group>/<version>/<plural>` (anything else answers 404). */
   install(apiVersion: string, plural: string, kind: string): void {
-    this.resources.set(`/apis/${apiVersion}/${plural}`, { listKind: `${kind}List`, objects: new Map(), history: [], watchers: new Set() });
+    this.resources.set(`${prefixOf(apiVersion)}/${plural}`, { apiVersion, listKind: `${kind}List`, objects: new Map(), history: [], watchers: new Map() });
+  }
+
+  /** Objects stored of one resource (e.g. the PolicyReports written), sorted by namespace/name. */
+  stored(apiVersion: string, plural: string): KubeObject[] {
+    return [...this.resource(apiVersion, plural).objects.values()].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
   }
 
   async start(port = 0): Promise<void> {
@@ -143,7 +160,7 @@ export class FakeApiServer {
   bookmark(apiVersion: string, plural: string, kind: string): void {
     const r = this.resource(apiVersion, plural);
     const event = { type: 'BOOKMARK', object: { apiVersion, kind, metadata: { resourceVersion: String(this.rv) } } };
-    for (const w of r.watchers) w.write(`${JSON.stringify(event)}\n`);
+    for (const w of r.watchers.keys()) w.write(`${JSON.stringify(event)}\n`);
   }
 
   /**
@@ -154,19 +171,19 @@ export class FakeApiServer {
     this.compactedRv = this.rv;
     for (const r of this.resources.values()) {
       r.history = [];
-      for (const w of r.watchers) this.expire(w);
+      for (const w of r.watchers.keys()) this.expire(w);
       r.watchers.clear();
     }
   }
 
   private resource(apiVersion: string, plural: string): Resource {
-    const r = this.resources.get(`/apis/${apiVersion}/${plural}`);
+    const r = this.resources.get(`${prefixOf(apiVersion)}/${plural}`);
     if (!r) throw new Error(`fake: ${apiVersion}/${plural} not installed`);
     return r;
   }
 
   private pluralOf(obj: KubeObject): Resource {
-    for (const [path, r] of this.resources) if (path.startsWith(`/apis/${obj.apiVersion}/`) && r.listKind === `${obj.kind}List`) return r;
+    for (const r of this.resources.values()) if (r.apiVersion === obj.apiVersion && r.listKind === `${obj.kind}List`) return r;
     throw new Error(`fake: no resource for ${obj.apiVersion} ${obj.kind}`);
   }
 
@@ -178,7 +195,7 @@ export class FakeApiServer {
     if (type === 'DELETED') r.objects.delete(keyOf(object));
     else r.objects.set(keyOf(object), object);
     r.history.push({ rv, type, object });
-    for (const w of r.watchers) w.write(`${JSON.stringify({ type, object })}\n`);
+    for (const [w, wants] of r.watchers) if (wants(object)) w.write(`${JSON.stringify({ type, object })}\n`);
     return object;
   }
 
@@ -239,11 +256,18 @@ export class FakeApiServer {
       return;
     }
 
-    const r = req.method === 'GET' ? this.resources.get(url.pathname) : undefined;
+    // /api/v1[/namespaces/NS]/PLURAL[/NAME] and /apis/GROUP/VERSION[/namespaces/NS]/PLURAL[/NAME]
+    const m = /^\/(api\/v1|apis\/[^/]+\/[^/]+)(?:\/namespaces\/([^/]+))?\/([^/]+)(?:\/([^/]+))?$/.exec(url.pathname);
+    const r = m ? this.resources.get(`/${m[1]}/${m[3]}`) : undefined;
     if (!r) {
-      if (req.method === 'GET' && url.pathname.startsWith('/apis/')) call.kind = query.watch === 'true' ? 'watch' : 'list';
+      if (req.method === 'GET' && url.pathname.startsWith('/api')) call.kind = query.watch === 'true' ? 'watch' : 'list';
       return notFound();
     }
+    const namespace = m![2];
+    const name = m![4];
+    const wanted = (o: KubeObject) => (namespace === undefined || o.metadata?.namespace === namespace) && selects(query.labelSelector, o);
+
+    if (name !== undefined || req.method !== 'GET') return this.single(req, r, namespace, name, call, json, notFound);
 
     if (query.watch === 'true') {
       call.kind = 'watch';
@@ -254,8 +278,8 @@ export class FakeApiServer {
         this.expire(res);
         return this.notify();
       }
-      for (const h of r.history) if (h.rv > from) res.write(`${JSON.stringify({ type: h.type, object: h.object })}\n`);
-      r.watchers.add(res);
+      for (const h of r.history) if (h.rv > from && wanted(h.object)) res.write(`${JSON.stringify({ type: h.type, object: h.object })}\n`);
+      r.watchers.set(res, wanted);
       res.on('close', () => {
         r.watchers.delete(res);
         this.notify();
@@ -265,14 +289,13 @@ export class FakeApiServer {
 
     call.kind = 'list';
     const respond = () => {
-      const all = [...r.objects.values()].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
+      const all = [...r.objects.values()].filter(wanted).sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
       const limit = Number(query.limit || all.length || 1);
       const offset = Number(query.continue || '0');
       const items = all.slice(offset, offset + limit);
       const more = offset + limit < all.length;
-      const apiVersion = url.pathname.split('/').slice(2, 4).join('/');
       json(200, {
-        apiVersion,
+        apiVersion: r.apiVersion,
         kind: r.listKind,
         metadata: { resourceVersion: String(this.rv), ...(more ? { continue: String(offset + limit), remainingItemCount: all.length - offset - limit } : {}) },
         items,
@@ -282,5 +305,45 @@ export class FakeApiServer {
       this.heldLists.push(respond);
       this.notify();
     } else respond();
+  }
+
+  /** GET, POST (create) and PUT (replace, with the resourceVersion check that makes concurrent writers see 409) of one object. */
+  private single(
+    req: IncomingMessage,
+    r: Resource,
+    namespace: string | undefined,
+    name: string | undefined,
+    call: FakeCall,
+    json: (status: number, body: unknown) => void,
+    notFound: () => void,
+  ): void {
+    const conflict = (message: string) => json(409, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'Conflict', code: 409 });
+    const key = `${namespace ?? ''}/${name ?? ''}`;
+    if (req.method === 'GET') {
+      call.kind = 'get';
+      const o = r.objects.get(key);
+      return o ? json(200, o) : notFound();
+    }
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KubeObject;
+      if (req.method === 'POST' && name === undefined) {
+        call.kind = 'create';
+        const k = `${namespace ?? ''}/${body.metadata?.name ?? ''}`;
+        if (r.objects.has(k)) return conflict(`${r.listKind.replace(/List$/, '')} "${body.metadata?.name}" already exists`);
+        return json(201, this.change('ADDED', { ...body, metadata: { ...body.metadata, namespace } }));
+      }
+      if (req.method === 'PUT' && name !== undefined) {
+        call.kind = 'update';
+        const current = r.objects.get(key);
+        if (!current) return notFound();
+        if (body.metadata?.resourceVersion !== current.metadata?.resourceVersion) {
+          return conflict(`Operation cannot be fulfilled on ${name}: the object has been modified; please apply your changes to the latest version and try again`);
+        }
+        return json(200, this.change('MODIFIED', { ...body, metadata: { ...body.metadata, namespace, name } }));
+      }
+      json(405, { kind: 'Status', code: 405, reason: 'MethodNotAllowed' });
+    });
   }
 }

@@ -27,6 +27,8 @@ export function fakeCluster(): FakeApiServer {
   fake.install(AIGW, 'aiservicebackends', 'AIServiceBackend');
   fake.install(EG, 'envoypatchpolicies', 'EnvoyPatchPolicy');
   fake.install(EG, 'backendtrafficpolicies', 'BackendTrafficPolicy');
+  // Core pods are always served (the cache watches Envoy Gateway's proxy pods when the background audit is on).
+  fake.install('v1', 'pods', 'Pod');
   return fake;
 }
 

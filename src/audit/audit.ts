@@ -1,0 +1,115 @@
+import { checkObjects } from '../check.js';
+import type { PolicySet } from '../review/policy-set.js';
+import type { Logger } from '../review/deps.js';
+import { AdmissionError } from '../review/errors.js';
+import type { Finding, KubeObject } from '../review/types.js';
+import type { World } from '../world/world.js';
+import { CLUSTER_KINDS, PROXY_POD_KIND, describeApiError } from '../world/cluster-world.js';
+import type { ListedKind, PageLister } from '../world/list-page.js';
+import { WORLD_KEYS } from '../model/kinds.js';
+import { OWNING_GATEWAY_NAMESPACE_LABEL, type SidecarTemplate } from '../model/sidecar.js';
+import { auditSidecars } from './sidecar-audit.js';
+
+/** What the audit reads: the kinds the webhook's cache holds, plus Envoy Gateway's proxy pods. */
+export const AUDIT_KINDS: readonly ListedKind[] = [...CLUSTER_KINDS, PROXY_POD_KIND];
+export const AUDIT_PAGE_SIZE = 500;
+const INJECT_POLICY = 'inject-extproc-sidecar';
+
+export interface ListedCluster {
+  /** Objects by world key. */
+  objects: Map<string, KubeObject[]>;
+  /** Kinds whose CRD is not installed (every version answered 404). */
+  notInstalled: string[];
+}
+
+/**
+ * Lists every audited kind in pages of `pageSize` (`limit` + `continue`), keeping only the items, never the pages.
+ * With `namespace`, objects of that namespace and the proxy pods of its Gateways (they usually run in Envoy Gateway's
+ * own namespace). A kind that is not installed is empty; any other failure is an error naming the kind.
+ */
+export async function listCluster(
+  listPage: PageLister,
+  opts: { namespace?: string; pageSize?: number; kinds?: readonly ListedKind[]; onProgress?: (kind: ListedKind, listed: number) => void } = {},
+): Promise<ListedCluster> {
+  const objects = new Map<string, KubeObject[]>();
+  const notInstalled: string[] = [];
+  for (const base of opts.kinds ?? AUDIT_KINDS) {
+    const isPods = base.key === WORLD_KEYS.pod;
+    const kind: ListedKind =
+      isPods && opts.namespace !== undefined ? { ...base, labelSelector: `${base.labelSelector},${OWNING_GATEWAY_NAMESPACE_LABEL}=${opts.namespace}` } : base;
+    const namespace = isPods ? undefined : opts.namespace;
+    let missing = 0;
+    for (const version of kind.versions) {
+      const items: KubeObject[] = [];
+      let token: string | undefined;
+      try {
+        do {
+          const page = await listPage(kind, version, { namespace, limit: opts.pageSize ?? AUDIT_PAGE_SIZE, continue: token });
+          // Typed (core) lists leave apiVersion and kind off their items; the world keys objects by them.
+          for (const o of page.items) items.push(o.kind && o.apiVersion ? o : { ...o, apiVersion: kind.group ? `${kind.group}/${version}` : version, kind: kind.key.split('/')[1] });
+          token = page.continue;
+          opts.onProgress?.(kind, items.length);
+        } while (token);
+      } catch (err) {
+        if ((err as { code?: unknown }).code === 404) {
+          missing++;
+          continue;
+        }
+        const what = kind.group ? `${kind.group}/${version} ${kind.plural}` : `${version} ${kind.plural}`;
+        throw new AdmissionError('CLUSTER_REQUEST_FAILED', `listing ${what} failed: ${describeApiError(err)}`, { cause: err });
+      }
+      objects.set(kind.key, items);
+      break;
+    }
+    if (missing === kind.versions.length) {
+      objects.set(kind.key, []);
+      notInstalled.push(kind.key);
+    }
+  }
+  return { objects, notInstalled };
+}
+
+export interface AuditOptions {
+  policies: PolicySet;
+  world: World;
+  kubernetesMinor: number | undefined;
+  now: () => Date;
+  logger?: Logger;
+}
+
+export interface AuditResult {
+  findings: Finding[];
+  /** Every object evaluated (the pass results of the reports). */
+  checked: KubeObject[];
+  notes: string[];
+}
+
+/**
+ * Judges cluster objects with every validating policy (the same core as `check`, the cluster as the world), and the
+ * proxy pods of Gateways with AIGatewayRoutes for a missing or out-of-date ext_proc sidecar.
+ */
+export function auditObjects(objects: readonly KubeObject[], pods: readonly KubeObject[], opts: AuditOptions): AuditResult {
+  const checked = checkObjects(
+    objects.map((object) => ({ object })),
+    { policies: opts.policies, world: opts.world, kubernetesMinor: opts.kubernetesMinor, now: opts.now, logger: opts.logger },
+  );
+  const notes = [...checked.notes];
+  const findings: Finding[] = checked.findings.map(({ policy, mode, resource, path, message }) => ({ policy, mode, resource, path, message }));
+  const inject = opts.policies.active.find((a) => a.policy.id === INJECT_POLICY);
+  let podsChecked: KubeObject[] = [];
+  if (inject) {
+    const sidecars = auditSidecars(pods, opts.world, { template: inject.params as SidecarTemplate, kubernetesMinor: opts.kubernetesMinor });
+    findings.push(...sidecars.findings);
+    podsChecked = sidecars.checked;
+  } else {
+    notes.push(`${INJECT_POLICY} is disabled in the config: proxy pods were not checked for the ext_proc sidecar`);
+  }
+  return { findings, checked: [...objects, ...podsChecked], notes };
+}
+
+/** The non-pod objects of a world, in the order of AUDIT_KINDS. */
+export function objectsOf(lookup: (key: string) => readonly KubeObject[]): { objects: KubeObject[]; pods: KubeObject[] } {
+  const objects: KubeObject[] = [];
+  for (const k of CLUSTER_KINDS) objects.push(...lookup(k.key));
+  return { objects, pods: [...lookup(WORLD_KEYS.pod)] };
+}

@@ -1,0 +1,122 @@
+import { performance } from 'node:perf_hooks';
+import type { PolicySet } from '../review/policy-set.js';
+import type { Logger } from '../review/deps.js';
+import type { Finding } from '../review/types.js';
+import type { World } from '../world/world.js';
+import { auditObjects, objectsOf } from './audit.js';
+import { buildReports, writeReports, type ReportClient, type WriteSummary } from './policy-report.js';
+
+export interface AuditMetrics {
+  /** One finished run: its findings (the gauge is set per run, not added to) and how long it took. */
+  audited(findings: readonly Finding[], seconds: number): void;
+}
+
+/** Calls `run` after `ms`; returns a cancel. Tests pass their own and fire it by hand. */
+export type Scheduler = (run: () => void, ms: number) => () => void;
+
+const timerScheduler: Scheduler = (run, ms) => {
+  const t = setTimeout(run, ms);
+  t.unref?.();
+  return () => clearTimeout(t);
+};
+
+export interface BackgroundAuditOptions {
+  world: World;
+  policies: () => PolicySet;
+  /** Seconds between runs, read before each wait (the config may have been reloaded); 0 stops the audit. */
+  intervalSeconds: () => number;
+  /** The Kubernetes minor to assume when the cluster has not told (the config's `kubernetesMinor`). */
+  kubernetesMinor: () => number | undefined;
+  reports: ReportClient | undefined;
+  metrics: AuditMetrics;
+  logger: Logger;
+  now: () => Date;
+  schedule?: Scheduler;
+}
+
+export interface AuditRun {
+  findings: Finding[];
+  objects: number;
+  reports: WriteSummary | undefined;
+  seconds: number;
+}
+
+/**
+ * The audit inside `serve`: every interval, judges what the cluster cache already holds (no lists of its own) and
+ * rewrites the PolicyReports. The first run comes one interval after start, once the cache has synced.
+ */
+export class BackgroundAudit {
+  private cancel: (() => void) | undefined;
+  private running: Promise<AuditRun | undefined> | undefined;
+  private stopped = false;
+  private readonly schedule: Scheduler;
+
+  constructor(private readonly opts: BackgroundAuditOptions) {
+    this.schedule = opts.schedule ?? timerScheduler;
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.next();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.cancel?.();
+    this.cancel = undefined;
+    await this.running;
+  }
+
+  private next(): void {
+    const seconds = this.opts.intervalSeconds();
+    if (this.stopped || seconds <= 0) return;
+    this.cancel = this.schedule(() => {
+      this.cancel = undefined;
+      void this.runOnce().finally(() => this.next());
+    }, seconds * 1000);
+  }
+
+  /** One run now (a run already under way is joined, not doubled). Undefined when the cache has not synced yet. */
+  runOnce(): Promise<AuditRun | undefined> {
+    this.running ??= this.run().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private async run(): Promise<AuditRun | undefined> {
+    const { world, logger } = this.opts;
+    if (!world.ready()) {
+      logger.info({ event: 'audit_skipped', reason: 'cache-not-synced' }, 'background audit skipped: the cluster cache has not synced yet');
+      return undefined;
+    }
+    const started = performance.now();
+    const { objects, pods } = objectsOf((key) => world.list(key));
+    const result = auditObjects(objects, pods, {
+      policies: this.opts.policies(),
+      world,
+      kubernetesMinor: world.kubernetesMinor() ?? this.opts.kubernetesMinor(),
+      now: this.opts.now,
+    });
+    let reports: WriteSummary | undefined;
+    if (this.opts.reports) {
+      try {
+        reports = await writeReports(this.opts.reports, buildReports(result.findings, result.checked, this.opts.now()));
+      } catch (err) {
+        logger.warn({ event: 'audit_report_failed', message: (err as Error).message }, 'background audit could not write its PolicyReports; retrying next run');
+      }
+    }
+    const seconds = (performance.now() - started) / 1000;
+    this.opts.metrics.audited(result.findings, seconds);
+    const count = (mode: string) => result.findings.filter((f) => f.mode === mode).length;
+    logger.info(
+      {
+        event: 'audit_finished',
+        objects: result.checked.length,
+        findings: { deny: count('deny'), warn: count('warn'), audit: count('audit') },
+        reports: reports && { created: reports.created.length, updated: reports.updated.length, emptied: reports.emptied.length },
+        seconds,
+      },
+      'background audit finished',
+    );
+    return { findings: result.findings, objects: result.checked.length, reports, seconds };
+  }
+}

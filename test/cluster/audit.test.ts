@@ -1,0 +1,236 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { auditObjects, listCluster } from '../../src/audit/audit.js';
+import { auditSidecars } from '../../src/audit/sidecar-audit.js';
+import { buildReports, kubeReportClient, writeReports, type ReportClient } from '../../src/audit/policy-report.js';
+import { makePageLister } from '../../src/world/list-page.js';
+import { MemoryWorld } from '../../src/world/world.js';
+import { PolicySet } from '../../src/review/policy-set.js';
+import { templateDigest } from '../../src/model/sidecar.js';
+import injectPolicy from '../../policies/inject-extproc-sidecar.js';
+import { route } from '../helpers.js';
+import { FakeApiServer } from './fake-apiserver.js';
+import { T0, patchPolicy, routeLookup } from './support.js';
+import { REPORTS, TEMPLATE, auditCluster, proxyPod } from './audit-support.js';
+
+let fake: FakeApiServer | undefined;
+afterEach(async () => {
+  await fake?.cut().catch(() => undefined);
+  fake = undefined;
+});
+
+const RESTART = 'kubectl rollout restart deployment/envoy-team-a-ai-gateway-1a2b3c4d -n envoy-gateway-system';
+const podRef = (name: string) => ({ apiVersion: 'v1', kind: 'Pod', namespace: 'envoy-gateway-system', name });
+
+describe('listCluster', () => {
+  it('reads every kind in pages with continue tokens, proxy pods by label, and says which CRDs are missing', async () => {
+    fake = auditCluster();
+    await fake.start();
+    for (let i = 0; i < 5; i++) fake.add(route([{ name: 'r0' }], `chat-${i}`));
+    fake.add(proxyPod('envoy-1'));
+    fake.add({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'unrelated', namespace: 'team-a' }, spec: { containers: [{ name: 'app', image: 'nginx' }] } });
+    const listed = await listCluster(makePageLister(fake.kubeConfig()), { pageSize: 2 });
+
+    const routeLists = fake.calls.filter((c) => c.kind === 'list' && c.path === '/apis/aigateway.envoyproxy.io/v1beta1/aigatewayroutes');
+    expect(routeLists.map((c) => [c.query.limit, c.query.continue])).toEqual([
+      ['2', undefined],
+      ['2', '2'],
+      ['2', '4'],
+    ]);
+    expect(listed.objects.get('aigateway.envoyproxy.io/AIGatewayRoute')!.map((r) => r.metadata!.name)).toEqual(['chat-0', 'chat-1', 'chat-2', 'chat-3', 'chat-4']);
+    const podLists = fake.calls.filter((c) => c.kind === 'list' && c.path === '/api/v1/pods');
+    expect(podLists.map((c) => c.query.labelSelector)).toEqual(['app.kubernetes.io/managed-by=envoy-gateway']);
+    const pods = listed.objects.get('/Pod')!;
+    expect(pods.map((p) => [p.apiVersion, p.kind, p.metadata!.name])).toEqual([['v1', 'Pod', 'envoy-1']]);
+    expect(listed.notInstalled).toEqual(['gateway.envoyproxy.io/Backend', 'gateway.networking.k8s.io/HTTPRoute']);
+  });
+
+  it('asks for 500 per page by default and follows the continue token to the end', async () => {
+    fake = auditCluster();
+    await fake.start();
+    for (let i = 0; i < 1001; i++) fake.add(route([{ name: 'r0' }], `chat-${String(i).padStart(4, '0')}`));
+    const listed = await listCluster(makePageLister(fake.kubeConfig()));
+    const routeLists = fake.calls.filter((c) => c.kind === 'list' && c.path.endsWith('/aigatewayroutes'));
+    expect(routeLists.map((c) => [c.query.limit, c.query.continue])).toEqual([
+      ['500', undefined],
+      ['500', '500'],
+      ['500', '1000'],
+    ]);
+    const names = listed.objects.get('aigateway.envoyproxy.io/AIGatewayRoute')!.map((r) => r.metadata!.name);
+    expect([names.length, new Set(names).size, names[0], names[1000]]).toEqual([1001, 1001, 'chat-0000', 'chat-1000']);
+  });
+
+  it('with a namespace lists that namespace and the proxy pods of its Gateways wherever they run', async () => {
+    fake = auditCluster();
+    await fake.start();
+    fake.add(route([{ name: 'r0' }], 'chat', 'team-a'));
+    fake.add(route([{ name: 'r0' }], 'chat', 'team-b'));
+    fake.add(proxyPod('envoy-1'));
+    const listed = await listCluster(makePageLister(fake.kubeConfig()), { namespace: 'team-a' });
+    expect(listed.objects.get('aigateway.envoyproxy.io/AIGatewayRoute')!.map((r) => r.metadata!.namespace)).toEqual(['team-a']);
+    expect(fake.calls.filter((c) => c.kind === 'list' && c.path.endsWith('/aigatewayroutes')).map((c) => c.path)).toEqual([
+      '/apis/aigateway.envoyproxy.io/v1beta1/namespaces/team-a/aigatewayroutes',
+    ]);
+    expect(fake.calls.filter((c) => c.kind === 'list' && c.path === '/api/v1/pods').map((c) => c.query.labelSelector)).toEqual([
+      'app.kubernetes.io/managed-by=envoy-gateway,gateway.envoyproxy.io/owning-gateway-namespace=team-a',
+    ]);
+    expect(listed.objects.get('/Pod')!.map((p) => p.metadata!.name)).toEqual(['envoy-1']);
+  });
+});
+
+describe('auditSidecars', () => {
+  const world = new MemoryWorld([route([{ name: 'r0' }], 'chat', 'team-a')], { kubernetesMinor: 33 });
+  const gateway = { name: 'ai-gateway', namespace: 'team-a' };
+
+  it('reports a missing sidecar and a drifted one with the fix; skips current, opted-out and route-less proxies', () => {
+    const pods = [
+      proxyPod('missing'),
+      proxyPod('drifted', { sidecar: 'old-image' }),
+      proxyPod('current', { sidecar: 'current' }),
+      proxyPod('foreign', { sidecar: 'foreign' }),
+      proxyPod('other-gateway', { gateway: 'plain-gateway' }),
+      proxyPod('opted-out', { annotations: { 'aigw-admission.io/inject': 'false' } }),
+    ];
+    const result = auditSidecars(pods, world, { template: TEMPLATE, kubernetesMinor: 33 });
+    const old = templateDigest({ ...TEMPLATE, image: 'docker.io/envoyproxy/ai-gateway-extproc:v1.0.0' }, 'initContainers', gateway);
+    const now = templateDigest(TEMPLATE, 'initContainers', gateway);
+    expect(old).not.toBe(now);
+    expect(result.findings).toEqual([
+      {
+        policy: 'sidecar-drift',
+        mode: 'warn',
+        resource: podRef('missing'),
+        path: 'spec.initContainers',
+        message: `no ai-gateway-extproc sidecar, but AIGatewayRoutes name Gateway team-a/ai-gateway: every AI request through this proxy fails (the pod was created without the webhook, e.g. before it was installed or while it was down); restart the Gateway's proxies so the webhook injects the current one: ${RESTART}`,
+      },
+      {
+        policy: 'sidecar-drift',
+        mode: 'warn',
+        resource: podRef('drifted'),
+        path: 'metadata.annotations["aigw-admission.io/injected"]',
+        message: `ai-gateway-extproc was injected from template ${old}, the current config injects ${now} (image docker.io/envoyproxy/ai-gateway-extproc:v1.0.0 → docker.io/envoyproxy/ai-gateway-extproc:v1.1.0); restart the Gateway's proxies so the webhook injects the current one: ${RESTART}`,
+      },
+      {
+        policy: 'sidecar-drift',
+        mode: 'warn',
+        resource: podRef('foreign'),
+        path: 'spec.initContainers',
+        message: `ai-gateway-extproc runs example.com/extproc:dev (not injected by aigw-admission: no aigw-admission.io/injected annotation), the config injects docker.io/envoyproxy/ai-gateway-extproc:v1.1.0; restart the Gateway's proxies so the webhook injects the current one: ${RESTART}`,
+      },
+    ]);
+    expect(result.checked.map((p) => p.metadata!.name)).toEqual(['missing', 'drifted', 'current', 'foreign']);
+  });
+
+  it('calls a sidecar placed for an older Kubernetes drift once the cluster supports native sidecars', () => {
+    const pod = proxyPod('current', { sidecar: 'current' });
+    const result = auditSidecars([pod], world, { template: TEMPLATE, kubernetesMinor: 32 });
+    expect(result.findings.map((f) => f.message.split(';')[0])).toEqual([
+      `ai-gateway-extproc was injected from template ${templateDigest(TEMPLATE, 'initContainers', gateway)}, the current config injects ${templateDigest(TEMPLATE, 'containers', gateway)} (placement spec.initContainers → spec.containers)`,
+    ]);
+  });
+});
+
+describe('PolicyReports', () => {
+  const policies = new PolicySet([routeLookup, injectPolicy], { 'test-route-lookup': { mode: 'deny' } });
+  const objects = [route([{ name: 'r0' }], 'chat', 'team-a'), patchPolicy('ok', 'chat', 'team-a'), patchPolicy('broken', 'nope', 'team-b')];
+
+  it('one report per namespace: created once, then replaced in place (PUT with the read resourceVersion), emptied when nothing is left', async () => {
+    fake = auditCluster();
+    await fake.start();
+    const world = new MemoryWorld(objects, { kubernetesMinor: 33 });
+    const pods = [proxyPod('missing')];
+    const result = auditObjects(objects, pods, { policies, world, kubernetesMinor: 33, now: () => T0 });
+    const client = kubeReportClient(fake.kubeConfig());
+
+    const first = await writeReports(client, buildReports(result.findings, result.checked, T0));
+    expect(first).toEqual({ created: ['envoy-gateway-system', 'team-a', 'team-b'], updated: [], emptied: [] });
+    const stored = fake.stored(REPORTS, 'policyreports');
+    expect(stored.map((r) => `${r.metadata!.namespace}/${r.metadata!.name}`)).toEqual([
+      'envoy-gateway-system/aigw-admission',
+      'team-a/aigw-admission',
+      'team-b/aigw-admission',
+    ]);
+    const teamB = stored[2]!;
+    expect({ labels: teamB.metadata!.labels, summary: teamB.summary, results: teamB.results }).toEqual({
+      labels: { 'app.kubernetes.io/managed-by': 'aigw-admission' },
+      summary: { pass: 0, fail: 1, warn: 0, error: 0, skip: 0 },
+      results: [
+        {
+          source: 'aigw-admission',
+          policy: 'test-route-lookup',
+          result: 'fail',
+          message: 'no AIGatewayRoute team-b/nope',
+          properties: { mode: 'deny', path: 'spec.targetRouteName' },
+          resources: [{ apiVersion: 'gateway.envoyproxy.io/v1alpha1', kind: 'EnvoyPatchPolicy', namespace: 'team-b', name: 'broken' }],
+          timestamp: { seconds: T0.getTime() / 1000, nanos: 0 },
+        },
+      ],
+    });
+    expect(stored[1]!.summary).toEqual({ pass: 2, fail: 0, warn: 0, error: 0, skip: 0 });
+    expect((stored[1]!.results as { result: string; resources: { kind: string; name: string }[] }[]).map((r) => [r.result, r.resources[0]!.kind, r.resources[0]!.name])).toEqual([
+      ['pass', 'AIGatewayRoute', 'chat'],
+      ['pass', 'EnvoyPatchPolicy', 'ok'],
+    ]);
+    expect(stored[0]!.summary).toEqual({ pass: 0, fail: 0, warn: 1, error: 0, skip: 0 });
+    expect(fake.count('create')).toBe(3);
+
+    // Second run: the same reports are read and replaced, never created again.
+    const second = await writeReports(client, buildReports(result.findings, result.checked, T0));
+    expect(second).toEqual({ created: [], updated: ['envoy-gateway-system', 'team-a', 'team-b'], emptied: [] });
+    expect(fake.count('create')).toBe(3);
+    const puts = fake.calls.filter((c) => c.kind === 'update');
+    expect(puts.map((c) => [c.method, c.path, c.status])).toEqual([
+      ['PUT', '/apis/wgpolicyk8s.io/v1alpha2/namespaces/envoy-gateway-system/policyreports/aigw-admission', 200],
+      ['PUT', '/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports/aigw-admission', 200],
+      ['PUT', '/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-b/policyreports/aigw-admission', 200],
+    ]);
+    expect(fake.stored(REPORTS, 'policyreports')).toHaveLength(3);
+
+    // team-b's object is gone: its report is emptied, not left stale and not deleted.
+    const later = auditObjects(objects.slice(0, 2), pods, { policies, world, kubernetesMinor: 33, now: () => T0 });
+    const third = await writeReports(client, buildReports(later.findings, later.checked, T0));
+    expect(third).toEqual({ created: [], updated: ['envoy-gateway-system', 'team-a'], emptied: ['team-b'] });
+    const emptied = fake.stored(REPORTS, 'policyreports')[2]!;
+    expect([emptied.summary, emptied.results]).toEqual([{ pass: 0, fail: 0, warn: 0, error: 0, skip: 0 }, []]);
+    expect(fake.stored(REPORTS, 'policyreports')).toHaveLength(3);
+  });
+
+  it('a namespaced audit writes only its namespace\'s report', async () => {
+    fake = auditCluster();
+    await fake.start();
+    const client = kubeReportClient(fake.kubeConfig());
+    await writeReports(client, buildReports([], [objects[0]!, objects[2]!], T0));
+    const before = fake.stored(REPORTS, 'policyreports').map((r) => r.metadata!.resourceVersion);
+    const summary = await writeReports(client, buildReports([], [objects[0]!, proxyPod('envoy-1')], T0), { namespace: 'team-a' });
+    expect(summary).toEqual({ created: [], updated: ['team-a'], emptied: [] });
+    const after = fake.stored(REPORTS, 'policyreports');
+    expect(after.map((r) => r.metadata!.namespace)).toEqual(['team-a', 'team-b']);
+    expect(after[1]!.metadata!.resourceVersion).toBe(before[1]);
+    expect(fake.calls.filter((c) => c.kind === 'list' && c.path.includes('policyreports')).map((c) => c.path)).toEqual([
+      '/apis/wgpolicyk8s.io/v1alpha2/policyreports',
+      '/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports',
+    ]);
+  });
+
+  it('re-reads and retries when someone else wrote the report in between (409)', async () => {
+    fake = auditCluster();
+    await fake.start();
+    const real = kubeReportClient(fake.kubeConfig());
+    await writeReports(real, buildReports([], [objects[0]!], T0));
+    let interfered = false;
+    const racing: ReportClient = {
+      ...real,
+      async replace(report) {
+        if (!interfered) {
+          interfered = true;
+          const current = fake!.stored(REPORTS, 'policyreports')[0]!;
+          fake!.modify({ ...current, metadata: { ...current.metadata, annotations: { touched: 'yes' } } });
+        }
+        return real.replace(report);
+      },
+    };
+    const summary = await writeReports(racing, buildReports([], [objects[0]!], T0));
+    expect(summary.updated).toEqual(['team-a']);
+    expect(fake.calls.filter((c) => c.kind === 'update').map((c) => c.status)).toEqual([409, 200]);
+    expect(fake.stored(REPORTS, 'policyreports')).toHaveLength(1);
+  });
+});
