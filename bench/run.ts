@@ -5,7 +5,8 @@
  * Flags (or env): --quick, --runs N (BENCH_RUNS), --duration S (BENCH_DURATION), --warmup S (BENCH_WARMUP),
  * --connections N (BENCH_CONNECTIONS), --cpu-prof DIR (profile the serve process).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import type { AuditFigures } from './audit.js';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -210,6 +211,13 @@ async function main(): Promise<void> {
   process.stderr.write('bench: section 3, cost against object size (in process)\n');
   const sizes: SizeSeries[] = sizeSeries(deps, opts.runs * 3, opts.quick ? 5 : 30);
 
+  // Section 4: each run in a process of its own (its peak RSS is the audit's alone), the fake API in another.
+  process.stderr.write('bench: section 4, audit of 10,000 AIGatewayRoutes and 1,000 EnvoyPatchPolicies from a fake API\n');
+  const audits: AuditFigures[] = [];
+  for (let i = 0; i < opts.runs; i++) {
+    audits.push(JSON.parse(execFileSync(process.execPath, [join(DIST, 'bench', 'audit.js')], { encoding: 'utf8' })) as AuditFigures);
+  }
+
   // Section 1 and 2: three servers on one certificate, each loaded in turn from a separate process.
   const tlsDir = join(work, 'certs');
   const serveArgs = [
@@ -290,7 +298,7 @@ async function main(): Promise<void> {
     const peakRss = procStatus(ours.child.pid!, 'VmHWM') ?? (await scrapeRss(oursUrl, readFileSync(join(tlsDir, 'ca.crt'))));
     await cleanup();
 
-    const report = render({ opts, machine, bodies, rows: [...rows.values()], figures, halfRate, halfRuns, halfRunsNode, sizes, peakRss, idleRss, failures, seconds: (Date.now() - started) / 1000 });
+    const report = render({ opts, machine, bodies, rows: [...rows.values()], figures, halfRate, halfRuns, halfRunsNode, sizes, audits, peakRss, idleRss, failures, seconds: (Date.now() - started) / 1000 });
     process.stdout.write(report.text);
     const resultsDir = join(ROOT, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
@@ -316,6 +324,7 @@ function render(r: {
   halfRuns: LoadResult[];
   halfRunsNode: LoadResult[];
   sizes: SizeSeries[];
+  audits: AuditFigures[];
   peakRss: number | undefined;
   idleRss: number | undefined;
   failures: string[];
@@ -383,7 +392,21 @@ function render(r: {
     out.push(`   ${s.title} on /${s.endpoint}; fired: ${fired.length ? fired.join(', ') : 'none'}`, table(rowsOut, '   '));
   }
 
-  out.push('', '4. Audit: not built yet');
+  if (r.audits.length > 0) {
+    const a = r.audits[0]!;
+    const sec = (pick: (f: AuditFigures) => number) => showSpread(spread(r.audits.map(pick)));
+    out.push(
+      '',
+      `4. Audit: ${a.routes.toLocaleString('en')} AIGatewayRoutes (3 rules, 2 priority levels each) and ${a.patchPolicies.toLocaleString('en')} EnvoyPatchPolicies, listed in pages of 500 (${a.listRequests} list requests) from a fake API in another process, every policy (${a.findings.toLocaleString('en')} findings)`,
+      table(
+        [
+          ['', 'list s', 'evaluate s', 'total s', 'peak RSS MB'],
+          ['audit', sec((f) => f.listSeconds), sec((f) => f.evaluateSeconds), sec((f) => f.totalSeconds), sec((f) => f.peakRssBytes / MB)],
+        ],
+        '   ',
+      ),
+    );
+  } else out.push('', '4. Audit: not run');
   out.push(
     '',
     `5. Peak RSS of serve under the load of section 1: ${r.peakRss ? `${num(r.peakRss / MB, 3)} MB` : 'unknown'} (VmHWM; ${r.idleRss ? `${num(r.idleRss / MB, 3)} MB idle after start` : 'idle unknown'}; target < 150 MB)`,
@@ -408,7 +431,7 @@ function render(r: {
       halfRate: { rate: r.halfRate, p99: halfP99, runs: r.halfRuns, bareNodeP99: halfP99Node, bareNodeRuns: r.halfRunsNode },
     },
     sizes: r.sizes,
-    audit: 'not built yet',
+    audit: r.audits,
     serveRss: { peakBytes: r.peakRss, idleBytes: r.idleRss },
     failures: r.failures,
   };
