@@ -52,15 +52,18 @@ function parseListen(value: string): { host: string; port: number } {
  * module that needs it) is imported only on the way to a cluster: it holds about 70 MB of generated API code that
  * serve --standalone, review, check and certs never use.
  */
-async function loadKubeConfig(file: string | undefined): Promise<KubeConfig> {
+async function findKubeConfig(file: string | undefined): Promise<KubeConfig | undefined> {
   const { findCluster } = await import('./explain-cluster.js');
-  let kc: KubeConfig | undefined;
   try {
-    kc = findCluster(file, process.env, homedir());
+    return findCluster(file, process.env, homedir());
   } catch (err) {
     const source = file ? `--kubeconfig ${file}` : `KUBECONFIG ${process.env.KUBECONFIG ?? '~/.kube/config'}`;
     throw new AdmissionError('INVALID_CONFIG', `${source}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
   }
+}
+
+async function loadKubeConfig(file: string | undefined): Promise<KubeConfig> {
+  const kc = await findKubeConfig(file);
   if (!kc) {
     throw new AdmissionError(
       'INVALID_CONFIG',
@@ -218,14 +221,32 @@ export function buildProgram(): Command {
     .requiredOption('-f, --file <file...>', 'manifests (YAML or JSON, multi-document, kind: List, directories, - for stdin); together they are the whole world for cross-references')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
     .option('--crds <dir...>', 'CustomResourceDefinitions to validate against (files or directories, as kubectl get crd -o yaml writes them)')
+    .option('--kubeconfig <file>', 'without --crds, read the CRDs from this cluster (default: the cluster kubectl would use, if any)')
+    .option('--offline', 'never contact a cluster, even to read CRDs')
     .option('--config <file>', 'policy configuration (default: config.yaml when present)')
-    .action((o: { file: string[]; output: 'table' | 'json' | 'yaml'; crds?: string[]; config?: string }) => {
+    .action(async (o: { file: string[]; output: 'table' | 'json' | 'yaml'; crds?: string[]; kubeconfig?: string; offline?: boolean; config?: string }) => {
       try {
         const holder = new ConfigHolder(ALL_POLICIES, ConfigHolder.resolvePath(o.config));
         const manifests = readManifests(o.file);
-        const crdObjects = [...(o.crds ? readManifests(o.crds) : []), ...manifests].map((m) => m.object).filter((x) => x.kind === 'CustomResourceDefinition');
+        let crdObjects = [...(o.crds ? readManifests(o.crds) : []), ...manifests].map((m) => m.object).filter((x) => x.kind === 'CustomResourceDefinition');
+        if (crdObjects.length === 0 && !o.offline) {
+          // The installed CRDs are the schema the API server will apply: read them when there is a cluster.
+          const kc = await findKubeConfig(o.kubeconfig);
+          if (kc) {
+            const { makePageLister } = await import('./world/list-page.js');
+            const { clusterCrds } = await import('./crd/cluster.js');
+            const server = kc.getCurrentCluster()?.server;
+            try {
+              crdObjects = await clusterCrds(makePageLister(kc));
+              process.stderr.write(`note: ${crdObjects.length} CRDs read from the cluster at ${server}\n`);
+            } catch (err) {
+              const { describeApiError } = await import('./world/cluster-world.js');
+              process.stderr.write(`note: could not read the CRDs from the cluster at ${server} (${describeApiError(err)}); pass --crds DIR or --offline\n`);
+            }
+          }
+        }
         const crds = crdObjects.length > 0 ? new CrdSchemas(crdObjects) : undefined;
-        if (!crds) process.stderr.write('note: no CRDs given (--crds DIR): objects are not checked against their CRD schema and rules\n');
+        if (!crds) process.stderr.write('note: no CRDs given (--crds DIR) or read from a cluster: objects are not checked against their CRD schema and rules\n');
         const result = checkObjects(manifests, {
           policies: holder.policies,
           crds,

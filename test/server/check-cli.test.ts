@@ -6,7 +6,10 @@ import { join } from 'node:path';
 import { HAS_SHARED, ROOT, SHARED } from '../helpers.js';
 
 const CLI = join(ROOT, 'dist/src/cli.js');
-const run = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, input, encoding: 'utf8' });
+// No cluster to find: check would otherwise read CRDs from whatever cluster kubectl would use.
+const NO_CLUSTER_HOME = mkdtempSync(join(tmpdir(), 'aigw-check-home-'));
+const run = (args: string[], input?: string) =>
+  spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, input, encoding: 'utf8', env: { ...process.env, HOME: NO_CLUSTER_HOME, KUBECONFIG: '' } });
 const PROJECT = 'test/fixtures/check/project';
 
 const CHAT = { apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'AIGatewayRoute', namespace: 'default', name: 'chat' };
@@ -21,9 +24,9 @@ const BAD_CEL =
 
 describe('aigw-admission check', () => {
   it('prints the findings in the SPEC shape with -o json, the namespace-less route in default, and exits 1 on a deny', () => {
-    const r = run(['check', '-f', PROJECT, '-o', 'json']);
+    const r = run(['check', '--offline', '-f', PROJECT, '-o', 'json']);
     expect(r.status).toBe(1);
-    expect(r.stderr).toBe('note: no CRDs given (--crds DIR): objects are not checked against their CRD schema and rules\n');
+    expect(r.stderr).toBe('note: no CRDs given (--crds DIR) or read from a cluster: objects are not checked against their CRD schema and rules\n');
     expect(JSON.parse(r.stdout)).toEqual([
       { policy: 'stream-idle-zero', mode: 'warn', resource: CHAT, path: 'spec.rules[0].streamIdleTimeout', message: IDLE_ZERO },
       { policy: 'llm-request-cost-cel', mode: 'deny', resource: CHAT, path: 'spec.llmRequestCosts[0].cel', message: BAD_CEL },
@@ -65,10 +68,10 @@ describe('aigw-admission check', () => {
   });
 
   it('exits 0 with no findings (stdin), saying so on stderr', () => {
-    const r = run(['check', '-f', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n');
+    const r = run(['check', '--offline', '-f', '-'], 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n');
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe('note: no CRDs given (--crds DIR): objects are not checked against their CRD schema and rules\nno findings in 1 object\n');
+    expect(r.stderr).toBe('note: no CRDs given (--crds DIR) or read from a cluster: objects are not checked against their CRD schema and rules\nno findings in 1 object\n');
     expect(run(['check', '-f', 'test/fixtures/check/clean', '-o', 'json']).stdout).toBe('[]\n');
   });
 
