@@ -2,7 +2,7 @@ import { apply_patch } from 'jsonpatch';
 import type { AnyPolicy } from './review/policy.js';
 import { PolicySet, type PolicySettings } from './review/policy-set.js';
 import { review } from './review/review.js';
-import type { Logger } from './review/deps.js';
+import { silentLogger } from './review/deps.js';
 import type { AdmissionReviewRequest, JsonPatchOperation, KubeObject } from './review/types.js';
 import { MemoryWorld } from './world/world.js';
 import { WORLD_KEYS } from './model/kinds.js';
@@ -49,15 +49,6 @@ export function injectPods(
   return {
     notes,
     pods: pods.map((m, i) => {
-      let skipped: InjectedPod['skipped'];
-      const logger: Logger = {
-        debug() {},
-        info(obj: { event?: string; reason?: string; detail?: string }) {
-          if (obj.event === 'sidecar_injection_skipped') skipped = { reason: obj.reason ?? '', detail: obj.detail ?? '' };
-        },
-        warn() {},
-        error() {},
-      };
       const input: AdmissionReviewRequest = {
         apiVersion: 'admission.k8s.io/v1',
         kind: 'AdmissionReview',
@@ -72,8 +63,11 @@ export function injectPods(
           dryRun: true,
         },
       };
-      const { review: out } = review(input, 'mutate', { policies, world, now: opts.now, logger });
-      const patch: JsonPatchOperation[] = out.response.patch ? JSON.parse(Buffer.from(out.response.patch, 'base64').toString('utf8')) : [];
+      const { review: out, verdict } = review(input, 'mutate', { policies, world, now: opts.now, logger: silentLogger });
+      const skip = verdict.observations.find((o) => o.event === 'sidecar_injection_skipped');
+      const skipped = skip ? { reason: skip.reason, detail: String(skip.fields?.detail ?? '') } : undefined;
+      // The ops the response carries (none when the pod was refused or the policy only audits).
+      const patch: JsonPatchOperation[] = out.response.patch ? verdict.patch : [];
       const pod = patch.length > 0 ? (apply_patch(structuredClone(m.object), patch) as KubeObject) : m.object;
       return { source: m.source, pod, patch, warnings: out.response.warnings ?? [], skipped };
     }),

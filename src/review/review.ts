@@ -11,6 +11,7 @@ import type {
   EventDraft,
   Finding,
   JsonPatchOperation,
+  Observation,
   KubeObject,
   Mode,
   ResourceRef,
@@ -25,6 +26,8 @@ export interface Verdict {
   fired: string[];
   /** Warnings about the review itself rather than the object (a stale cluster cache), after the findings. */
   notices: string[];
+  /** What the policies observed (also logged and counted), for callers that report it themselves (`inject`). */
+  observations: Array<Observation & { policy: string }>;
 }
 
 /** The world as policies see it, counting the lookups so the review knows whether its state mattered. */
@@ -58,7 +61,7 @@ export function resourceOf(request: AdmissionRequest): ResourceRef {
 export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: ReviewDeps, resource: ResourceRef = resourceOf(request)): Verdict {
   const { group, kind } = request.kind;
   const matching = deps.policies.matching(endpoint, group, kind, request.operation);
-  const verdict: Verdict = { allowed: true, findings: [], patch: [], events: [], fired: [], notices: [] };
+  const verdict: Verdict = { allowed: true, findings: [], patch: [], events: [], fired: [], notices: [], observations: [] };
   if (matching.length === 0) return verdict;
   // An object being deleted only gets finalizers removed: judging it could leave the deletion hanging forever.
   if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp) return verdict;
@@ -117,6 +120,7 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
       for (const o of result.observations) {
         deps.metrics?.observed(policy.id, o.event, o.reason);
         deps.logger.info({ ...o.fields, event: o.event, reason: o.reason, uid: request.uid, policy: policy.id, mode }, o.event);
+        verdict.observations.push({ ...o, policy: policy.id });
       }
     }
     const findings = result.findings ?? [];

@@ -1,47 +1,18 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ALL_POLICIES } from '../../policies/index.js';
-import { ROOT, route } from '../helpers.js';
+import { route } from '../helpers.js';
 import type { FakeApiServer } from './fake-apiserver.js';
 import { REPORTS, auditCluster, proxyPod } from './audit-support.js';
+import { fakeKubeconfig, runCli } from './support.js';
 
-const CLI = join(ROOT, 'dist/src/cli.js');
 let fake: FakeApiServer | undefined;
 afterEach(async () => {
   await fake?.cut().catch(() => undefined);
   fake = undefined;
 });
-
-function kubeconfigFor(dir: string, port: number): string {
-  const file = join(dir, 'kubeconfig');
-  writeFileSync(
-    file,
-    [
-      'apiVersion: v1',
-      'kind: Config',
-      `clusters: [{name: fake, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]`,
-      'users: [{name: fake, user: {token: test-token}}]',
-      'contexts: [{name: fake, context: {cluster: fake, user: fake}}]',
-      'current-context: fake',
-      '',
-    ].join('\n'),
-  );
-  return file;
-}
-
-function run(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env: { ...process.env, KUBECONFIG: '', ...env } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 describe('aigw-admission audit (a process against a fake API server)', () => {
   it('prints the findings of the cluster, exits 1 on a deny finding, and writes one PolicyReport per namespace, in place on rerun', async () => {
@@ -50,7 +21,7 @@ describe('aigw-admission audit (a process against a fake API server)', () => {
     fake.add(route([{ name: 'r0', streamIdleTimeout: '0s' }], 'chat', 'team-a'));
     fake.add(proxyPod('envoy-team-a-ai-gateway-1a2b3c4d-5d8f9c7b6-x2k4q'));
     const dir = mkdtempSync(join(tmpdir(), 'aigw-audit-cli-'));
-    const kubeconfig = kubeconfigFor(dir, fake.port);
+    const kubeconfig = fakeKubeconfig(dir, fake.port);
     // Only two policies, so the expected findings stay exact.
     const config = join(dir, 'config.yaml');
     const keep = new Set(['stream-idle-zero', 'inject-extproc-sidecar']);
@@ -59,7 +30,7 @@ describe('aigw-admission audit (a process against a fake API server)', () => {
       `policies:\n${ALL_POLICIES.filter((p) => !keep.has(p.id)).map((p) => `  ${p.id}: {enabled: false}\n`).join('')}  stream-idle-zero: {mode: deny}\n`,
     );
 
-    const json = await run(['audit', '--kubeconfig', kubeconfig, '--config', config, '-o', 'json', '--write-reports']);
+    const json = await runCli(['audit', '--kubeconfig', kubeconfig, '--config', config, '-o', 'json', '--write-reports']);
     expect(json.code).toBe(1);
     expect(JSON.parse(json.stdout)).toEqual([
       {
@@ -93,7 +64,7 @@ describe('aigw-admission audit (a process against a fake API server)', () => {
       ['team-a', { pass: 0, fail: 1, warn: 0, error: 0, skip: 0 }],
     ]);
 
-    const table = await run(['audit', '--kubeconfig', kubeconfig, '--config', config, '--write-reports']);
+    const table = await runCli(['audit', '--kubeconfig', kubeconfig, '--config', config, '--write-reports']);
     expect(table.code).toBe(1);
     // Columns are padded to the widest cell and three spaces apart; the message (last) is checked in the JSON above.
     expect(table.stdout.split('\n').map((l) => l.split(/ {3,}/).slice(0, 5))).toEqual([
@@ -112,14 +83,14 @@ describe('aigw-admission audit (a process against a fake API server)', () => {
     fake = auditCluster();
     await fake.start();
     const dir = mkdtempSync(join(tmpdir(), 'aigw-audit-cli-'));
-    const kubeconfig = kubeconfigFor(dir, fake.port);
+    const kubeconfig = fakeKubeconfig(dir, fake.port);
     await fake.cut();
-    const out = await run(['audit', '--kubeconfig', kubeconfig]);
+    const out = await runCli(['audit', '--kubeconfig', kubeconfig]);
     expect([out.code, out.stdout, out.stderr]).toEqual([2, '', `aigw-admission: no cluster: cannot reach http://127.0.0.1:${fake.port}: ECONNREFUSED\n`]);
   });
 
   it('exits 2 without a cluster at all', async () => {
-    const out = await run(['audit'], { HOME: mkdtempSync(join(tmpdir(), 'aigw-audit-home-')) });
+    const out = await runCli(['audit'], { HOME: mkdtempSync(join(tmpdir(), 'aigw-audit-home-')) });
     expect(out.code).toBe(2);
     expect(out.stderr).toContain('no Kubernetes cluster found: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod');
   });

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeApiServer } from './fake-apiserver.js';
-import { fakeCluster } from './support.js';
+import { fakeCluster, fakeKubeconfig } from './support.js';
 import { ApiServerClient } from '../server/apiserver-client.js';
 import { ROOT } from '../helpers.js';
 
@@ -19,19 +19,7 @@ describe('aigw-admission serve --kubeconfig (cluster mode)', () => {
     fake = fakeCluster();
     await fake.start();
     const dir = mkdtempSync(join(tmpdir(), 'aigw-cli-cluster-'));
-    const kubeconfig = join(dir, 'kubeconfig');
-    writeFileSync(
-      kubeconfig,
-      [
-        'apiVersion: v1',
-        'kind: Config',
-        'clusters: [{name: fake, cluster: {server: "http://127.0.0.1:' + fake.port + '", insecure-skip-tls-verify: true}}]',
-        'users: [{name: fake, user: {token: test-token}}]',
-        'contexts: [{name: fake, context: {cluster: fake, user: fake}}]',
-        'current-context: fake',
-        '',
-      ].join('\n'),
-    );
+    const kubeconfig = fakeKubeconfig(dir, fake.port);
     const child = spawn(process.execPath, [CLI, 'serve', '--kubeconfig', kubeconfig, '--no-manage-certs', '--listen', '127.0.0.1:0', '--tls-dir', join(dir, 'certs')], {
       cwd: ROOT,
       env: { ...process.env, POD_NAME: 'aigw-admission-0' },

@@ -1,4 +1,8 @@
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { FakeApiServer } from './fake-apiserver.js';
+import { ROOT } from '../helpers.js';
 import { definePolicy } from '../../src/review/policy.js';
 import { ENVOYPATCHPOLICY, WORLD_KEYS } from '../../src/model/kinds.js';
 import type { Logger } from '../../src/review/deps.js';
@@ -58,3 +62,33 @@ export const routeLookup = definePolicy({
   },
 });
 
+
+/** A kubeconfig in `dir` pointing at a fake API server on 127.0.0.1 (plain HTTP, the token the fake expects). */
+export function fakeKubeconfig(dir: string, port: number): string {
+  const file = join(dir, 'kubeconfig');
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters: [{name: fake, cluster: {server: "http://127.0.0.1:${port}", insecure-skip-tls-verify: true}}]`,
+      'users: [{name: fake, user: {token: test-token}}]',
+      'contexts: [{name: fake, context: {cluster: fake, user: fake}}]',
+      'current-context: fake',
+      '',
+    ].join('\n'),
+  );
+  return file;
+}
+
+/** The built CLI as a process, asynchronously, so the fake API server in this process can answer it. */
+export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), ...args], { cwd: ROOT, env: { ...process.env, KUBECONFIG: '', ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
