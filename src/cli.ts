@@ -14,7 +14,7 @@ import { createCertBundle, writeCertBundle, caBundleBase64 } from './tls/certs.j
 import { parseAdmissionReview } from './review/parse.js';
 import { review } from './review/review.js';
 import { AdmissionError } from './review/errors.js';
-import { MemoryWorld } from './world/world.js';
+import { MemoryWorld, parseKubernetesMinor } from './world/world.js';
 import { createLogger } from './observe/logger.js';
 import { silentLogger } from './review/deps.js';
 import { readManifests } from './manifests.js';
@@ -283,7 +283,7 @@ export function buildProgram(): Command {
         const { auditObjects, listCluster } = await import('./audit/audit.js');
         const { buildReports, kubeReportClient, writeReports } = await import('./audit/policy-report.js');
         const { makePageLister } = await import('./world/list-page.js');
-        const { describeApiError, parseKubernetesMinor } = await import('./world/cluster-world.js');
+        const { describeApiError } = await import('./world/cluster-world.js');
         const server = kc.getCurrentCluster()?.server ?? 'the cluster';
         progress = progressLine(process.stderr);
         let minor: number | undefined;
@@ -346,9 +346,8 @@ export function buildProgram(): Command {
         const holder = new ConfigHolder(ALL_POLICIES, ConfigHolder.resolvePath(o.config));
         let minor = holder.config.kubernetesMinor;
         if (o.kubernetesMinor !== undefined) {
-          const m = /^(\d{1,2})\+?$/.exec(o.kubernetesMinor);
-          if (!m) throw new AdmissionError('INVALID_INPUT_FILE', `--kubernetes-minor ${o.kubernetesMinor}: expected the minor version, e.g. 32, 33 or 33+`);
-          minor = Number(m[1]);
+          minor = parseKubernetesMinor(o.kubernetesMinor);
+          if (minor === undefined) throw new AdmissionError('INVALID_INPUT_FILE', `--kubernetes-minor ${o.kubernetesMinor}: expected the minor version, e.g. 32, 33 or 33+`);
         }
         const manifests = readManifests(o.file);
         const result = injectPods(manifests, { policies: ALL_POLICIES, settings: holder.config.policies, kubernetesMinor: minor, now: () => new Date() });

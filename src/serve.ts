@@ -11,7 +11,8 @@ import type { ClusterWorld, ClusterWorldOptions } from './world/cluster-world.js
 import type { KubeEventSink, KubeEventSinkOptions } from './world/kube-events.js';
 import type { BackgroundAudit, Scheduler } from './audit/background.js';
 import type { ReportClient } from './audit/policy-report.js';
-import type { EventSink, Logger, ReviewDeps } from './review/deps.js';
+import type { Logger, ReviewDeps } from './review/deps.js';
+import type { Config } from './config/config.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AnyPolicy } from './review/policy.js';
 
@@ -99,16 +100,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   let renew: (c: ServingCerts) => void = () => {};
   const tls = await certs.start((c) => renew(c));
 
-  const eventSink: EventSink | undefined = events;
-  const deps = (): ReviewDeps => ({
-    policies: config.policies,
-    world,
-    now,
-    logger,
-    metrics,
-    events: eventSink,
-    staleAfterSeconds: config.config.cache.staleAfterSeconds,
-  });
+  // Rebuilt only when the config is reloaded, not per review.
+  let depsFor: Readonly<Config> | undefined;
+  let currentDeps: ReviewDeps | undefined;
+  const deps = (): ReviewDeps => {
+    if (currentDeps === undefined || depsFor !== config.config) {
+      depsFor = config.config;
+      currentDeps = { policies: config.policies, world, now, logger, metrics, events, staleAfterSeconds: depsFor.cache.staleAfterSeconds };
+    }
+    return currentDeps;
+  };
   const webhook = createWebhookServer({
     host: opts.host,
     port: opts.port,

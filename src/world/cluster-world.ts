@@ -3,7 +3,9 @@ import { VersionApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../review/deps.js';
 import type { KubeObject } from '../review/types.js';
 import { WORLD_KEYS } from '../model/kinds.js';
-import type { World } from './world.js';
+import { parseKubernetesMinor, type World } from './world.js';
+
+export { parseKubernetesMinor };
 import { apiPath, makePageLister, type ListedKind, type PageLister } from './list-page.js';
 
 /** A kind the cache lists and watches in all namespaces; versions are tried in order (the first served one wins). */
@@ -87,12 +89,6 @@ function safeJson(text: string): unknown {
   }
 }
 
-/** `minor` from GET /version: "33", or "33+" on many managed clusters. */
-export function parseKubernetesMinor(minor: unknown): number | undefined {
-  if (typeof minor !== 'string') return undefined;
-  const m = /^(\d+)\+?$/.exec(minor.trim());
-  return m ? Number(m[1]) : undefined;
-}
 
 /** A cancellable pause: `stop()` ends every pause at once instead of waiting out a retry delay. */
 class Pauses {

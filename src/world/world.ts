@@ -21,6 +21,13 @@ export interface World {
   ready(): boolean;
 }
 
+/** `minor` from GET /version: "33", or "33+" on many managed clusters. */
+export function parseKubernetesMinor(minor: unknown): number | undefined {
+  if (typeof minor !== 'string') return undefined;
+  const m = /^(\d+)\+?$/.exec(minor.trim());
+  return m ? Number(m[1]) : undefined;
+}
+
 export function groupKindKey(apiVersionOrGroup: string, kind: string): string {
   const slash = apiVersionOrGroup.indexOf('/');
   // `apiVersion` "aigateway.envoyproxy.io/v1beta1" → group; "v1" (core) → ""; a bare group passes through.
