@@ -10,18 +10,15 @@ import {
   NATIVE_SIDECAR_MIN_MINOR,
   UDS_MOUNT_PATH,
   UDS_VOLUME_NAME,
-  buildExtProcContainer,
   envoyUdsMount,
   existingSidecar,
   filterConfigSecretName,
-  filterConfigVolume,
-  injectedAnnotationValue,
+  injectedSidecar,
   isEnvoyGatewayPod,
   owningGateway,
   placementFor,
   podSpecView,
   routesAttachedTo,
-  udsVolume,
   type GatewayRef,
   type PodSpecView,
   type SidecarTemplate,
@@ -188,10 +185,13 @@ export default definePolicy<InjectParams>({
 
     const minor = world.kubernetesMinor();
     const placement = placementFor(minor);
-    patch.set(['metadata', 'annotations', INJECTED_ANNOTATION], injectedAnnotationValue(params, placement, gateway));
-    if (!view.volumes.some((v) => v.name === UDS_VOLUME_NAME)) patch.append(['spec', 'volumes'], udsVolume());
-    if (!view.volumes.some((v) => v.name === FILTER_CONFIG_VOLUME_NAME)) patch.append(['spec', 'volumes'], filterConfigVolume(gateway));
-    patch.append(['spec', placement], buildExtProcContainer(params, placement));
+    const injected = injectedSidecar(params, placement, gateway);
+    patch.set(['metadata', 'annotations', INJECTED_ANNOTATION], injected.annotation);
+    for (const volume of injected.volumes) {
+      // A matching volume the pod already has is reused (conflicts() refused the others).
+      if (!view.volumes.some((v) => v.name === volume.name)) patch.append(['spec', 'volumes'], volume);
+    }
+    patch.append(['spec', placement], injected.container);
     for (const i of envoyIndexes) {
       if (!hasMount(view.containers[i]!)) patch.append(['spec', 'containers', i, 'volumeMounts'], envoyUdsMount());
     }

@@ -151,20 +151,22 @@ export function envoyUdsMount(): Record<string, unknown> {
   return { name: UDS_VOLUME_NAME, mountPath: UDS_MOUNT_PATH };
 }
 
-/** A short digest of everything injected, so the audit can tell a pod built from an older template (drift). */
+/** Everything injected for one Gateway, built once: the container, the volumes, and the annotation recording them. */
+export function injectedSidecar(template: SidecarTemplate, placement: Placement, gateway: GatewayRef): { container: Record<string, unknown>; volumes: Volume[]; digest: string; annotation: string } {
+  const container = buildExtProcContainer(template, placement);
+  const volumes = [udsVolume(), filterConfigVolume(gateway)];
+  // The digest lets the audit tell a pod built from an older template (drift).
+  const digest = createHash('sha256').update(JSON.stringify({ container, volumes })).digest('hex').slice(0, 16);
+  const annotation = JSON.stringify({ container: EXTPROC_CONTAINER_NAME, placement, image: template.image, gateway: `${gateway.namespace}/${gateway.name}`, template: digest });
+  return { container, volumes, digest, annotation };
+}
+
 export function templateDigest(template: SidecarTemplate, placement: Placement, gateway: GatewayRef): string {
-  const injected = { container: buildExtProcContainer(template, placement), volumes: [udsVolume(), filterConfigVolume(gateway)] };
-  return createHash('sha256').update(JSON.stringify(injected)).digest('hex').slice(0, 16);
+  return injectedSidecar(template, placement, gateway).digest;
 }
 
 export function injectedAnnotationValue(template: SidecarTemplate, placement: Placement, gateway: GatewayRef): string {
-  return JSON.stringify({
-    container: EXTPROC_CONTAINER_NAME,
-    placement,
-    image: template.image,
-    gateway: `${gateway.namespace}/${gateway.name}`,
-    template: templateDigest(template, placement, gateway),
-  });
+  return injectedSidecar(template, placement, gateway).annotation;
 }
 
 export interface PodSpecView {
