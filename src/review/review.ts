@@ -78,7 +78,7 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
     cache.set(key, value);
     return value;
   };
-  for (const { policy, mode, params } of matching) {
+  for (const { policy, mode, params, prepared } of matching) {
     const patch = new PatchBuilder(request.object, created);
     let result;
     try {
@@ -94,6 +94,7 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
         dryRun: request.dryRun === true,
         patch,
         memo,
+        prepared,
       });
     } catch (err) {
       deps.metrics?.policyError(policy.id);
