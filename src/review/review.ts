@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { PatchBuilder } from './patch.js';
+import { boundedDenial, boundedWarnings } from './bounded-answer.js';
 import type { ReviewDeps } from './deps.js';
 import type { World } from '../world/world.js';
 import { cacheNotice } from '../world/staleness.js';
@@ -131,7 +132,7 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
       // A mutating policy's findings describe what it wrote: never a denial.
       const capped = policy.endpoint === 'mutate' && mode === 'deny' ? 'warn' : mode;
       const effective = f.atMost && MODE_SEVERITY[f.atMost] < MODE_SEVERITY[capped] ? f.atMost : capped;
-      verdict.findings.push({ policy: policy.id, mode: effective, resource, path: f.path, message: f.message });
+      verdict.findings.push({ policy: policy.id, mode: effective, resource, path: f.path, message: f.message, ...(f.note ? { note: f.note } : {}) });
       deps.metrics?.finding(policy.id, effective);
       if (effective === 'deny') verdict.allowed = false;
     }
@@ -154,12 +155,17 @@ export function formatFinding(f: Pick<Finding, 'policy' | 'path' | 'message'>): 
   return f.path ? `[${f.policy}] ${f.path}: ${f.message}` : `[${f.policy}] ${f.message}`;
 }
 
-export function buildResponse(uid: string, verdict: Verdict, endpoint: Endpoint): AdmissionReviewResponse {
+/**
+ * The answer the API server gets: denials in `status.message` and warnings within their bounds (bounded-answer.ts);
+ * the verdict keeps every finding in full for the log, `check` and Events.
+ */
+export function buildResponse(uid: string, verdict: Verdict, endpoint: Endpoint, resource?: ResourceRef): AdmissionReviewResponse {
   const response: AdmissionReviewResponse['response'] = { uid, allowed: verdict.allowed };
-  const denials = verdict.findings.filter((f) => f.mode === 'deny');
-  const warnings = [...verdict.findings.filter((f) => f.mode === 'warn').map(formatFinding), ...verdict.notices];
+  const about = resource ?? verdict.findings[0]?.resource ?? { apiVersion: '', kind: '', namespace: '', name: '' };
+  const warnings = boundedWarnings(verdict.findings, verdict.notices, endpoint, about);
   if (!verdict.allowed) {
-    response.status = { code: 403, reason: 'Forbidden', message: denials.map(formatFinding).join('\n') };
+    const denials = verdict.findings.filter((f) => f.mode === 'deny');
+    response.status = { code: 403, reason: 'Forbidden', message: boundedDenial(denials, about) };
   }
   if (warnings.length > 0) response.warnings = warnings;
   if (endpoint === 'mutate' && verdict.allowed && verdict.patch.length > 0) {
@@ -182,7 +188,7 @@ export function review(
   const request = input.request;
   const resource = resourceOf(request);
   const verdict = evaluate(request, endpoint, deps, resource);
-  const out = buildResponse(request.uid, verdict, endpoint);
+  const out = buildResponse(request.uid, verdict, endpoint, resource);
   const dryRun = request.dryRun === true;
   if (!dryRun && deps.events && verdict.events.length > 0) {
     for (const e of verdict.events) deps.events.emit(e.regarding ?? resource, e);
