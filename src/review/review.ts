@@ -6,6 +6,7 @@ import { DEFAULT_REVIEW_DEADLINE_MS, DEFAULT_SLICE_MS } from './deps.js';
 import type { ReviewDeps } from './deps.js';
 import type { World } from '../world/world.js';
 import { cacheNotice } from '../world/staleness.js';
+import { overSchemaLimits } from '../model/schema-limits.js';
 import type {
   AdmissionRequest,
   AdmissionReviewRequest,
@@ -101,6 +102,12 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
   if (matching.length === 0) return verdict;
   // An object being deleted only gets finalizers removed: judging it could leave the deletion hanging forever.
   if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp) return verdict;
+  // Mutating webhooks run before schema validation: an object the CRD refuses gets no patch (it would only cost memory).
+  const over = endpoint === 'mutate' ? overSchemaLimits(group, kind, request.object) : undefined;
+  if (over) {
+    verdict.notices.push(`not mutated: ${over}, so the API server refuses this object whatever the webhook writes`);
+    return verdict;
+  }
 
   const now = deps.now();
   const clock = deps.clock ?? performance.now.bind(performance);

@@ -76,3 +76,16 @@ describe('the pieces', () => {
   });
 });
 
+
+describe('/mutate and objects the schema refuses', () => {
+  it('writes no patch for a route over the CRD list limits, and says why in one line', () => {
+    const huge = route(Array.from({ length: 3000 }, (_, i) => ({ name: `r-${i}`, backendRefs: twoLevels })));
+    const out = answerReview(JSON.stringify(admissionReview(huge)), 'mutate', deps());
+    expect(JSON.parse(out.body).response).toEqual({
+      uid: expect.any(String),
+      allowed: true,
+      warnings: ['not mutated: spec.rules: Too many: 3000: must have at most 15 items, so the API server refuses this object whatever the webhook writes'],
+    });
+    expect(out.body.length).toBeLessThan(512);
+  });
+});
