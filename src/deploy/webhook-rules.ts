@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import { OPERATIONS, type Endpoint, type Operation } from '../review/types.js';
+import { OPERATIONS, type Endpoint, type Operation } from '../kube/types.js';
 import type { AnyPolicy, KindMatch } from '../review/policy.js';
 
 /** Names the manifests in deploy/ use; the certificate manager patches the webhook configurations by these names. */

@@ -1,6 +1,6 @@
 import { apply_patch } from 'jsonpatch';
 import { ConflictError, type CertClusterClient, type SecretState, type WebhookConfigRef, type WebhookConfigState } from '../../src/cluster/webhook-certs.js';
-import type { JsonPatchOperation } from '../../src/review/types.js';
+import type { JsonPatchOperation } from '../../src/kube/types.js';
 
 /** An in-memory API server for the certificate manager: resourceVersions, 409s, JSON Patch, a call log. */
 export class FakeCertClient implements CertClusterClient {

@@ -8,7 +8,7 @@ import { generatedDeployFiles, rulesFor, webhookConfiguration } from '../../src/
 import { ConfigLoader } from '../../src/config/config.js';
 import { definePolicy, type AnyPolicy } from '../../src/review/policy.js';
 import { AIGATEWAYROUTE, ENVOYPATCHPOLICY, POD } from '../../src/model/kinds.js';
-import type { KubeObject, Operation } from '../../src/review/types.js';
+import type { KubeObject, Operation } from '../../src/kube/types.js';
 import { ROOT } from '../helpers.js';
 import { schemaProblems, unknownFields } from './schemas.js';
 

@@ -1,20 +1,20 @@
 import { join, resolve } from 'node:path';
-import { ALL_POLICIES } from '../policies/index.js';
-import { ConfigHolder } from './runtime.js';
-import { createLogger } from './observe/logger.js';
-import { Metrics } from './observe/metrics.js';
-import { createWebhookServer, type WebhookServer } from './server/server.js';
-import { TLS_FILES } from './tls/certs.js';
-import { tlsDirSource, type ServingCerts, type ServingCertSource } from './tls/source.js';
-import { MemoryWorld, type World } from './world/world.js';
-import type { ClusterWorld, ClusterWorldOptions } from './world/cluster-world.js';
-import type { KubeEventSink, KubeEventSinkOptions } from './world/kube-events.js';
-import type { BackgroundAudit, Scheduler } from './audit/background.js';
-import type { ReportClient } from './audit/policy-report.js';
-import type { Logger, ReviewDeps } from './review/deps.js';
-import type { Config } from './config/config.js';
+import { ALL_POLICIES } from '../../policies/index.js';
+import { ConfigHolder } from '../config/holder.js';
+import { createLogger } from '../observe/logger.js';
+import { Metrics } from '../observe/metrics.js';
+import { createWebhookServer, type WebhookServer } from './server.js';
+import { TLS_FILES } from '../tls/certs.js';
+import { tlsDirSource, type ServingCerts, type ServingCertSource } from '../tls/source.js';
+import { MemoryWorld, type World } from '../world/world.js';
+import type { ClusterWorld, ClusterWorldOptions } from '../world/cluster-world.js';
+import type { KubeEventSink, KubeEventSinkOptions } from '../world/kube-events.js';
+import type { BackgroundAudit, Scheduler } from '../audit/background.js';
+import type { ReportClient } from '../audit/policy-report.js';
+import type { Logger, ReviewDeps } from '../review/deps.js';
+import type { Config } from '../config/config.js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { AnyPolicy } from './review/policy.js';
+import type { AnyPolicy } from '../review/policy.js';
 
 export interface ServeOptions {
   host: string;
@@ -68,7 +68,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const now = opts.now ?? (() => new Date());
   const cluster = !opts.standalone && opts.kubeConfig ? opts.kubeConfig : undefined;
   // Imported only in cluster mode: they pull in @kubernetes/client-node (about 70 MB), which standalone never uses.
-  const clusterModule = cluster ? await import('./world/cluster-world.js') : undefined;
+  const clusterModule = cluster ? await import('../world/cluster-world.js') : undefined;
   // The audit reads proxy pods from the cache too, so they are watched only when it runs.
   const auditing = Boolean(cluster) && config.config.audit.intervalSeconds > 0;
   const clusterWorld: ClusterWorld | undefined =
@@ -83,7 +83,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       : undefined;
   const world = opts.world ?? clusterWorld ?? new MemoryWorld([], { kubernetesMinor: config.config.kubernetesMinor });
   const events: KubeEventSink | undefined = cluster
-    ? new (await import('./world/kube-events.js')).KubeEventSink({ kubeConfig: cluster, logger, now, metrics, reportingInstance: opts.podName ?? 'aigw-admission', ...opts.eventSink })
+    ? new (await import('../world/kube-events.js')).KubeEventSink({ kubeConfig: cluster, logger, now, metrics, reportingInstance: opts.podName ?? 'aigw-admission', ...opts.eventSink })
     : undefined;
   if (clusterWorld) {
     metrics.observeCacheAge(() => {
@@ -142,12 +142,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   config.watch(logger);
   const audit: BackgroundAudit | undefined =
     auditing && cluster
-      ? new (await import('./audit/background.js')).BackgroundAudit({
+      ? new (await import('../audit/background.js')).BackgroundAudit({
           world,
           policies: () => config.policies,
           intervalSeconds: () => config.config.audit.intervalSeconds,
           kubernetesMinor: () => config.config.kubernetesMinor,
-          reports: opts.audit?.reports ?? (await import('./audit/policy-report.js')).kubeReportClient(cluster),
+          reports: opts.audit?.reports ?? (await import('../audit/policy-report.js')).kubeReportClient(cluster),
           metrics,
           logger,
           now,
