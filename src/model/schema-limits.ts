@@ -3,7 +3,7 @@
  * mutating webhooks see an object before the API server checks it against its schema, so an object over these is
  * refused anyway, and writing a patch for each of its thousands of rules only costs memory and time.
  */
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 import { AIGATEWAYROUTE } from './kinds.js';
 
 const AIGATEWAYROUTE_LIMITS = { rules: 15, backendRefs: 128, matches: 128, llmRequestCosts: 36 } as const;

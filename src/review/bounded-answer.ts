@@ -4,7 +4,7 @@
  * webhook each get a share, findings come before notes, and every finding's policy id survives. The full text stays in
  * the verdict: `check`, the log and the Event have it.
  */
-import type { Endpoint, Finding, ResourceRef } from './types.js';
+import type { Endpoint, Finding, ResourceRef } from '../kube/types.js';
 
 /** The API server's limits (k8s.io/apiserver/pkg/warning): per request, and per warning. */
 export const WARNINGS_PER_REQUEST_BYTES = 4096;

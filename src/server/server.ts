@@ -7,7 +7,7 @@ import { answerReviewSliced, statusBody } from './answer.js';
 import { LargeReviewGate } from './large-reviews.js';
 import { DEFAULT_LARGE_BODY_BYTES, DEFAULT_MAX_LARGE_REVIEWS } from '../config/config.js';
 import type { Logger, ReviewDeps } from '../review/deps.js';
-import type { Endpoint } from '../review/types.js';
+import type { Endpoint } from '../kube/types.js';
 import type { Metrics } from '../observe/metrics.js';
 
 export interface TlsMaterial {

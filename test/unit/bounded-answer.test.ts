@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { answerReview } from '../../src/server/answer.js';
 import { cutToBytes, notesDigest, utf8Bytes, WARNING_MAX_BYTES, WARNINGS_PER_REQUEST_BYTES } from '../../src/review/bounded-answer.js';
-import type { AdmissionReviewResponse, Finding } from '../../src/review/types.js';
+import type { AdmissionReviewResponse, Finding } from '../../src/kube/types.js';
 import { review } from '../../src/review/review.js';
 import { admissionReview, deps, modelMatch, route } from '../helpers.js';
 
