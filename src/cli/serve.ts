@@ -43,7 +43,7 @@ export function registerServe(program: Command): void {
     .action(async (o: ServeFlags) => {
       try {
         const { host, port } = parseListen(o.listen ?? (o.standalone ? '127.0.0.1:8443' : '0.0.0.0:8443'));
-        const kc = o.standalone ? undefined : await loadKubeConfig(o.kubeconfig);
+        const kc = o.standalone ? undefined : await loadKubeConfig(o.kubeconfig, 'use --standalone to run without a cluster');
         const logger = createLogger();
         const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? DEPLOY_NAMES.namespace;
         const certClient =

@@ -73,6 +73,14 @@ export interface ResourceRef {
   name: string;
 }
 
+/**
+ * What a policy's run on an object came to, beyond an ordinary finding (the object fails the policy): `error`, the
+ * policy could not run (it crashed; its onError decides the mode); `skip`, the object is exempted from the policy
+ * (annotation or config exclusion), so the finding is reported but never denies, warns or patches. With `pass` and
+ * `fail`, these are the PolicyReport results.
+ */
+export type FindingResult = 'error' | 'skip';
+
 /** One shape everywhere: responses, check, audit, reports, logs (SPEC §1). */
 export interface Finding {
   policy: string;
@@ -80,6 +88,10 @@ export interface Finding {
   resource: ResourceRef;
   path: string;
   message: string;
+  /** Absent on an ordinary finding. */
+  result?: FindingResult;
+  /** With `result: skip`: the reason the exemption gives. */
+  exemption?: string;
 }
 
 /** What a policy reports; the review fills in policy, mode and resource. */

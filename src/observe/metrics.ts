@@ -30,6 +30,7 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   private readonly latency: Histogram<'endpoint'>;
   private readonly findings: Counter<'policy' | 'mode'>;
   private readonly policyErrors: Counter<'policy'>;
+  private readonly skips: Counter<'policy'>;
   readonly httpErrors: Counter<'endpoint' | 'code'>;
   private readonly observationCounters = new Map<string, Counter<'reason'>>();
   private readonly otherObservations: Counter<'policy' | 'event' | 'reason'>;
@@ -37,6 +38,7 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   private cacheAge: (() => number | undefined) | undefined;
   private readonly auditFindings: Gauge<'policy' | 'mode'>;
   private readonly auditDuration: Gauge;
+  private readonly auditSkipped: Gauge<'policy'>;
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'aigw_admission_' });
@@ -62,6 +64,12 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
     this.policyErrors = new Counter({
       name: 'aigw_admission_policy_errors_total',
       help: 'Internal errors inside a policy (the review follows the policy onError).',
+      labelNames: ['policy'],
+      registers: [this.registry],
+    });
+    this.skips = new Counter({
+      name: 'aigw_admission_skipped_findings_total',
+      help: 'Findings not applied because the object is exempted from the policy (skip annotation or config exclusion), by policy.',
       labelNames: ['policy'],
       registers: [this.registry],
     });
@@ -92,6 +100,12 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
       labelNames: ['policy', 'mode'],
       registers: [this.registry],
     });
+    this.auditSkipped = new Gauge({
+      name: 'aigw_admission_audit_skipped_findings',
+      help: 'Findings of the last background audit on objects exempted from the policy (reported as skip), by policy.',
+      labelNames: ['policy'],
+      registers: [this.registry],
+    });
     this.auditDuration = new Gauge({
       name: 'aigw_admission_audit_duration_seconds',
       help: 'How long the last background audit took (evaluation and PolicyReport writes).',
@@ -118,8 +132,13 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   audited(findings: readonly Finding[], seconds: number): void {
     // Reset first: a policy whose findings are gone must drop to absent, not keep its last count.
     this.auditFindings.reset();
+    this.auditSkipped.reset();
     const counts = new Map<string, { policy: string; mode: string; n: number }>();
     for (const f of findings) {
+      if (f.result === 'skip') {
+        this.auditSkipped.inc({ policy: f.policy });
+        continue;
+      }
       const key = `${f.policy}|${f.mode}`;
       const c = counts.get(key) ?? { policy: f.policy, mode: f.mode, n: 0 };
       c.n++;
@@ -150,5 +169,9 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
 
   policyError(policy: string): void {
     this.policyErrors.inc({ policy });
+  }
+
+  skipped(policy: string): void {
+    this.skips.inc({ policy });
   }
 }

@@ -14,6 +14,8 @@ export interface ReviewMetrics {
   reviewed(labels: { endpoint: Endpoint; kind: string; operation: string; allowed: boolean; dryRun: boolean }, seconds: number): void;
   finding(policy: string, mode: string): void;
   policyError(policy: string): void;
+  /** A finding of a policy the object is exempted from (reported as `skip`). */
+  skipped?(policy: string): void;
   observed(policy: string, event: string, reason: string): void;
 }
 

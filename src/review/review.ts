@@ -3,6 +3,7 @@ import { PatchBuilder } from './patch.js';
 import type { ReviewDeps } from './deps.js';
 import type { World } from '../world/world.js';
 import { cacheNotice } from '../world/staleness.js';
+import { annotationProblems, EXEMPTION_POLICY } from './exemptions.js';
 import type {
   AdmissionRequest,
   AdmissionReviewRequest,
@@ -78,7 +79,10 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
     cache.set(key, value);
     return value;
   };
+  const subject = request.object ?? request.oldObject;
   for (const { policy, mode, params } of matching) {
+    // An exempted policy still runs, so what it would have said is reported (as `skip`), but it never denies or patches.
+    const exemption = deps.policies.exemption(policy.id, subject, resource.namespace);
     const patch = new PatchBuilder(request.object, created);
     let result;
     try {
@@ -101,12 +105,13 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
         { event: 'policy_error', uid: request.uid, policy: policy.id, err: { message: (err as Error)?.message, stack: (err as Error)?.stack } },
         'policy failed',
       );
-      if (mode === 'audit') continue;
+      if (mode === 'audit' || exemption) continue;
       const failClosed = policy.onError === 'deny';
       verdict.fired.push(policy.id);
       verdict.findings.push({
         policy: policy.id,
         mode: failClosed ? 'deny' : 'warn',
+        result: 'error',
         resource,
         path: '',
         message: failClosed
@@ -114,6 +119,13 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
           : `internal error in policy ${policy.id}; the request was not checked by it (onError: allow-with-warning). The webhook log has the error under uid ${request.uid}`,
       });
       if (failClosed) verdict.allowed = false;
+      continue;
+    }
+    if (exemption) {
+      for (const f of result.findings ?? []) {
+        verdict.findings.push({ policy: policy.id, mode, result: 'skip', exemption, resource, path: f.path, message: f.message });
+        deps.metrics?.skipped?.(policy.id);
+      }
       continue;
     }
     if (result.observations) {
@@ -140,6 +152,9 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
     }
     if (applies && result.events) for (const e of result.events) verdict.events.push(e);
   }
+  // Core kinds (pods) only reach /mutate; every other kind reports an unknown id once, on /validate.
+  const problems = annotationProblems(subject, matching.map((m) => m.policy.id), endpoint === 'validate' || group === '' ? deps.policies.ids : undefined);
+  for (const p of problems) verdict.findings.push({ policy: EXEMPTION_POLICY, mode: 'warn', resource, path: p.path, message: p.message });
   if (seen.lookups() > 0) {
     const notice = cacheNotice(deps.world, now, deps.staleAfterSeconds);
     if (notice) verdict.notices.push(notice);
@@ -155,8 +170,10 @@ export function formatFinding(f: Pick<Finding, 'policy' | 'path' | 'message'>): 
 
 export function buildResponse(uid: string, verdict: Verdict, endpoint: Endpoint): AdmissionReviewResponse {
   const response: AdmissionReviewResponse['response'] = { uid, allowed: verdict.allowed };
-  const denials = verdict.findings.filter((f) => f.mode === 'deny');
-  const warnings = [...verdict.findings.filter((f) => f.mode === 'warn').map(formatFinding), ...verdict.notices];
+  // Skipped findings never deny or warn: they are logged, counted and reported by check and audit.
+  const applied = verdict.findings.filter((f) => f.result !== 'skip');
+  const denials = applied.filter((f) => f.mode === 'deny');
+  const warnings = [...applied.filter((f) => f.mode === 'warn').map(formatFinding), ...verdict.notices];
   if (!verdict.allowed) {
     response.status = { code: 403, reason: 'Forbidden', message: denials.map(formatFinding).join('\n') };
   }
@@ -204,7 +221,9 @@ export function review(
       allowed: verdict.allowed,
       policies: verdict.fired,
       // Messages carry field paths and values the policies chose to quote, never object contents.
-      findings: verdict.findings.length ? verdict.findings.map((f) => ({ policy: f.policy, mode: f.mode, path: f.path, message: f.message })) : undefined,
+      findings: verdict.findings.length
+        ? verdict.findings.map((f) => ({ policy: f.policy, mode: f.mode, ...(f.result ? { result: f.result } : {}), path: f.path, message: f.message }))
+        : undefined,
       patchOps: verdict.patch.length || undefined,
       notices: verdict.notices.length ? verdict.notices : undefined,
       ms: Math.round(seconds * 1e6) / 1000,
