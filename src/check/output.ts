@@ -2,6 +2,7 @@ import { relative, isAbsolute, sep } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type * as Sarif from 'sarif';
 import type { Mode } from '../kube/types.js';
+import { KUSTOMIZE_PREFIX, type SourceLocation } from '../input/manifests.js';
 import { formatFindingsTable, sourceLabel, specFindings, summarize, type CheckFinding } from './check.js';
 
 /** The output formats of every verb that prints findings (check, audit, test's own findings). */
@@ -121,6 +122,13 @@ function artifactUri(file: string, cwd: string): string {
   return rel.split(sep).join('/');
 }
 
+/** The file a result points at: the file itself; for a rendered kustomization its kustomization.yaml (no line: the render has its own); none for stdin. */
+function physicalLocation(location: SourceLocation | undefined, cwd: string): Sarif.PhysicalLocation | undefined {
+  if (!location || location.file === '<stdin>') return undefined;
+  if (location.file.startsWith(KUSTOMIZE_PREFIX)) return { artifactLocation: { uri: `${artifactUri(location.file.slice(KUSTOMIZE_PREFIX.length), cwd)}/kustomization.yaml` } };
+  return { artifactLocation: { uri: artifactUri(location.file, cwd) }, region: { startLine: location.line } };
+}
+
 /** SARIF 2.1.0 as GitHub code scanning takes it: one rule per registered policy, a physical location per result. */
 export function sarifLog(findings: readonly OutputFinding[], ctx: RenderContext): Sarif.Log {
   const ruleIndex = new Map(ctx.policies.map((p, i) => [p.id, i]));
@@ -144,9 +152,7 @@ export function sarifLog(findings: readonly OutputFinding[], ctx: RenderContext)
       message: { text: `${object}${f.path ? ` ${f.path}` : ''}: ${f.message}` },
       locations: [
         {
-          ...(f.location
-            ? { physicalLocation: { artifactLocation: { uri: artifactUri(f.location.file, ctx.cwd) }, region: { startLine: f.location.line } } }
-            : {}),
+          ...(f.location && physicalLocation(f.location, ctx.cwd) ? { physicalLocation: physicalLocation(f.location, ctx.cwd) } : {}),
           logicalLocations: [{ fullyQualifiedName: `${object}${f.path ? `:${f.path}` : ''}`, kind: 'object' }],
         },
       ],

@@ -21,7 +21,9 @@ export function manifestInputOptions(command: Command): Command {
   return command
     .option('-f, --file <file...>', 'manifests (YAML or JSON, multi-document, kind: List), directories, - for stdin; together they are the whole world for cross-references')
     .option('-R, --recursive', 'read the subdirectories of -f directories too')
-    .option('-k, --kustomize <dir...>', 'a kustomization directory, rendered with kubectl kustomize');
+    .option('-k, --kustomize <dir...>', 'a kustomization directory, rendered with kubectl kustomize')
+    .option('--skip-non-kubernetes', 'skip -f files that hold no Kubernetes object (as files found in directories are), e.g. the changed files a pre-commit hook passes')
+    .option('--allow-empty', 'no Kubernetes object at all is a note and exit 0, not exit 2 (a pre-commit run on changes without manifests)');
 }
 
 export function registerCheck(program: Command): void {
@@ -48,6 +50,8 @@ export function registerCheck(program: Command): void {
         file?: string[];
         recursive?: boolean;
         kustomize?: string[];
+        skipNonKubernetes?: boolean;
+        allowEmpty?: boolean;
         output: FindingFormat;
         failOn: FailOn;
         crds?: string[];
@@ -63,6 +67,10 @@ export function registerCheck(program: Command): void {
           const manifests = read.manifests;
           if (manifests.length === 0) {
             const what = [...(o.file ?? []), ...(o.kustomize ?? []).map((k) => `-k ${k}`)].join(' ');
+            if (o.allowEmpty) {
+              process.stderr.write(`note: ${what}: no Kubernetes objects found, nothing to check (--allow-empty)\n`);
+              return;
+            }
             throw new AdmissionError('INVALID_INPUT_FILE', `${what}: no Kubernetes objects found, so nothing was checked (an empty render or pipe fails rather than passing)`);
           }
           let crdObjects = [...(o.crds ? readManifests(o.crds) : []), ...manifests].map((m) => m.object).filter((x) => x.kind === 'CustomResourceDefinition');

@@ -26,6 +26,8 @@ export interface Manifest {
 export interface ReadOptions {
   /** Read subdirectories too (kubectl's -R); without it only the files directly in a directory are read. */
   recursive?: boolean;
+  /** Skip a named file that holds no Kubernetes object, as one found in a directory is (pre-commit passes every changed YAML file). */
+  skipNonKubernetes?: boolean;
 }
 
 export interface ReadResult {
@@ -163,8 +165,9 @@ export function readManifestFiles(paths: readonly string[], opts: ReadOptions = 
   for (const p of paths) {
     const files = p === '-' ? [{ file: '-', listed: false }] : expand(p, opts.recursive === true, result.skippedDirectories);
     for (const { file, listed } of files) {
-      const found = parseManifests(readText(file), file === '-' ? '<stdin>' : file, listed);
-      if (listed && found.length === 0) result.skippedFiles.push(file);
+      const lenient = listed || (opts.skipNonKubernetes === true && file !== '-');
+      const found = parseManifests(readText(file), file === '-' ? '<stdin>' : file, lenient);
+      if (lenient && found.length === 0) result.skippedFiles.push(file);
       result.manifests.push(...found);
     }
   }
@@ -175,6 +178,9 @@ export function readManifestFiles(paths: readonly string[], opts: ReadOptions = 
 export function readManifests(paths: readonly string[], opts: ReadOptions = { recursive: true }): Manifest[] {
   return readManifestFiles(paths, opts).manifests;
 }
+
+/** The file label of objects rendered from a kustomization: `kustomize DIR`. */
+export const KUSTOMIZE_PREFIX = 'kustomize ';
 
 /** `kubectl kustomize DIR`, as `-k DIR`: the rendered objects, their file named `kustomize DIR`. */
 export function readKustomization(dir: string, kubectl = 'kubectl'): Manifest[] {
@@ -191,7 +197,7 @@ export function readKustomization(dir: string, kubectl = 'kubectl'): Manifest[] 
   if (r.status !== 0) {
     throw new AdmissionError('INVALID_INPUT_FILE', `-k ${dir}: kubectl kustomize failed: ${r.stderr.trim().split('\n').slice(-3).join(' ')}`);
   }
-  return parseManifests(r.stdout, `kustomize ${dir}`);
+  return parseManifests(r.stdout, `${KUSTOMIZE_PREFIX}${dir}`);
 }
 
 /** The notes a reader of the manifests prints on stderr: what it skipped, so nothing goes unseen. */
@@ -207,8 +213,11 @@ export function readNotes(r: Pick<ReadResult, 'skippedFiles' | 'skippedDirectori
 }
 
 /** What `-f`, `-R` and `-k` name, read like kubectl: files, directories, stdin and rendered kustomizations. */
-export function readInputs(o: { file?: readonly string[]; kustomize?: readonly string[]; recursive?: boolean }, kubectl?: string): ReadResult {
-  const result = readManifestFiles(o.file ?? [], { recursive: o.recursive });
+export function readInputs(
+  o: { file?: readonly string[]; kustomize?: readonly string[]; recursive?: boolean; skipNonKubernetes?: boolean },
+  kubectl?: string,
+): ReadResult {
+  const result = readManifestFiles(o.file ?? [], { recursive: o.recursive, skipNonKubernetes: o.skipNonKubernetes });
   for (const dir of o.kustomize ?? []) result.manifests.push(...readKustomization(dir, kubectl));
   return result;
 }
