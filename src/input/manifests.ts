@@ -124,7 +124,8 @@ export function parseManifests(text: string, file: string, lenient = false): Man
     }
     const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
     if (value === null || value === undefined) return;
-    const line = lineOf(text, doc.range[0]);
+    // The document's content, not its `---` marker or leading comments: where an editor should jump to.
+    const line = lineOf(text, doc.contents?.range?.[0] ?? doc.range[0]);
     const location: SourceLocation = { file, line, document };
     if (!isKubernetesObject(value)) {
       foreign ??= `${file}:${line}: ${
