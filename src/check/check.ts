@@ -61,6 +61,27 @@ function isNamespaced(obj: KubeObject, crds: CrdSchemas | undefined): boolean {
   return crds?.namespaced(group, String(obj.kind)) ?? !CLUSTER_SCOPED.has(`${group}/${obj.kind}`);
 }
 
+/** The request the API server would send for `kubectl create --dry-run=server` of the object. */
+export function dryRunCreate(object: KubeObject, uid: string, namespaced = true): AdmissionReviewRequest['request'] {
+  const [group, version] = splitApiVersion(String(object.apiVersion));
+  return {
+    uid,
+    kind: { group, version, kind: String(object.kind) },
+    name: object.metadata?.name,
+    namespace: namespaced ? object.metadata?.namespace : undefined,
+    operation: 'CREATE',
+    object,
+    oldObject: null,
+    dryRun: true,
+  };
+}
+
+/** An object placed as kubectl would send it: without a namespace, in `default` (cluster-scoped kinds stay without). */
+export function placed(object: KubeObject, crds?: CrdSchemas): KubeObject {
+  if (object.metadata?.namespace || !isNamespaced(object, crds)) return object;
+  return { ...object, metadata: { ...object.metadata, namespace: 'default' } };
+}
+
 /**
  * Checks objects as if each were created now: the CRD's schema and rules first (what the API server itself would
  * refuse), then every validating policy through the same review core as the webhook, each object as a dry-run CREATE.
@@ -68,14 +89,10 @@ function isNamespaced(obj: KubeObject, crds: CrdSchemas | undefined): boolean {
  * files, `audit` can pass the cluster's objects and its world.
  */
 export function checkObjects(items: readonly CheckedObject[], opts: CheckOptions): CheckResult {
-  const placed = items.map((item) => {
-    const object = item.object;
-    if (object.metadata?.namespace || !isNamespaced(object, opts.crds)) return item;
-    return { ...item, object: { ...object, metadata: { ...object.metadata, namespace: 'default' } } };
-  });
+  const inNamespaces = items.map((item) => ({ ...item, object: placed(item.object, opts.crds) }));
   const notes = new Set<string>();
   const findings: CheckResult['findings'] = [];
-  const prepared = placed.map((item) => {
+  const prepared = inNamespaces.map((item) => {
     const schema = opts.crds?.check(item.object);
     return { ...item, schema, object: schema?.object ?? item.object };
   });
@@ -85,17 +102,7 @@ export function checkObjects(items: readonly CheckedObject[], opts: CheckOptions
   prepared.forEach((item, i) => {
     const { object, source, location } = item;
     const from = { ...(source !== undefined ? { source } : {}), ...(location ? { location } : {}) };
-    const [group, version] = splitApiVersion(String(object.apiVersion));
-    const request: AdmissionReviewRequest['request'] = {
-      uid: `check-${i}`,
-      kind: { group, version, kind: String(object.kind) },
-      name: object.metadata?.name,
-      namespace: isNamespaced(object, opts.crds) ? object.metadata?.namespace : undefined,
-      operation: 'CREATE',
-      object,
-      oldObject: null,
-      dryRun: true,
-    };
+    const request = dryRunCreate(object, `check-${i}`, isNamespaced(object, opts.crds));
     const resource: ResourceRef = resourceOf(request);
     // The CRD policies take their mode from the config, are left out when disabled, and honour exemptions.
     const add = (which: 0 | 1, path: string, message: string) => {

@@ -40,8 +40,16 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   private readonly auditDuration: Gauge;
   private readonly auditSkipped: Gauge<'policy'>;
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  constructor(options: { processMetrics?: boolean; version?: string } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'aigw_admission_' });
+    if (options.version) {
+      new Gauge({
+        name: 'aigw_admission_build_info',
+        help: 'Always 1; the labels say which aigw-admission version and Node.js runs.',
+        labelNames: ['version', 'node'],
+        registers: [this.registry],
+      }).set({ version: options.version, node: process.versions.node }, 1);
+    }
     this.requests = new Counter({
       name: 'aigw_admission_requests_total',
       help: 'AdmissionReviews answered, by endpoint, kind, operation, verdict and dry run.',
