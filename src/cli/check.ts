@@ -66,7 +66,7 @@ export function registerCheck(program: Command): void {
           for (const n of readNotes(read)) process.stderr.write(`note: ${n}\n`);
           const manifests = read.manifests;
           if (manifests.length === 0) {
-            const what = [...(o.file ?? []), ...(o.kustomize ?? []).map((k) => `-k ${k}`)].join(' ');
+            const what = [...(o.file ?? []).map((f) => (f === '-' ? '<stdin>' : f)), ...(o.kustomize ?? []).map((k) => `-k ${k}`)].join(' ');
             if (o.allowEmpty) {
               process.stderr.write(`note: ${what}: no Kubernetes objects found, nothing to check (--allow-empty)\n`);
               return;

@@ -138,3 +138,18 @@ describe('machine output', () => {
     expect(sarifLog([], { ...ctx, policies: new PolicySet(ALL_POLICIES).all }).runs[0]!.results).toEqual([]);
   });
 });
+
+describe('test files', () => {
+  it('a test file that is not one says which fields are wrong, and names unknown policies', async () => {
+    const { SuiteRunner } = await import('../../src/suite/suite.js');
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'aigw-suite-'));
+    const file = join(dir, 'aigw-test.yaml');
+    const runner = new SuiteRunner(ALL_POLICIES);
+    writeFileSync(file, 'manifests: []\ncases: []\n');
+    expect(() => runner.parse(file)).toThrow(`invalid input file: ${file}: not a test file: manifests: must NOT have fewer than 1 items; cases: must NOT have fewer than 1 items`);
+    writeFileSync(file, 'manifests: [x]\ncases:\n  - name: n\n    object: { kind: K, name: n }\n    findings: [{ policy: nope }]\n');
+    expect(() => runner.parse(file)).toThrow(new RegExp(`^invalid input file: ${file}: cases\\[0\\]: nope: unknown policy; known policies: duration-syntax,`));
+  });
+});
