@@ -8,7 +8,7 @@ import { CLUSTER_KINDS, PROXY_POD_KIND, describeApiError } from '../world/cluste
 import type { ListedKind, PageLister } from '../world/list-page.js';
 import { WORLD_KEYS } from '../model/kinds.js';
 import { OWNING_GATEWAY_NAMESPACE_LABEL, type SidecarTemplate } from '../model/sidecar.js';
-import { auditSidecars } from './sidecar-audit.js';
+import { SIDECAR_DRIFT_POLICY, auditSidecars } from './sidecar-audit.js';
 
 /** What the audit reads: the kinds the webhook's cache holds, plus Envoy Gateway's proxy pods. */
 export const AUDIT_KINDS: readonly ListedKind[] = [...CLUSTER_KINDS, PROXY_POD_KIND];
@@ -94,15 +94,21 @@ export function auditObjects(objects: readonly KubeObject[], pods: readonly Kube
     { policies: opts.policies, world: opts.world, kubernetesMinor: opts.kubernetesMinor, now: opts.now, logger: opts.logger },
   );
   const notes = [...checked.notes];
-  const findings: Finding[] = checked.findings.map(({ policy, mode, resource, path, message }) => ({ policy, mode, resource, path, message }));
-  const inject = opts.policies.active.find((a) => a.policy.id === INJECT_POLICY);
+  const findings: Finding[] = checked.findings.map(({ source: _source, location: _location, ...finding }) => finding);
+  const inject = opts.policies.get(INJECT_POLICY);
+  const drift = opts.policies.get(SIDECAR_DRIFT_POLICY);
   let podsChecked: KubeObject[] = [];
-  if (inject) {
+  if (inject && drift) {
     const sidecars = auditSidecars(pods, opts.world, { template: inject.params as SidecarTemplate, kubernetesMinor: opts.kubernetesMinor });
-    findings.push(...sidecars.findings);
+    const podOf = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
+    for (const f of sidecars.findings) {
+      // sidecar-drift is a registered policy: its mode comes from the config, and exemptions hold for it too.
+      const exemption = opts.policies.exemption(SIDECAR_DRIFT_POLICY, podOf.get(`${f.resource.namespace}/${f.resource.name}`), f.resource.namespace);
+      findings.push({ ...f, mode: drift.mode, ...(exemption ? { result: 'skip' as const, exemption } : {}) });
+    }
     podsChecked = sidecars.checked;
   } else {
-    notes.push(`${INJECT_POLICY} is disabled in the config: proxy pods were not checked for the ext_proc sidecar`);
+    notes.push(`${inject ? SIDECAR_DRIFT_POLICY : INJECT_POLICY} is disabled in the config: proxy pods were not checked for the ext_proc sidecar`);
   }
   return { findings, checked: [...objects, ...podsChecked], notes };
 }

@@ -1,5 +1,5 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { Finding, KubeObject, Mode } from '../kube/types.js';
+import type { Finding, KubeObject } from '../kube/types.js';
 import { describeApiError } from '../world/cluster-world.js';
 
 export const REPORT_GROUP = 'wgpolicyk8s.io';
@@ -15,7 +15,7 @@ export const MANAGED_BY = { key: 'app.kubernetes.io/managed-by', value: 'aigw-ad
  */
 export const MAX_RESULTS = 1000;
 
-export type ReportResult = 'pass' | 'fail' | 'warn';
+export type ReportResult = 'pass' | 'fail' | 'warn' | 'error' | 'skip';
 
 export interface PolicyReportResult {
   source: string;
@@ -35,9 +35,13 @@ export interface PolicyReport extends KubeObject {
   results: PolicyReportResult[];
 }
 
-/** deny → fail; warn and audit (a policy only watching) → warn, with the mode kept in `properties.mode`. */
-export function resultOf(mode: Mode): ReportResult {
-  return mode === 'deny' ? 'fail' : 'warn';
+/**
+ * A policy that could not run → error; an exempted object → skip; else deny → fail, and warn and audit (a policy only
+ * watching) → warn. The mode is kept in `properties.mode`, the exemption's reason in `properties.exemption`.
+ */
+export function resultOf(f: Pick<Finding, 'mode' | 'result'>): ReportResult {
+  if (f.result) return f.result;
+  return f.mode === 'deny' ? 'fail' : 'warn';
 }
 
 export function emptyReport(namespace: string): PolicyReport {
@@ -69,14 +73,14 @@ export function buildReports(findings: readonly Finding[], checked: readonly Kub
     if (!f.resource.namespace) continue; // cluster-scoped objects have no namespace report
     withFindings.add(objectKey(f.resource.kind, f.resource.namespace, f.resource.name));
     const report = reportFor(f.resource.namespace);
-    const result = resultOf(f.mode);
+    const result = resultOf(f);
     report.summary[result]++;
     report.results.push({
       source: REPORT_SOURCE,
       policy: f.policy,
       result,
       message: f.message,
-      properties: { mode: f.mode, ...(f.path ? { path: f.path } : {}) },
+      properties: { mode: f.mode, ...(f.path ? { path: f.path } : {}), ...(f.exemption ? { exemption: f.exemption } : {}) },
       resources: [{ ...f.resource }],
       timestamp,
     });

@@ -1,23 +1,25 @@
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { ConfigHolder } from '../config/holder.js';
 import { AdmissionError } from '../review/errors.js';
 import { MemoryWorld, parseKubernetesMinor } from '../world/world.js';
-import { formatFindingsTable, summarize } from '../check/check.js';
-import { stringify as toYaml } from 'yaml';
+import { consolidate, fails, renderFindings, summaryLine, type FailOn, type FindingFormat } from '../check/output.js';
+import { findingOutputOptions } from './check.js';
+import { packageVersion } from './version.js';
 import { progressLine } from '../audit/progress.js';
-import { EXIT, loadKubeConfig, fail } from './common.js';
+import { EXIT, examples, loadKubeConfig, fail } from './common.js';
 
 export function registerAudit(program: Command): void {
-  program
+  const command = program
     .command('audit')
-    .description('evaluate the objects in the cluster and the ext_proc sidecar of its Envoy proxies; exit 1 when a finding is at mode deny')
+    .description('evaluate the objects in the cluster and the ext_proc sidecar of its Envoy proxies; exit 1 when a finding is at mode deny (see --fail-on)')
     .option('--kubeconfig <file>', 'kubeconfig to find the cluster with (default: like kubectl)')
     .option('--namespace <ns>', "only this namespace's objects (and the proxy pods of its Gateways)")
-    .option('--write-reports', 'write one wgpolicyk8s.io/v1alpha2 PolicyReport per namespace, updated in place')
-    .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json', 'yaml']).default('table'))
+    .option('--write-reports', 'write one wgpolicyk8s.io/v1alpha2 PolicyReport per namespace, updated in place');
+  findingOutputOptions(command)
     .option('--config <file>', 'policy configuration (default: config.yaml when present)')
-    .action(async (o: { kubeconfig?: string; namespace?: string; writeReports?: boolean; output: 'table' | 'json' | 'yaml'; config?: string }) => {
+    .addHelpText('after', examples('aigw-admission audit', 'aigw-admission audit --namespace team-a -o json', 'aigw-admission audit --write-reports --fail-on never'))
+    .action(async (o: { kubeconfig?: string; namespace?: string; writeReports?: boolean; output: FindingFormat; failOn: FailOn; config?: string }) => {
       let progress: ReturnType<typeof progressLine> | undefined;
       try {
         const holder = new ConfigHolder(ALL_POLICIES, ConfigHolder.resolvePath(o.config));
@@ -60,17 +62,15 @@ export function registerAudit(program: Command): void {
         }
         for (const k of listed.notInstalled) process.stderr.write(`note: ${k} is not installed in the cluster (its CRD is missing): nothing of it was checked\n`);
         for (const n of result.notes) process.stderr.write(`note: ${n}\n`);
-        if (o.output === 'json') process.stdout.write(`${JSON.stringify(result.findings, null, 2)}\n`);
-        else if (o.output === 'yaml') process.stdout.write(toYaml(result.findings, { lineWidth: 0, aliasDuplicateObjects: false }));
-        else if (result.findings.length > 0) {
-          process.stdout.write(formatFindingsTable(result.findings, process.stdout.isTTY ? process.stdout.columns : undefined));
-        }
-        if (o.output === 'table') process.stderr.write(`${summarize({ findings: result.findings, objects: result.checked.length, notes: result.notes })}\n`);
+        const findings = consolidate(result.findings);
+        const ctx = { policies: ALL_POLICIES, version: packageVersion(), objects: result.checked.length, failOn: o.failOn, cwd: process.cwd() };
+        process.stdout.write(renderFindings(o.output, findings, { ...ctx, width: process.stdout.isTTY ? process.stdout.columns : undefined }));
+        if (o.output === 'table') process.stderr.write(`${summaryLine(findings, result.checked.length, result.findings.length - findings.length)}\n`);
         if (written) {
           const parts = (['created', 'updated', 'emptied'] as const).filter((k) => written[k].length > 0).map((k) => `${k} in ${written[k].join(', ')}`);
           process.stderr.write(`PolicyReports ${parts.length > 0 ? parts.join('; ') : 'not needed: nothing checked'}\n`);
         }
-        process.exitCode = result.findings.some((f) => f.mode === 'deny') ? EXIT.denied : EXIT.ok;
+        process.exitCode = findings.some((f) => fails(f, o.failOn)) ? EXIT.denied : EXIT.ok;
       } catch (err) {
         progress?.clear();
         fail(err);

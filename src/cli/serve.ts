@@ -6,7 +6,7 @@ import { WebhookCertManager } from '../cluster/webhook-certs.js';
 import { DEPLOY_NAMES, FAILURE_POLICY_WHEN_READY } from '../deploy/webhook-rules.js';
 import { createLogger } from '../observe/logger.js';
 import type { Command } from 'commander';
-import { readInput, parseSeconds, parseListen, loadKubeConfig, fail } from './common.js';
+import { examples, readInput, parseSeconds, parseListen, loadKubeConfig, fail } from './common.js';
 
 interface ServeFlags {
   standalone?: boolean;
@@ -42,10 +42,11 @@ export function registerServe(program: Command): void {
     .option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving this long with readiness false before closing (default 5 in a cluster, 0 standalone)')
     .option('--client-ca <file>', "require a client certificate signed by this CA (the API server's, from --admission-control-config-file); others are refused at the TLS handshake")
     .option('--webhook-configuration <name>', 'name of the Validating- and MutatingWebhookConfiguration to put the caBundle in', DEPLOY_NAMES.webhookConfiguration)
+    .addHelpText('after', examples('aigw-admission serve --standalone --listen 127.0.0.1:8443 --tls-dir certs/', 'aigw-admission serve --config /etc/aigw-admission/config.yaml'))
     .action(async (o: ServeFlags) => {
       try {
         const { host, port } = parseListen(o.listen ?? (o.standalone ? '127.0.0.1:8443' : '0.0.0.0:8443'));
-        const kc = o.standalone ? undefined : await loadKubeConfig(o.kubeconfig);
+        const kc = o.standalone ? undefined : await loadKubeConfig(o.kubeconfig, 'use --standalone to run without a cluster');
         const logger = createLogger();
         const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? DEPLOY_NAMES.namespace;
         const clusterClient = kc ? (await import('../cluster/kube-cert-client.js')).kubeCertClient(kc) : undefined;

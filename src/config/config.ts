@@ -5,11 +5,14 @@ import { AdmissionError } from '../review/errors.js';
 import { MODES } from '../kube/types.js';
 import type { AnyPolicy } from '../review/policy.js';
 import { PolicySet, type PolicySettings } from '../review/policy-set.js';
+import { EXCLUSION_SCHEMA, type Exclusion } from '../review/exemptions.js';
 import { DEFAULT_STALE_AFTER_SECONDS } from '../world/staleness.js';
 
 /** The whole configuration file (default `config.yaml`), validated at load and frozen. */
 export interface Config {
   policies: Record<string, PolicySettings>;
+  /** Objects that some (or all) policies do not apply to; their findings are reported as `skip`. */
+  exclusions: Exclusion[];
   server: { maxBodyBytes: number; reviewDeadlineMs: number; largeBodyBytes: number; maxLargeReviews: number };
   /** The cluster cache of `serve`: reviews that look objects up warn once its last synced view is older than this. */
   cache: { staleAfterSeconds: number };
@@ -52,6 +55,7 @@ export function configSchema(policies: readonly AnyPolicy[]): Record<string, unk
     additionalProperties: false,
     properties: {
       policies: { type: 'object', additionalProperties: false, properties: policyProps },
+      exclusions: EXCLUSION_SCHEMA,
       server: {
         type: 'object',
         additionalProperties: false,
@@ -114,8 +118,14 @@ export class ConfigLoader {
       throw new AdmissionError('INVALID_CONFIG', `${source}: ${[...new Set(problems)].join('; ')}`);
     }
     const input = raw as Partial<Config>;
+    const known = new Set(this.policies.map((p) => p.id));
+    const unknownIds = (input.exclusions ?? []).flatMap((e, i) => (e.policies ?? []).filter((id) => !known.has(id)).map((id) => `exclusions[${i}].policies: ${id}`));
+    if (unknownIds.length > 0) {
+      throw new AdmissionError('INVALID_CONFIG', `${source}: ${unknownIds.join('; ')}: unknown policy; known policies: ${[...known].join(', ')}`);
+    }
     const config: Config = {
       policies: input.policies ?? {},
+      exclusions: input.exclusions ?? [],
       server: {
         maxBodyBytes: input.server?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
         reviewDeadlineMs: input.server?.reviewDeadlineMs ?? DEFAULT_REVIEW_DEADLINE_MS,
@@ -140,7 +150,7 @@ export class ConfigLoader {
   }
 
   policySet(config: Readonly<Config>): PolicySet {
-    return new PolicySet(this.policies, config.policies);
+    return new PolicySet(this.policies, config.policies, config.exclusions);
   }
 }
 
