@@ -16,6 +16,7 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'deny',
+  vap: { missing: 'not-expressible', why: "it compiles the cost expression with the controller's CEL environment, which CEL cannot do to itself" },
   evaluate({ object }) {
     const costs = (object?.spec as { llmRequestCosts?: unknown } | undefined)?.llmRequestCosts;
     if (!Array.isArray(costs)) return {};

@@ -24,6 +24,7 @@ import { CrdSchemas } from './crd/schemas.js';
 import { stringify as toYaml } from 'yaml';
 import { explain, renderText, worldOf } from './explain.js';
 import { progressLine } from './audit/progress.js';
+import { registerVap } from './cli/vap.js';
 
 const EXIT = { ok: 0, denied: 1, badInput: 2 } as const;
 
@@ -423,6 +424,7 @@ export function buildProgram(): Command {
       }
     });
 
+  registerVap(program);
   return program;
 }
 
