@@ -12,7 +12,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
 import { ALL_POLICIES } from '../policies/index.js';
-import { ConfigHolder } from '../src/runtime.js';
+import { ConfigHolder } from '../src/config/holder.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { MemoryWorld } from '../src/world/world.js';
 import { parseAdmissionReview } from '../src/review/parse.js';

@@ -4,7 +4,7 @@
  */
 import { describeRule, routeRules, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import { providerLevels, resolveRule, type ProviderLevel, type ResolvedRef } from '../src/model/providers.js';
-import type { KubeObject } from '../src/review/types.js';
+import type { KubeObject } from '../src/kube/types.js';
 import type { PolicyContext } from '../src/review/policy.js';
 import type { World } from '../src/world/world.js';
 

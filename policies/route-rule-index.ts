@@ -2,7 +2,7 @@ import { definePolicy } from '../src/review/policy.js';
 import { ENVOYPATCHPOLICY, WORLD_KEYS } from '../src/model/kinds.js';
 import { findXdsNames, listRules, resolveXdsName, type XdsNameReference } from '../src/model/xds-names.js';
 import { routeRules, ruleBackendRefs, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
-import type { EventDraft, FindingDraft, Mode, Observation } from '../src/review/types.js';
+import type { EventDraft, FindingDraft, Mode, Observation } from '../src/kube/types.js';
 import {
   indexRange,
   listBackends,

@@ -1,8 +1,8 @@
 /** `aigw-admission vap`: print the ValidatingAdmissionPolicies of the checks CEL can state exactly. */
 import { Option, type Command } from 'commander';
 import { ALL_POLICIES } from '../../policies/index.js';
-import { ConfigHolder } from '../runtime.js';
-import { AdmissionError } from '../review/errors.js';
+import { ConfigHolder } from '../config/holder.js';
+import { fail } from './common.js';
 import { generateVaps, missingVaps, renderMissing, renderVapYaml } from '../vap/generate.js';
 
 export function registerVap(program: Command): void {
@@ -27,11 +27,7 @@ export function registerVap(program: Command): void {
           o.output === 'json' ? `${JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects }, null, 2)}\n` : renderVapYaml(objects),
         );
       } catch (err) {
-        if (err instanceof AdmissionError && err.isUserError) {
-          process.stderr.write(`aigw-admission: ${err.message}\n`);
-          process.exit(2);
-        }
-        throw err;
+        fail(err);
       }
     });
 }

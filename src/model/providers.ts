@@ -6,7 +6,7 @@
  */
 import { backendPriority, ruleMatches, type AIGatewayRoute, type AIGatewayRouteRule, type BackendRef } from './aigatewayroute.js';
 import { WORLD_KEYS } from './kinds.js';
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 import type { World } from '../world/world.js';
 
 export const INFERENCE_POOL_GROUP = 'inference.networking.k8s.io';

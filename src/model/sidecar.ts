@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 import type { World } from '../world/world.js';
 import { WORLD_KEYS } from './kinds.js';
 

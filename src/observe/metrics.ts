@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { ReviewMetrics } from '../review/deps.js';
 import type { EventWriteMetrics } from '../world/kube-events.js';
-import type { Endpoint, Finding } from '../review/types.js';
+import type { Endpoint, Finding } from '../kube/types.js';
 import type { AuditMetrics } from '../audit/background.js';
 
 /**

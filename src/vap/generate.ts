@@ -6,7 +6,7 @@
 import { stringify } from 'yaml';
 import type { AnyPolicy, VapForm, VapMissingReason } from '../review/policy.js';
 import type { PolicySet } from '../review/policy-set.js';
-import type { KubeObject, Mode } from '../review/types.js';
+import type { KubeObject, Mode } from '../kube/types.js';
 import { DEPLOY_NAMES } from '../deploy/webhook-rules.js';
 
 export const VAP_API_VERSION = 'admissionregistration.k8s.io/v1';

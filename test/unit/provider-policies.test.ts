@@ -6,7 +6,7 @@ import { ALL_POLICIES } from '../../policies/index.js';
 import { providerLevels, repeatsProvider, resolveRule } from '../../src/model/providers.js';
 import { WORLD_KEYS } from '../../src/model/kinds.js';
 import { admissionReview, deps, modelMatch, retryPolicy, route } from '../helpers.js';
-import type { KubeObject } from '../../src/review/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 
 const asb = (name: string, backend = name, extra: Record<string, unknown> = {}): KubeObject => ({
   apiVersion: 'aigateway.envoyproxy.io/v1beta1',

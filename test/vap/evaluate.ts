@@ -5,7 +5,7 @@
  */
 import { Environment } from '@marcbachmann/cel-js';
 import type { AnyPolicy, VapForm } from '../../src/review/policy.js';
-import type { Finding, KubeObject } from '../../src/review/types.js';
+import type { Finding, KubeObject } from '../../src/kube/types.js';
 import { MemoryWorld } from '../../src/world/world.js';
 
 /** JSON → CEL values as Kubernetes converts unstructured objects: integers are int64, other numbers double. */

@@ -11,10 +11,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { parse as parseYaml, parseAllDocuments } from 'yaml';
 import { ALL_POLICIES } from '../../policies/index.js';
 import type { AnyPolicy, VapForm } from '../../src/review/policy.js';
-import type { KubeObject } from '../../src/review/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { CrdSchemas } from '../../src/crd/schemas.js';
-import { readManifests } from '../../src/manifests.js';
+import { readManifests } from '../../src/input/manifests.js';
 import { parseDuration } from '../../src/model/duration.js';
 import { generateVaps, missingVaps, vapForm, vapObjects } from '../../src/vap/generate.js';
 import { AIGR_RULES_MAX_ITEMS, AIGR_RULE_LIST_MAX_ITEMS, BTP_RETRY_BACKOFF_INVALID_VAP } from '../../src/vap/forms.js';
@@ -27,6 +27,7 @@ import {
   type Shape,
 } from '../../src/vap/cost.js';
 import { VAP_OVERLAY_FILE, vapOverlayFile } from '../../src/deploy/vap-overlay.js';
+import { FAILURE_POLICY_WHEN_READY, failurePolicyWhenReady } from '../../src/deploy/webhook-rules.js';
 import { HAS_SHARED, ROOT, SHARED, route } from '../helpers.js';
 import { evaluateForm, policyFindings, typeProblems } from './evaluate.js';
 
@@ -376,7 +377,7 @@ describe('generated ValidatingAdmissionPolicies', () => {
     expect(readFileSync(join(ROOT, 'deploy/overlays/vap', VAP_OVERLAY_FILE), 'utf8'), 'stale: run npm run gen:deploy').toBe(expected);
   });
 
-  it('the overlays render: the VAP one adds the policies to the base, the Ignore one flips only the create/update gateway entry', () => {
+  it('the overlays render: the VAP one adds the policies to the base, the Ignore one keeps the gateway entry at Ignore', () => {
     const render = (dir: string) =>
       parseAllDocuments(execFileSync('kubectl', ['kustomize', join(ROOT, dir)], { encoding: 'utf8' })).map((d) => d.toJS() as KubeObject);
     const vap = render('deploy/overlays/vap');
@@ -385,11 +386,21 @@ describe('generated ValidatingAdmissionPolicies', () => {
     expect(vap.length).toBe(base.length + generateVaps(new PolicySet(ALL_POLICIES, { 'stream-idle-zero': { mode: 'deny' } })).length);
     const zero = vap.find((o) => o.kind === 'ValidatingAdmissionPolicyBinding' && o.metadata?.name === 'aigw-admission-stream-idle-zero');
     expect(zero?.spec).toEqual({ policyName: 'aigw-admission-stream-idle-zero', validationActions: ['Deny'] });
-    const webhooks = (objs: KubeObject[]) =>
-      (objs.find((o) => o.kind === 'ValidatingWebhookConfiguration')!.webhooks as { name: string; failurePolicy: string }[]).map((w) => [w.name, w.failurePolicy]);
+    const args = (objs: KubeObject[]) =>
+      ((objs.find((o) => o.kind === 'Deployment')!.spec as { template: { spec: { containers: { args: string[] }[] } } }).template.spec.containers[0]!.args);
     const ignore = render('deploy/overlays/vap-webhook-ignore');
-    expect(webhooks(ignore)).toEqual(webhooks(vap).map(([n, f]) => [n, n === 'gateway.validate.aigw-admission.io' ? 'Ignore' : f]));
-    expect(webhooks(vap)[0]).toEqual(['gateway.validate.aigw-admission.io', 'Fail']);
+    expect(args(ignore)).toEqual([...args(vap), '--keep-ignore=gateway.validate.aigw-admission.io']);
+    expect(ignore.filter((o) => o.kind !== 'Deployment')).toEqual(vap.filter((o) => o.kind !== 'Deployment'));
+  });
+
+  it('serve --keep-ignore: a ready replica holds the named entries at Ignore and still raises the others', () => {
+    const wanted = failurePolicyWhenReady(['gateway.validate.aigw-admission.io']);
+    expect([...wanted]).toEqual([...FAILURE_POLICY_WHEN_READY].map(([n, p]) => [n, n === 'gateway.validate.aigw-admission.io' ? 'Ignore' : p]));
+    expect(FAILURE_POLICY_WHEN_READY.get('gateway.validate.aigw-admission.io')).toBe('Fail');
+    expect(wanted.get('pods.mutate.aigw-admission.io')).toBe('Fail');
+    expect(() => failurePolicyWhenReady(['gateway.validate'])).toThrow(
+      `--keep-ignore gateway.validate: no such webhook entry; use one of ${[...FAILURE_POLICY_WHEN_READY.keys()].join(', ')}`,
+    );
   });
 });
 
