@@ -32,6 +32,8 @@ import { HAS_SHARED, ROOT, SHARED, route } from '../helpers.js';
 import { evaluateForm, policyFindings, typeProblems } from './evaluate.js';
 
 const WITH_FORM = ALL_POLICIES.filter((p) => vapForm(p));
+/** For the tests that run hundreds of CEL evaluations, render kustomize or start the CLI: generous, so a busy machine passes. */
+const SLOW = 180_000;
 const BTP_ID = 'btp-retry-backoff-invalid';
 
 describe('declarations', () => {
@@ -199,13 +201,13 @@ describe('equivalence on every fixture', () => {
     });
     expect(admitted.length).toBeGreaterThan(HAS_SHARED ? 50 : 2);
     for (const { source, object } of admitted) expectSameVerdict(policy, object, source);
-  });
+  }, SLOW);
 
   it('the fixtures include a route the CEL form refuses, so the comparison can fail', () => {
     const policy = ALL_POLICIES.find((p) => p.id === 'stream-idle-within-request')!;
     const refused = objects.filter((o) => matches(policy, o.object) && asAdmitted(o.object) && evaluateForm(vapForm(policy)!, asAdmitted(o.object)!).failures.length > 0);
     expect(refused.length).toBeGreaterThan(0);
-  });
+  }, SLOW);
 });
 
 // ---- generated objects ----
@@ -239,7 +241,7 @@ describe('equivalence on generated AIGatewayRoutes (fast-check)', () => {
       fc.property(aigr, (object) => expectSameVerdict(policy, object)),
       { numRuns: 300, seed: 20261128 },
     );
-  });
+  }, SLOW);
 });
 
 describe('messages', () => {
@@ -316,7 +318,7 @@ describe('btp-retry-backoff-invalid (CEL form)', () => {
       }),
       { numRuns: 500, seed: 20261128 },
     );
-  });
+  }, SLOW);
 
   it('says which value and why', () => {
     expect(evaluateForm(BTP_RETRY_BACKOFF_INVALID_VAP, btp({ baseInterval: '2s', maxInterval: '1s' })).failures).toEqual([
@@ -391,7 +393,7 @@ describe('generated ValidatingAdmissionPolicies', () => {
     const ignore = render('deploy/overlays/vap-webhook-ignore');
     expect(args(ignore)).toEqual([...args(vap), '--keep-ignore=gateway.validate.aigw-admission.io']);
     expect(ignore.filter((o) => o.kind !== 'Deployment')).toEqual(vap.filter((o) => o.kind !== 'Deployment'));
-  });
+  }, SLOW);
 
   it('serve --keep-ignore: a ready replica holds the named entries at Ignore and still raises the others', () => {
     const wanted = failurePolicyWhenReady(['gateway.validate.aigw-admission.io']);
@@ -408,20 +410,23 @@ describe('aigw-admission vap', () => {
   const CLI = join(ROOT, 'dist/src/cli.js');
   const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8' });
 
-  it('prints the policies and bindings, and --explain-missing the others', () => {
+  it('prints the policies and bindings of the default configuration', () => {
     const out = run(['vap', '-o', 'json']);
     expect(out.status).toBe(0);
     expect(JSON.parse(out.stdout).items).toEqual(generateVaps(new PolicySet(ALL_POLICIES)));
+  }, SLOW);
+
+  it('--explain-missing lists the policies without a CEL form', () => {
     const missing = run(['vap', '--explain-missing']);
     expect(missing.status).toBe(0);
     const lines = missing.stdout.trimEnd().split('\n');
     expect(lines[0]).toMatch(/^POLICY +REASON +WHY$/);
     expect(lines.slice(1).map((l) => l.split(/ +/)[0])).toEqual(missingVaps(ALL_POLICIES).map((m) => m.policy));
-  });
+  }, SLOW);
 
   it('a bad --config is a user error naming the flag', () => {
     const out = run(['vap', '--config', 'no-such.yaml']);
     expect(out.status).toBe(2);
     expect(out.stderr).toBe('aigw-admission: invalid configuration: --config no-such.yaml: no such file\n');
-  });
+  }, SLOW);
 });
