@@ -119,6 +119,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     if (!world.ready()) reasons.push('cluster cache not synced yet');
     return { ready: reasons.length === 0, reasons };
   };
+  metrics.observeReadiness(() => readiness().ready);
   const webhook = createWebhookServer({
     host: opts.host,
     port: opts.port,

@@ -112,6 +112,7 @@ describe('deploy/: rendered manifests', () => {
       'ClusterRoleBinding/aigw-admission',
       'ConfigMap/aigw-admission-config',
       'Service/aigw-admission',
+      'PriorityClass/aigw-admission',
       'Deployment/aigw-admission',
       'PodDisruptionBudget/aigw-admission',
       'MutatingWebhookConfiguration/aigw-admission',
