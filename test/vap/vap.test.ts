@@ -315,6 +315,9 @@ describe('btp-retry-backoff-invalid (CEL form)', () => {
     fc.assert(
       fc.property(fc.record({ baseInterval: duration, maxInterval: duration }, { requiredKeys: [] }), (backOff) => {
         expect(evaluateForm(BTP_RETRY_BACKOFF_INVALID_VAP, btp(backOff)).failures.length > 0).toBe(egRefusesBackOff(backOff));
+        // And against the webhook policy, once it is among the policies (branch fidelity).
+        const policy = ALL_POLICIES.find((p) => p.id === BTP_ID);
+        if (policy) expect(policyFindings(policy, btp(backOff)).length > 0).toBe(egRefusesBackOff(backOff));
       }),
       { numRuns: 500, seed: 20261128 },
     );
