@@ -62,6 +62,8 @@ export function registerServe(program: Command): void {
                 now: () => new Date(),
                 logger,
                 mirrorDir: o.tlsDir,
+                // Registered by URL (a workstation, or a webhook outside the cluster): the API server checks the URL's host.
+                extraSans: host === '0.0.0.0' || host === '::' ? [] : [host],
               })
             : undefined;
         const running = await startServer({
