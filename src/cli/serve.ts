@@ -21,6 +21,7 @@ interface ServeFlags {
   webhookConfiguration: string;
   clientCa?: string;
   shutdownDelay?: string;
+  certCheckInterval?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -38,6 +39,7 @@ export function registerServe(program: Command): void {
     .option('--service <name>', 'Service name the certificate is made for', DEPLOY_NAMES.service)
     .option('--cert-secret <name>', 'Secret holding the certificates with --manage-certs', DEPLOY_NAMES.certSecret)
     .option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving this long with readiness false before closing (default 5 in a cluster, 0 standalone)')
+    .option('--cert-check-interval <seconds>', 'with --manage-certs, how often the Secret and the caBundles are checked and repaired (default 30)')
     .option('--client-ca <file>', "require a client certificate signed by this CA (the API server's, from --admission-control-config-file); others are refused at the TLS handshake")
     .option('--webhook-configuration <name>', 'name of the Validating- and MutatingWebhookConfiguration to put the caBundle in', DEPLOY_NAMES.webhookConfiguration)
     .action(async (o: ServeFlags) => {
@@ -62,6 +64,7 @@ export function registerServe(program: Command): void {
                 now: () => new Date(),
                 logger,
                 mirrorDir: o.tlsDir,
+                intervalMs: o.certCheckInterval === undefined ? undefined : Math.max(1000, parseSeconds('--cert-check-interval', o.certCheckInterval)),
                 // Registered by URL (a workstation, or a webhook outside the cluster): the API server checks the URL's host.
                 extraSans: host === '0.0.0.0' || host === '::' ? [] : [host],
               })
