@@ -9,7 +9,7 @@
  * AIGW_E2E_ETCD_PEER_PORT (26380), AIGW_E2E_WEBHOOK_PORT (26444).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:https';
@@ -110,6 +110,7 @@ function deployObjects(webhookUrl: string): Array<Record<string, any>> {
 }
 
 let serve: ChildProcess | undefined;
+let serveLogFd: number | undefined;
 let rigStarted = false;
 
 async function teardown(): Promise<void> {
@@ -120,6 +121,8 @@ async function teardown(): Promise<void> {
     if (serve.exitCode === null) serve.kill('SIGKILL');
   }
   serve = undefined;
+  if (serveLogFd !== undefined) closeSync(serveLogFd);
+  serveLogFd = undefined;
   if (rigStarted) {
     spawnSync(join(RIG, 'down.sh'), ['--purge'], { env: rigEnv, stdio: 'inherit' });
     rigStarted = false;
@@ -171,7 +174,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
     const serveLogPath = join(work, 'serve.log');
     const tlsDir = join(work, 'certs');
-    const log = openSync(serveLogPath, 'w');
+    const log = (serveLogFd = openSync(serveLogPath, 'w'));
     serve = spawn(
       process.execPath,
       [
@@ -199,9 +202,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
       if (serve!.exitCode !== null) throw new Error(`serve exited ${serve!.exitCode}:\n${readFileSync(serveLogPath, 'utf8')}`);
       return existsSync(caPath) && (await httpsStatus(`${webhookUrl}/readyz`, readFileSync(caPath, 'utf8'))) === 200;
     }, 120);
-    await until('serve to put its CA into both webhook configurations', () => {
+    const webhookCount = objects.filter((o) => o.kind.endsWith('WebhookConfiguration')).reduce((n, o) => n + o.webhooks.length, 0);
+    await until('serve to put its CA into every webhook of both configurations', () => {
       const out = run(KUBECTL, ['get', 'validatingwebhookconfiguration,mutatingwebhookconfiguration', 'aigw-admission', '-o', 'jsonpath={.items[*].webhooks[*].clientConfig.caBundle}'], { kubeconfig: admin });
-      return out.trim().split(/\s+/).filter(Boolean).length === 3;
+      return out.trim().split(/\s+/).filter(Boolean).length === webhookCount;
     }, 60);
     // The API server picks up changed webhook configurations within a second or two: wait until it calls ours.
     const probeNs = 'default';

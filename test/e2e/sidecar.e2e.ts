@@ -6,11 +6,11 @@ import { getJson, kubectl, kubectlOk, rig, routeJson, scenarioNamespace, waitFor
 
 interface Pod {
   metadata: { name: string; annotations?: Record<string, string> };
-  spec: { containers: Array<{ name: string }>; initContainers?: Array<{ name: string; image: string; restartPolicy?: string }> };
+  spec: { containers: Array<{ name: string; image: string }>; initContainers?: Array<{ name: string }> };
 }
 
 describe('the ext_proc sidecar injected into an Envoy proxy pod', () => {
-  it('a proxy pod of a Gateway an AIGatewayRoute names is stored with the sidecar (a native sidecar on 1.32)', async () => {
+  it('a proxy pod of a Gateway an AIGatewayRoute names is stored with the sidecar (a regular container on 1.32: native sidecars need 1.33)', async () => {
     const gatewayNs = scenarioNamespace('gw');
     const proxyNs = scenarioNamespace('proxies');
     kubectlOk(['apply', '-f', '-'], { input: routeJson(gatewayNs, 'chat', [{ backendRefs: [{ name: 'openai' }] }]) });
@@ -24,14 +24,19 @@ describe('the ext_proc sidecar injected into an Envoy proxy pod', () => {
     const created = await waitFor('a pod created with the sidecar', () => {
       const name = kubectlOk(['create', '-f', '-', '-o', 'jsonpath={.metadata.name}'], { input: JSON.stringify(pod) });
       const stored = getJson<Pod>(['-n', proxyNs, 'pod', name]);
-      if (stored.spec.initContainers?.some((c) => c.name === 'ai-gateway-extproc')) return stored;
+      if (stored.spec.containers.some((c) => c.name === 'ai-gateway-extproc')) return stored;
       kubectl(['-n', proxyNs, 'delete', 'pod', name, '--wait=false']);
       return undefined;
     });
-    const sidecar = created.spec.initContainers!.find((c) => c.name === 'ai-gateway-extproc')!;
-    expect(sidecar.restartPolicy).toBe('Always');
-    expect(sidecar.image).toMatch(/ai-gateway-extproc/);
-    expect(created.spec.containers.map((c) => c.name)).toEqual(['envoy']);
-    expect(created.metadata.annotations?.['aigw-admission.io/injected']).toMatch(/^[0-9a-f]{16}/);
+    expect(created.spec.containers.map((c) => c.name)).toEqual(['envoy', 'shutdown-manager', 'ai-gateway-extproc']);
+    expect(created.spec.initContainers ?? []).toEqual([]);
+    const record = JSON.parse(created.metadata.annotations!['aigw-admission.io/injected']!) as Record<string, string>;
+    expect({ ...record, template: undefined }).toEqual({
+      container: 'ai-gateway-extproc',
+      placement: 'containers',
+      image: created.spec.containers[2]!.image,
+      gateway: `${gatewayNs}/ai-gateway`,
+      template: undefined,
+    });
   });
 });
