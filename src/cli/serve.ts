@@ -23,6 +23,7 @@ interface ServeFlags {
   webhookConfiguration: string;
   clientCa?: string;
   shutdownDelay?: string;
+  certCheckInterval?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -42,6 +43,7 @@ export function registerServe(program: Command): void {
     .option('--no-enforce-failure-policy', 'leave the webhook entries\' failurePolicy as installed (default: once ready, raise the validating and pod entries from Ignore to Fail)')
     .option('--keep-ignore <entry...>', 'webhook entries a ready replica leaves at failurePolicy Ignore (e.g. gateway.validate.aigw-admission.io once the ValidatingAdmissionPolicies of deploy/overlays/vap are installed)')
     .option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving this long with readiness false before closing (default 5 in a cluster, 0 standalone)')
+    .option('--cert-check-interval <seconds>', 'with --manage-certs, how often the Secret and the caBundles are checked and repaired (default 30)')
     .option('--client-ca <file>', "require a client certificate signed by this CA (the API server's, from --admission-control-config-file); others are refused at the TLS handshake")
     .option('--webhook-configuration <name>', 'name of the Validating- and MutatingWebhookConfiguration to put the caBundle in', DEPLOY_NAMES.webhookConfiguration)
     .addHelpText('after', examples('aigw-admission serve --standalone --listen 127.0.0.1:8443 --tls-dir certs/', 'aigw-admission serve --config /etc/aigw-admission/config.yaml'))
@@ -68,6 +70,9 @@ export function registerServe(program: Command): void {
                 now: () => new Date(),
                 logger,
                 mirrorDir: o.tlsDir,
+                intervalMs: o.certCheckInterval === undefined ? undefined : Math.max(1000, parseSeconds('--cert-check-interval', o.certCheckInterval)),
+                // Registered by URL (a workstation, or a webhook outside the cluster): the API server checks the URL's host.
+                extraSans: host === '0.0.0.0' || host === '::' ? [] : [host],
               })
             : undefined;
         const running = await startServer({

@@ -16,8 +16,11 @@ export interface Config {
   server: { maxBodyBytes: number; reviewDeadlineMs: number; largeBodyBytes: number; maxLargeReviews: number };
   /** The cluster cache of `serve`: reviews that look objects up warn once its last synced view is older than this. */
   cache: { staleAfterSeconds: number };
-  /** The background audit of `serve` in cluster mode: seconds between runs, 0 = off. */
-  audit: { intervalSeconds: number };
+  /**
+   * The background audit of `serve` in cluster mode: seconds between runs, 0 = off. `reports`: the report API written by
+   * it and by `audit --write-reports` (`auto`: openreports.io when the cluster serves it, else wgpolicyk8s.io).
+   */
+  audit: { intervalSeconds: number; reports: ReportApiChoice };
   /** Kubernetes minor version to assume without a cluster (standalone, check, inject). */
   kubernetesMinor?: number;
 }
@@ -30,6 +33,8 @@ export { DEFAULT_REVIEW_DEADLINE_MS } from '../review/deps.js';
 import { DEFAULT_REVIEW_DEADLINE_MS } from '../review/deps.js';
 
 export const DEFAULT_AUDIT_INTERVAL_SECONDS = 600;
+export const REPORT_API_CHOICES = ['auto', 'openreports.io', 'wgpolicyk8s.io'] as const;
+export type ReportApiChoice = (typeof REPORT_API_CHOICES)[number];
 
 export const DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024;
 
@@ -75,7 +80,7 @@ export function configSchema(policies: readonly AnyPolicy[]): Record<string, unk
       audit: {
         type: 'object',
         additionalProperties: false,
-        properties: { intervalSeconds: { type: 'integer', minimum: 0, maximum: 86400 } },
+        properties: { intervalSeconds: { type: 'integer', minimum: 0, maximum: 86400 }, reports: { enum: [...REPORT_API_CHOICES] } },
       },
       kubernetesMinor: { type: 'integer', minimum: 16, maximum: 99 },
     },
@@ -133,7 +138,7 @@ export class ConfigLoader {
         maxLargeReviews: input.server?.maxLargeReviews ?? DEFAULT_MAX_LARGE_REVIEWS,
       },
       cache: { staleAfterSeconds: input.cache?.staleAfterSeconds ?? DEFAULT_STALE_AFTER_SECONDS },
-      audit: { intervalSeconds: input.audit?.intervalSeconds ?? DEFAULT_AUDIT_INTERVAL_SECONDS },
+      audit: { intervalSeconds: input.audit?.intervalSeconds ?? DEFAULT_AUDIT_INTERVAL_SECONDS, reports: input.audit?.reports ?? 'auto' },
       kubernetesMinor: input.kubernetesMinor,
     };
     return deepFreeze(config);

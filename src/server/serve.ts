@@ -166,7 +166,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           policies: () => config.policies,
           intervalSeconds: () => config.config.audit.intervalSeconds,
           kubernetesMinor: () => config.config.kubernetesMinor,
-          reports: opts.audit?.reports ?? (await import('../audit/policy-report.js')).kubeReportClient(cluster),
+          reports: opts.audit?.reports ?? (await import('../audit/policy-report.js')).kubeReportClient(cluster, config.config.audit.reports, logger),
           metrics,
           logger,
           now,
