@@ -1,4 +1,4 @@
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '../kube/client.js';
 import type { Finding, KubeObject, Mode } from '../kube/types.js';
 import { describeApiError } from '../world/cluster-world.js';
 

@@ -22,7 +22,7 @@ export function registerAudit(program: Command): void {
       try {
         const holder = new ConfigHolder(ALL_POLICIES, ConfigHolder.resolvePath(o.config));
         const kc = await loadKubeConfig(o.kubeconfig);
-        const { VersionApi } = await import('@kubernetes/client-node');
+        const { VersionApi } = await import('../kube/client.js');
         const { auditObjects, listCluster } = await import('../audit/audit.js');
         const { buildReports, kubeReportClient, writeReports } = await import('../audit/policy-report.js');
         const { makePageLister } = await import('../world/list-page.js');

@@ -117,3 +117,13 @@ export interface Observation {
   reason: string;
   fields?: Record<string, unknown>;
 }
+
+/** Kinds are matched by API group and kind, any version (AIGatewayRoute v1alpha1 and v1beta1 share one schema). */
+export interface KindMatch {
+  group: string;
+  kind: string;
+  /** The plural resource, for webhook rules in deploy/. */
+  resource: string;
+  /** The versions the webhook rules list. */
+  versions: string[];
+}
