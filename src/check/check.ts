@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../review/deps.js';
 import type { AdmissionReviewRequest, Finding, KubeObject, ResourceRef } from '../kube/types.js';
 import { MemoryWorld, type World } from '../world/world.js';
 import { splitApiVersion, type CrdSchemas } from '../crd/schemas.js';
+import { requestFor } from '../kube/request.js';
 
 /** Policy ids of the findings that come from the CRDs rather than from a policy. */
 export const CRD_SCHEMA_POLICY = 'crd-schema';
@@ -77,17 +78,11 @@ export function checkObjects(items: readonly CheckedObject[], opts: CheckOptions
 
   prepared.forEach((item, i) => {
     const { object, source } = item;
-    const [group, version] = splitApiVersion(String(object.apiVersion));
-    const request: AdmissionReviewRequest['request'] = {
+    const request = requestFor(object, 'CREATE', {
       uid: `check-${i}`,
-      kind: { group, version, kind: String(object.kind) },
-      name: object.metadata?.name,
       namespace: isNamespaced(object, opts.crds) ? object.metadata?.namespace : undefined,
-      operation: 'CREATE',
-      object,
-      oldObject: null,
       dryRun: true,
-    };
+    });
     const resource: ResourceRef = resourceOf(request);
     const add = (policy: string, path: string, message: string) => findings.push({ policy, mode: 'deny', resource, path, message, source });
     if (item.schema) {

@@ -2,10 +2,10 @@ import { Option, type Command } from 'commander';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { ConfigHolder } from '../config/holder.js';
 import { readManifests } from '../input/manifests.js';
-import { checkObjects, formatFindingsTable, specFindings, summarize } from '../check/check.js';
+import { checkObjects } from '../check/check.js';
 import { CrdSchemas } from '../crd/schemas.js';
-import { stringify as toYaml } from 'yaml';
-import { EXIT, findKubeConfig, fail } from './common.js';
+import { findKubeConfig, fail } from './common.js';
+import { printFindings } from './findings.js';
 
 export function registerCheck(program: Command): void {
   program
@@ -46,14 +46,7 @@ export function registerCheck(program: Command): void {
           kubernetesMinor: holder.config.kubernetesMinor,
           now: () => new Date(),
         });
-        for (const n of result.notes) process.stderr.write(`note: ${n}\n`);
-        if (o.output === 'json') process.stdout.write(`${JSON.stringify(specFindings(result.findings), null, 2)}\n`);
-        else if (o.output === 'yaml') process.stdout.write(toYaml(specFindings(result.findings), { lineWidth: 0, aliasDuplicateObjects: false }));
-        else if (result.findings.length > 0) {
-          process.stdout.write(formatFindingsTable(result.findings, process.stdout.isTTY ? process.stdout.columns : undefined));
-        }
-        if (o.output === 'table') process.stderr.write(`${summarize(result)}\n`);
-        process.exitCode = result.findings.some((f) => f.mode === 'deny') ? EXIT.denied : EXIT.ok;
+        process.exitCode = printFindings(result, o.output);
       } catch (err) {
         fail(err);
       }
