@@ -24,6 +24,7 @@ export async function runCli(args: readonly string[], opts: { env?: NodeJS.Proce
   const out: string[] = [];
   const err: string[] = [];
   const saved = { stdout: process.stdout.write, stderr: process.stderr.write, exit: process.exit, env: process.env, exitCode: process.exitCode };
+  const ttys = [process.stdout.isTTY, process.stderr.isTTY];
   const capture = (into: string[]) =>
     ((chunk: string | Uint8Array, ...rest: unknown[]) => {
       into.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
@@ -31,6 +32,9 @@ export async function runCli(args: readonly string[], opts: { env?: NodeJS.Proce
       done?.();
       return true;
     }) as typeof process.stdout.write;
+  // Like a child process whose output is piped: no progress line, no terminal width.
+  process.stdout.isTTY = false;
+  process.stderr.isTTY = false;
   process.stdout.write = capture(out);
   process.stderr.write = capture(err);
   process.exit = ((code?: number) => {
@@ -51,6 +55,7 @@ export async function runCli(args: readonly string[], opts: { env?: NodeJS.Proce
     process.exit = saved.exit;
     process.env = saved.env;
     process.exitCode = saved.exitCode;
+    [process.stdout.isTTY, process.stderr.isTTY] = ttys as [true, true];
   }
   return { status, stdout: out.join(''), stderr: err.join('') };
 }
