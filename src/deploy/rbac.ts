@@ -1,13 +1,13 @@
 /**
  * The RBAC in deploy/, generated from the API calls src/kube/registry.ts declares (`npm run gen:deploy`), so the
  * Deployment holds exactly the rights its code uses and nothing more:
- * - ClusterRole `aigw-admission`: the webhook path (the cache's list/watch, Events) and, for --manage-certs, its own
- *   webhook configurations by name (last rule: the cert-manager overlay removes it);
+ * - ClusterRole `aigw-admission`: the webhook path (the cache's list/watch, Events, its own webhook configurations by
+ *   name, also what --manage-certs needs of them);
  * - Role `aigw-admission-certs`: --manage-certs in its own namespace (its certificate Secret);
  * - ClusterRole `aigw-admission-audit` (deploy/components/audit, optional): the background audit's proxy pods and
  *   PolicyReports.
  */
-import { KINDS, OWN_NAMES, type Caller, type Verb } from '../kube/registry.js';
+import { KINDS, OWN_NAMES, type ApiUse, type KnownKind, type Verb } from '../kube/registry.js';
 
 export interface PolicyRule {
   apiGroups: string[];
@@ -18,13 +18,12 @@ export interface PolicyRule {
 
 const VERB_ORDER: readonly Verb[] = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete'];
 
-/** The rules a caller needs, for cluster-scoped grants (`namespaced: false` kinds only) or all kinds. */
-export function rulesOf(callers: readonly Caller[], filter: (namespaced: boolean) => boolean = () => true): PolicyRule[] {
+/** The rules of the calls `wanted` picks (a caller, a scope); the same grant twice is one rule. */
+export function rulesOf(wanted: (use: ApiUse, kind: KnownKind) => boolean): PolicyRule[] {
   const rules: PolicyRule[] = [];
   for (const kind of KINDS) {
-    if (!filter(kind.namespaced)) continue;
     for (const use of kind.uses) {
-      if (!callers.includes(use.by)) continue;
+      if (!wanted(use, kind)) continue;
       const verbs = VERB_ORDER.filter((v) => use.verbs.includes(v));
       const names = use.resourceNames ? [...use.resourceNames] : undefined;
       // Kinds of one group with the same verbs (and names) share a rule, as a person would write it.
@@ -67,22 +66,22 @@ const HEADER =
 export function generatedRbacFiles(): Record<string, string> {
   const base = [
     `apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: aigw-admission\n  namespace: ${OWN_NAMES.namespace}\n${LABELS}`,
-    '# Cluster-wide: what the webhook path reads and the Events it writes; last, for --manage-certs, its own two webhook\n' +
-      '# configurations by name (get/patch, to put the caBundle in; the cert-manager overlay removes this rule).\n' +
+    '# Cluster-wide: what the webhook path reads, the Events it writes, and its own two webhook configurations by name\n' +
+      '# (get/patch: raising their failurePolicy once ready, and the caBundle with --manage-certs).\n' +
       `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: aigw-admission\n${LABELS}rules:\n` +
-      rulesYaml([...rulesOf(['webhook']), ...rulesOf(['manage-certs'], (namespaced) => !namespaced)]),
+      rulesYaml(rulesOf((u, k) => u.by === 'webhook' || (u.by === 'manage-certs' && !k.namespaced))),
     binding('ClusterRoleBinding', 'ClusterRole', 'aigw-admission', false),
     '# In its own namespace, for --manage-certs: its own certificate Secret. A create names its object only in the body,\n' +
       '# which RBAC does not see, so create cannot be narrowed to aigw-admission-tls (and nowhere but this namespace).\n' +
       `apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: aigw-admission-certs\n  namespace: ${OWN_NAMES.namespace}\n${LABELS}rules:\n` +
-      rulesYaml(rulesOf(['manage-certs'], (namespaced) => namespaced)),
+      rulesYaml(rulesOf((u, k) => u.by === 'manage-certs' && k.namespaced)),
     binding('RoleBinding', 'Role', 'aigw-admission-certs', true),
   ];
   const audit = [
     "# Only with the background audit (deploy/components/audit): Envoy Gateway's proxy pods in every namespace, and the\n" +
       '# PolicyReports it writes (read and replaced by name; create and list cannot be narrowed by name; never deleted).\n' +
       `apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: aigw-admission-audit\n${LABELS}rules:\n` +
-      rulesYaml(rulesOf(['background-audit'])),
+      rulesYaml(rulesOf((u) => u.by === 'background-audit')),
     binding('ClusterRoleBinding', 'ClusterRole', 'aigw-admission-audit', false),
   ];
   return { 'base/rbac.yaml': HEADER + base.join('---\n'), 'components/audit/rbac.yaml': HEADER + audit.join('---\n') };

@@ -57,6 +57,11 @@ const CACHED_READ: readonly ApiUse[] = [
   { by: 'cli', verbs: ['list'] },
 ];
 
+const OWN_CONFIGURATION: readonly ApiUse[] = [
+  { by: 'webhook', verbs: ['get', 'patch'], resourceNames: [OWN_NAMES.webhookConfiguration] },
+  { by: 'manage-certs', verbs: ['get', 'patch'], resourceNames: [OWN_NAMES.webhookConfiguration] },
+];
+
 export const KINDS: readonly KnownKind[] = [
   { key: 'aigateway.envoyproxy.io/AIGatewayRoute', group: 'aigateway.envoyproxy.io', kind: 'AIGatewayRoute', plural: 'aigatewayroutes', versions: ['v1beta1', 'v1alpha1'], namespaced: true, cached: 'always', audited: true, uses: CACHED_READ },
   { key: 'aigateway.envoyproxy.io/AIServiceBackend', group: 'aigateway.envoyproxy.io', kind: 'AIServiceBackend', plural: 'aiservicebackends', versions: ['v1beta1', 'v1alpha1'], namespaced: true, cached: 'always', audited: true, uses: CACHED_READ },
@@ -113,9 +118,10 @@ export const KINDS: readonly KnownKind[] = [
       { by: 'manage-certs', verbs: ['create'] },
     ],
   },
-  // Only the project's own configurations, only to put the caBundle in (polled with get, which resourceNames narrows).
-  { key: 'admissionregistration.k8s.io/ValidatingWebhookConfiguration', group: 'admissionregistration.k8s.io', kind: 'ValidatingWebhookConfiguration', plural: 'validatingwebhookconfigurations', versions: ['v1'], namespaced: false, uses: [{ by: 'manage-certs', verbs: ['get', 'patch'], resourceNames: [OWN_NAMES.webhookConfiguration] }] },
-  { key: 'admissionregistration.k8s.io/MutatingWebhookConfiguration', group: 'admissionregistration.k8s.io', kind: 'MutatingWebhookConfiguration', plural: 'mutatingwebhookconfigurations', versions: ['v1'], namespaced: false, uses: [{ by: 'manage-certs', verbs: ['get', 'patch'], resourceNames: [OWN_NAMES.webhookConfiguration] }] },
+  // Only the project's own configurations (polled with get, which resourceNames narrows): a ready replica raises their
+  // failurePolicy (src/cluster/failure-policy.ts), and --manage-certs puts the caBundle in.
+  { key: 'admissionregistration.k8s.io/ValidatingWebhookConfiguration', group: 'admissionregistration.k8s.io', kind: 'ValidatingWebhookConfiguration', plural: 'validatingwebhookconfigurations', versions: ['v1'], namespaced: false, uses: OWN_CONFIGURATION },
+  { key: 'admissionregistration.k8s.io/MutatingWebhookConfiguration', group: 'admissionregistration.k8s.io', kind: 'MutatingWebhookConfiguration', plural: 'mutatingwebhookconfigurations', versions: ['v1'], namespaced: false, uses: OWN_CONFIGURATION },
 ];
 
 const BY_KEY = new Map(KINDS.map((k) => [k.key, k]));
