@@ -5,6 +5,7 @@ import type { AdmissionReviewRequest, Finding, KubeObject, ResourceRef } from '.
 import { MemoryWorld, type World } from '../world/world.js';
 import { splitApiVersion, type CrdSchemas } from '../crd/schemas.js';
 import { requestFor } from '../kube/request.js';
+import { KINDS } from '../kube/registry.js';
 
 /** Policy ids of the findings that come from the CRDs rather than from a policy. */
 export const CRD_SCHEMA_POLICY = 'crd-schema';
@@ -35,19 +36,17 @@ export interface CheckResult {
   notes: string[];
 }
 
-/** Kinds that have no namespace (so do not get `default`); CRDs given say their own scope. */
+/** Kinds that have no namespace (so do not get `default`): the registry's, and common ones; CRDs given say their own scope. */
 const CLUSTER_SCOPED = new Set([
+  ...KINDS.filter((k) => !k.namespaced).map((k) => k.key),
   '/Namespace',
   '/Node',
   '/PersistentVolume',
-  'apiextensions.k8s.io/CustomResourceDefinition',
   'rbac.authorization.k8s.io/ClusterRole',
   'rbac.authorization.k8s.io/ClusterRoleBinding',
   'storage.k8s.io/StorageClass',
   'scheduling.k8s.io/PriorityClass',
   'networking.k8s.io/IngressClass',
-  'admissionregistration.k8s.io/MutatingWebhookConfiguration',
-  'admissionregistration.k8s.io/ValidatingWebhookConfiguration',
   'gateway.networking.k8s.io/GatewayClass',
 ]);
 

@@ -19,6 +19,7 @@ import { FakeApiServer } from '../cluster/fake-apiserver.js';
 import { FAST_RETRY, T0, patchPolicy } from '../cluster/support.js';
 import { proxyPod } from '../cluster/audit-support.js';
 import { ROOT, route } from '../helpers.js';
+import { schemaProblems } from './schemas.js';
 
 /** `verb group/resource[/name]`: one thing RBAC allows or refuses. */
 type Grant = string;
@@ -80,6 +81,7 @@ describe('deploy/: RBAC generated from the registry of kinds', () => {
     expect(configOf(audited)).toEqual({ ...configOf(base), audit: { intervalSeconds: 600 } });
     const others = (objs: KubeObject[]) => objs.filter((o) => o.kind !== 'ConfigMap' && !String(o.metadata?.name).endsWith('-audit'));
     expect(others(audited)).toEqual(others(base));
+    expect(audited.flatMap(schemaProblems)).toEqual([]);
   });
 
   it('no delete anywhere: reports are emptied in place, never deleted', () => {
