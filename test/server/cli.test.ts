@@ -135,14 +135,14 @@ describe('aigw-admission inject', () => {
 });
 
 describe('aigw-admission serve without --standalone', () => {
-  const runEnv = (args: string[], env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
-  it('refuses to start without a cluster instead of falling back to http://localhost:8080, and names an unreadable kubeconfig', () => {
-    const none = runEnv(['serve', '--listen', '127.0.0.1:0'], { HOME: mkdtempSync(join(tmpdir(), 'aigw-home-')) });
+  const runEnv = (args: string[], env: NodeJS.ProcessEnv) => runCli(args, { env: { PATH: process.env.PATH, ...env } });
+  it('refuses to start without a cluster instead of falling back to http://localhost:8080, and names an unreadable kubeconfig', async () => {
+    const none = await runEnv(['serve', '--listen', '127.0.0.1:0'], { HOME: mkdtempSync(join(tmpdir(), 'aigw-home-')) });
     expect(none.status).toBe(2);
     expect(none.stderr).toBe(
       'aigw-admission: invalid configuration: no Kubernetes cluster found: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod; use --standalone to run without a cluster\n',
     );
-    const missing = runEnv(['serve', '--kubeconfig', '/no/such/kubeconfig'], {});
+    const missing = await runEnv(['serve', '--kubeconfig', '/no/such/kubeconfig'], {});
     expect(missing.status).toBe(2);
     expect(missing.stderr).toBe('aigw-admission: invalid configuration: --kubeconfig /no/such/kubeconfig: cannot be read: ENOENT\n');
   });
