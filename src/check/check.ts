@@ -1,7 +1,7 @@
 import type { PolicySet } from '../review/policy-set.js';
 import { review, resourceOf } from '../review/review.js';
 import { silentLogger, type Logger } from '../review/deps.js';
-import type { AdmissionReviewRequest, Finding, KubeObject, ResourceRef } from '../kube/types.js';
+import type { Finding, KubeObject, ResourceRef } from '../kube/types.js';
 import { MemoryWorld, type World } from '../world/world.js';
 import { splitApiVersion, type CrdSchemas } from '../crd/schemas.js';
 import { requestFor } from '../kube/request.js';

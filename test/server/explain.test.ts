@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,6 @@ import { ApiServerClient } from './apiserver-client.js';
 import { HAS_SHARED, ROOT, SHARED, admissionReview, modelMatch, retryPolicy, route } from '../helpers.js';
 import { runCli } from '../cli-run.js';
 
-const CLI = join(ROOT, 'dist/src/cli.js');
 const run = (args: string[], env?: NodeJS.ProcessEnv) => runCli(args, { env });
 
 const chat = route([{ name: 'chat', matches: modelMatch('gpt-5'), streamIdleTimeout: '5s', timeouts: { request: '30s' }, backendRefs: [{ name: 'openai', priority: 0 }, { name: 'anthropic', priority: 1 }] }]);

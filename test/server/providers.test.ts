@@ -1,6 +1,5 @@
 /** Provider-aware fall-over end to end: the served webhook, `check` and `explain` over one world of files. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +11,6 @@ import { ApiServerClient } from './apiserver-client.js';
 import { HAS_SHARED, ROOT, SHARED, admissionReview, retryPolicy, yamlObjects } from '../helpers.js';
 import { runCli } from '../cli-run.js';
 
-const CLI = join(ROOT, 'dist/src/cli.js');
 const run = (args: string[]) => runCli(args);
 const FIXTURE = 'test/fixtures/providers/providers.yaml';
 const objects = yamlObjects(join(ROOT, FIXTURE));
