@@ -19,6 +19,10 @@ import { FakeApiServer } from '../cluster/fake-apiserver.js';
 import { FAST_RETRY, T0, patchPolicy } from '../cluster/support.js';
 import { proxyPod } from '../cluster/audit-support.js';
 import { ROOT, route } from '../helpers.js';
+import { ALL_POLICIES } from '../../policies/index.js';
+import { FAILURE_POLICY_WHEN_READY, webhookConfiguration } from '../../src/deploy/webhook-rules.js';
+import { FailurePolicyEnforcer } from '../../src/cluster/failure-policy.js';
+import { kubeCertClient } from '../../src/cluster/kube-cert-client.js';
 import { schemaProblems } from './schemas.js';
 
 /** `verb group/resource[/name]`: one thing RBAC allows or refuses. */
@@ -117,22 +121,40 @@ describe('the calls the code makes, measured on the fake API server', () => {
     f.add(route([{ name: 'r0' }], 'chat', 'team-a'));
     f.add(patchPolicy('p', 'chat', 'team-a'));
     f.add(proxyPod('envoy-1'));
+    // The two webhook configurations as deploy/ installs them (every entry Ignore until a replica is ready).
+    f.install('admissionregistration.k8s.io/v1', 'validatingwebhookconfigurations', 'ValidatingWebhookConfiguration');
+    f.install('admissionregistration.k8s.io/v1', 'mutatingwebhookconfigurations', 'MutatingWebhookConfiguration');
+    f.add(webhookConfiguration(ALL_POLICIES, 'validate') as KubeObject);
+    f.add(webhookConfiguration(ALL_POLICIES, 'mutate') as KubeObject);
     return f;
   }
   const measured = (f: FakeApiServer, from: number) => [...new Set(f.calls.slice(from).filter((c) => c.kind !== 'version').map(grantOf))].sort();
 
-  it('the webhook path (cache and Events) calls exactly what the registry lists for it', async () => {
+  it('the webhook path (cache, Events, raising the failurePolicy of its configurations) calls exactly what the registry lists for it', async () => {
     fake = await everyKindInstalled();
     const world = new ClusterWorld({ kubeConfig: fake.kubeConfig(), logger: silentLogger, now: () => T0, kinds: CLUSTER_KINDS, retry: FAST_RETRY });
     world.start();
     await fake.until(() => fake!.openWatches() === CLUSTER_KINDS.length);
     await world.stop();
+    // A ready replica raises its webhook entries' failurePolicy (install safety), through the real cluster client.
+    const enforcer = new FailurePolicyEnforcer({
+      client: kubeCertClient(fake.kubeConfig()),
+      webhooks: [
+        { kind: 'ValidatingWebhookConfiguration', name: 'aigw-admission' },
+        { kind: 'MutatingWebhookConfiguration', name: 'aigw-admission' },
+      ],
+      wanted: FAILURE_POLICY_WHEN_READY,
+      ready: () => true,
+      logger: silentLogger,
+    });
+    expect((await enforcer.reconcileOnce()).raised).toEqual([
+      'ValidatingWebhookConfiguration/aigw-admission: gateway.validate.aigw-admission.io',
+      'MutatingWebhookConfiguration/aigw-admission: pods.mutate.aigw-admission.io',
+    ]);
     const sink = new KubeEventSink({ kubeConfig: fake.kubeConfig(), logger: silentLogger, now: () => T0, reportingInstance: 'test' });
     sink.emit({ apiVersion: 'gateway.envoyproxy.io/v1alpha1', kind: 'EnvoyPatchPolicy', namespace: 'team-a', name: 'p' }, { type: 'Warning', reason: 'Test', message: 'm' });
     await fake.until(() => fake!.createdEvents.length === 1);
-    // The webhook configurations go through the certificate client (test/cluster/failure-policy.test.ts, webhook-certs);
-    // the fake API server serves the rest.
-    expect(measured(fake, 0)).toEqual(declared('webhook').filter((g) => !g.includes('admissionregistration.k8s.io/')));
+    expect(measured(fake, 0)).toEqual(declared('webhook'));
   });
 
   it('the background audit (proxy pods, PolicyReports created then replaced) calls exactly what the registry lists for it', async () => {
