@@ -23,6 +23,7 @@ import { ALL_POLICIES } from '../../policies/index.js';
 import { FAILURE_POLICY_WHEN_READY, webhookConfiguration } from '../../src/deploy/webhook-rules.js';
 import { FailurePolicyEnforcer } from '../../src/cluster/failure-policy.js';
 import { kubeCertClient } from '../../src/cluster/kube-cert-client.js';
+import { WebhookCertManager } from '../../src/cluster/webhook-certs.js';
 import { schemaProblems } from './schemas.js';
 
 /** `verb group/resource[/name]`: one thing RBAC allows or refuses. */
@@ -168,5 +169,31 @@ describe('the calls the code makes, measured on the fake API server', () => {
     expect(await writeReports(client, reports())).toEqual({ created: ['team-a'], updated: [], emptied: [] });
     expect(await writeReports(client, reports())).toEqual({ created: [], updated: ['team-a'], emptied: [] });
     expect(measured(fake, 0)).toEqual(declared('background-audit'));
+  });
+
+  it('--manage-certs (the Secret created, read and rotated; the caBundle put in) calls exactly what the registry lists for it', async () => {
+    fake = await everyKindInstalled();
+    fake.install('v1', 'secrets', 'Secret');
+    let now = Date.parse('2026-03-01T00:00:00Z');
+    const manager = new WebhookCertManager({
+      client: kubeCertClient(fake.kubeConfig()),
+      namespace: 'aigw-admission',
+      service: 'aigw-admission',
+      secretName: 'aigw-admission-tls',
+      webhooks: [
+        { kind: 'ValidatingWebhookConfiguration', name: 'aigw-admission' },
+        { kind: 'MutatingWebhookConfiguration', name: 'aigw-admission' },
+      ],
+      now: () => new Date(now),
+      logger: silentLogger,
+      validityDays: 90,
+      propagationDelayMs: 120_000,
+    });
+    await manager.start(() => undefined);
+    manager.stop();
+    now += 61 * 24 * 3600_000; // past 2/3 of the lifetime: the next CA goes into the Secret
+    await manager.reconcile();
+    expect(fake.count('update', 'aigw-admission-tls')).toBeGreaterThan(0);
+    expect(measured(fake, 0)).toEqual(declared('manage-certs'));
   });
 });
