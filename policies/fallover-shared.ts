@@ -9,7 +9,7 @@ import { AIGATEWAYROUTE, BACKENDTRAFFICPOLICY, WORLD_KEYS } from '../src/model/k
 import { btpRef, btpTargets, isGatewayTarget, isHTTPRouteTarget, refLabel, sameRef, type BtpRef } from '../src/model/btp.js';
 import { routeFallover, type AttachedBtp, type EffectiveRetry, type PriorityLevel, type RouteFallover, type RuleFallover } from '../src/model/fallover.js';
 import { formatDuration } from '../src/model/duration.js';
-import type { World } from '../src/world/world.js';
+import type { World } from '../src/kube/types.js';
 import { NO_PARAMS } from './helpers.js';
 
 export const ON_ROUTE_AND_BTP_WRITES = {

@@ -6,7 +6,7 @@ import { describeRule, routeRules, type AIGatewayRoute } from '../src/model/aiga
 import { providerLevels, resolveRule, type ProviderLevel, type ResolvedRef } from '../src/model/providers.js';
 import type { KubeObject } from '../src/kube/types.js';
 import type { PolicyContext } from '../src/review/policy.js';
-import type { World } from '../src/world/world.js';
+import type { World } from '../src/kube/types.js';
 
 export interface RuleProviders {
   index: number;

@@ -2,7 +2,7 @@
 import { routeRules, ruleBackendRefs, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import { listRules, type MissReason, type XdsName, type XdsNameReference } from '../src/model/xds-names.js';
 import type { EventDraft, KubeObject, Observation, ResourceRef } from '../src/kube/types.js';
-import type { World } from '../src/world/world.js';
+import type { World } from '../src/kube/types.js';
 import { WORLD_KEYS } from '../src/model/kinds.js';
 
 export const ROUTE_LOOKUP_MISS = 'route_lookup_miss';

@@ -5,6 +5,7 @@
 import { evaluate, formatFinding } from '../review/review.js';
 import type { PolicySet } from '../review/policy-set.js';
 import type { Finding, KubeObject } from '../kube/types.js';
+import { requestFor } from '../kube/request.js';
 import { MemoryWorld, groupKindKey, type World } from '../world/world.js';
 import { WORLD_KEYS } from '../model/kinds.js';
 import { routeFallover, type Attempt, type RuleFallover } from '../model/fallover.js';
@@ -70,17 +71,8 @@ function providerViews(route: KubeObject, world: World): RuleProviderView[] {
 }
 
 function review(obj: KubeObject, policies: PolicySet, world: World, now: Date): Finding[] {
-  const [group, version] = obj.apiVersion!.includes('/') ? obj.apiVersion!.split('/') : ['', obj.apiVersion!];
   const verdict = evaluate(
-    {
-      uid: 'explain',
-      kind: { group: group!, version: version!, kind: obj.kind! },
-      name: obj.metadata?.name,
-      namespace: obj.metadata?.namespace,
-      operation: 'CREATE',
-      object: obj,
-      oldObject: null,
-    },
+    requestFor(obj, 'CREATE', { uid: 'explain' }),
     'validate',
     { policies, world, now: () => now, logger: silentLogger },
   );

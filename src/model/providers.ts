@@ -7,7 +7,7 @@
 import { backendPriority, ruleMatches, type AIGatewayRoute, type AIGatewayRouteRule, type BackendRef } from './aigatewayroute.js';
 import { WORLD_KEYS } from './kinds.js';
 import type { KubeObject } from '../kube/types.js';
-import type { World } from '../world/world.js';
+import type { World } from '../kube/types.js';
 
 export const INFERENCE_POOL_GROUP = 'inference.networking.k8s.io';
 export const ENVOY_GATEWAY_GROUP = 'gateway.envoyproxy.io';

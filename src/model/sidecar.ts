@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../kube/types.js';
-import type { World } from '../world/world.js';
+import type { World } from '../kube/types.js';
 import { WORLD_KEYS } from './kinds.js';
 
 /** What upstream's controller injects into Envoy Gateway proxy pods (SPEC §4). */

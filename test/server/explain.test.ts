@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,9 +7,9 @@ import { silentLogger } from '../../src/review/deps.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { ApiServerClient } from './apiserver-client.js';
 import { HAS_SHARED, ROOT, SHARED, admissionReview, modelMatch, retryPolicy, route } from '../helpers.js';
+import { runCli } from '../cli-run.js';
 
-const CLI = join(ROOT, 'dist/src/cli.js');
-const run = (args: string[], env: NodeJS.ProcessEnv = process.env) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env });
+const run = (args: string[], env?: NodeJS.ProcessEnv) => runCli(args, { env });
 
 const chat = route([{ name: 'chat', matches: modelMatch('gpt-5'), streamIdleTimeout: '5s', timeouts: { request: '30s' }, backendRefs: [{ name: 'openai', priority: 0 }, { name: 'anthropic', priority: 1 }] }]);
 
@@ -69,20 +68,20 @@ describe('BackendTrafficPolicy admission through the served webhook', () => {
 });
 
 describe('aigw-admission explain', () => {
-  it('prints the plan of a rule that falls over', () => {
-    const r = run(['explain', '-f', 'test/fixtures/fallover/working.yaml']);
+  it('prints the plan of a rule that falls over', async () => {
+    const r = await run(['explain', '-f', 'test/fixtures/fallover/working.yaml']);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(WORKING);
   });
 
-  it('prints where and why a broken rule stops, from a kind: List', () => {
-    const r = run(['explain', '-f', 'test/fixtures/fallover/broken.yaml']);
+  it('prints where and why a broken rule stops, from a kind: List', async () => {
+    const r = await run(['explain', '-f', 'test/fixtures/fallover/broken.yaml']);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(BROKEN);
   });
 
-  it('-o json gives the model', () => {
-    const out = JSON.parse(run(['explain', '-f', 'test/fixtures/fallover/working.yaml', '-o', 'json']).stdout);
+  it('-o json gives the model', async () => {
+    const out = JSON.parse((await run(['explain', '-f', 'test/fixtures/fallover/working.yaml', '-o', 'json'])).stdout);
     const rule = out.routes[0].rules[0];
     expect(rule.falls_over).toBe(true);
     expect(rule.retry.previousPriorities).toEqual({ updateFrequency: 1 });
@@ -90,23 +89,23 @@ describe('aigw-admission explain', () => {
     expect(out.unattached).toEqual([]);
   });
 
-  it('--route without a cluster says it needs one and exits 2', () => {
+  it('--route without a cluster says it needs one and exits 2', async () => {
     const env: NodeJS.ProcessEnv = { ...process.env, HOME: mkdtempSync(join(tmpdir(), 'aigw-home-')) };
     delete env.KUBECONFIG;
-    const r = run(['explain', '--route', 'team-a/chat'], env);
+    const r = await run(['explain', '--route', 'team-a/chat'], env);
     expect(r.status).toBe(2);
     expect(r.stderr).toBe(
       'aigw-admission: no cluster: --route requires a cluster, and none was found (no --kubeconfig, no KUBECONFIG, no ~/.kube/config, not in a pod). Without a cluster, explain the manifests instead: aigw-admission explain -f FILE_OR_DIR\n',
     );
   });
 
-  it('bad input exits 2 naming the file', () => {
-    expect(run(['explain', '-f', 'no-such.yaml']).stderr).toBe('aigw-admission: invalid input file: no-such.yaml: no such file or directory\n');
-    expect(run(['explain']).stderr).toBe('aigw-admission: invalid flag: give either -f FILE_OR_DIR... or --route NAMESPACE/NAME\n');
+  it('bad input exits 2 naming the file', async () => {
+    expect((await run(['explain', '-f', 'no-such.yaml'])).stderr).toBe('aigw-admission: invalid input file: no-such.yaml: no such file or directory\n');
+    expect((await run(['explain'])).stderr).toBe('aigw-admission: invalid flag: give either -f FILE_OR_DIR... or --route NAMESPACE/NAME\n');
   });
 
-  it.runIf(HAS_SHARED)('the upstream stream_idle_timeout example falls over on both rules with no finding', () => {
-    const out = JSON.parse(run(['explain', '-f', join(SHARED, 'fixtures/examples/ai-gateway/examples__stream_idle_timeout__base.yaml'), '-o', 'json']).stdout);
+  it.runIf(HAS_SHARED)('the upstream stream_idle_timeout example falls over on both rules with no finding', async () => {
+    const out = JSON.parse((await run(['explain', '-f', join(SHARED, 'fixtures/examples/ai-gateway/examples__stream_idle_timeout__base.yaml'), '-o', 'json'])).stdout);
     expect(out.routes[0].rules.map((r: { falls_over: boolean; findings: unknown[] }) => [r.falls_over, r.findings])).toEqual([[true, []], [true, []]]);
     expect(out.routes[0].findings).toEqual([]);
   });
