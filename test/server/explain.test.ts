@@ -86,7 +86,7 @@ describe('aigw-admission explain', () => {
     const rule = out.routes[0].rules[0];
     expect(rule.falls_over).toBe(true);
     expect(rule.retry.previousPriorities).toEqual({ updateFrequency: 1 });
-    expect(rule.attempts.map((a: { priority: number; startMs: number }) => [a.priority, a.startMs])).toEqual([[0, 0], [1, 5100], [0, 10200]]);
+    expect(rule.attempts.map((a: { priority: number; startMs: number }) => [a.priority, a.startMs])).toEqual([[0, 0], [1, 5100], [0, 10400]]);
     expect(out.unattached).toEqual([]);
   });
 

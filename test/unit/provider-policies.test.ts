@@ -4,6 +4,7 @@ import { PolicySet } from '../../src/review/policy-set.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { providerLevels, repeatsProvider, resolveRule } from '../../src/model/providers.js';
+import { providerData } from '../../policies/provider-shared.js';
 import { WORLD_KEYS } from '../../src/model/kinds.js';
 import { admissionReview, deps, modelMatch, retryPolicy, route } from '../helpers.js';
 import type { KubeObject } from '../../src/review/types.js';
@@ -61,7 +62,7 @@ describe('provider resolution', () => {
       backend('sock', [{ unix: { path: '/var/run/llm.sock' } }]),
     ]);
     const rules = (r.spec as { rules: never[] }).rules;
-    expect(resolveRule(r, rules[0]!, 0, world).map((x) => [x.path, x.backend, x.resolution])).toEqual([
+    expect(resolveRule(r, rules[0]!, 0, providerData(world)).map((x) => [x.path, x.backend, x.resolution])).toEqual([
       ['spec.rules[0].backendRefs[0]', { namespace: 'team-a', name: 'openai' }, { state: 'resolved', endpoints: [{ kind: 'fqdn', host: 'api.openai.com', port: 443 }] }],
       [
         'spec.rules[0].backendRefs[1]',
@@ -70,7 +71,7 @@ describe('provider resolution', () => {
       ],
       ['spec.rules[0].backendRefs[2]', { namespace: 'team-a', name: 'sock' }, { state: 'resolved', endpoints: [{ kind: 'unix', path: '/var/run/llm.sock' }] }],
     ]);
-    expect(resolveRule(r, rules[1]!, 1, world).map((x) => x.resolution)).toEqual([
+    expect(resolveRule(r, rules[1]!, 1, providerData(world)).map((x) => x.resolution)).toEqual([
       { state: 'resolved', endpoints: [{ kind: 'inference-pool', namespace: 'team-a', name: 'pool' }] },
     ]);
   });
@@ -78,16 +79,16 @@ describe('provider resolution', () => {
   it('a world without AIServiceBackends or Backends cannot say one is missing; a world that holds some can', () => {
     const r = chat();
     const rule = (r.spec as { rules: never[] }).rules[0]!;
-    expect(resolveRule(r, rule, 0, new MemoryWorld([r])).map((x) => x.resolution)).toEqual([
+    expect(resolveRule(r, rule, 0, providerData(new MemoryWorld([r]))).map((x) => x.resolution)).toEqual([
       { state: 'unknown', missingKind: 'AIServiceBackend' },
       { state: 'unknown', missingKind: 'AIServiceBackend' },
     ]);
-    expect(resolveRule(r, rule, 0, new MemoryWorld([asb('openai')])).map((x) => x.resolution)).toEqual([
+    expect(resolveRule(r, rule, 0, providerData(new MemoryWorld([asb('openai')]))).map((x) => x.resolution)).toEqual([
       { state: 'unknown', missingKind: 'Backend' },
       { state: 'unresolved', reason: 'no-aiservicebackend' },
     ]);
     // The cluster cache knows a kind in full even when it is empty.
-    expect(resolveRule(r, rule, 0, new MemoryWorld([], { complete: [WORLD_KEYS.aiServiceBackend] })).map((x) => x.resolution.state)).toEqual(['unresolved', 'unresolved']);
+    expect(resolveRule(r, rule, 0, providerData(new MemoryWorld([], { complete: [WORLD_KEYS.aiServiceBackend] }))).map((x) => x.resolution.state)).toEqual(['unresolved', 'unresolved']);
   });
 
   it('hosts compare case-insensitively and without the trailing dot; a different port is a different endpoint', () => {
@@ -95,7 +96,7 @@ describe('provider resolution', () => {
     const r = chat();
     const rule = (r.spec as { rules: never[] }).rules[0]!;
     const repeats = (second: unknown) => {
-      const [p0, p1] = providerLevels(resolveRule(r, rule, 0, world(second)));
+      const [p0, p1] = providerLevels(resolveRule(r, rule, 0, providerData(world(second))));
       return repeatsProvider(p1!, p0!);
     };
     expect(repeats(fqdn('API.OpenAI.com.'))).toBe(true);
