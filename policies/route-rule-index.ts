@@ -12,7 +12,7 @@ import {
 } from '../src/model/xds-names.js';
 import { routeRules, ruleBackendRefs, ruleMatches, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import { routeFallover } from '../src/model/fallover.js';
-import { routeProviders } from '../src/model/providers.js';
+import { refAddressType, routeProviders } from '../src/model/providers.js';
 import type { KubeObject } from '../src/review/types.js';
 import type { World } from '../src/world/world.js';
 import { providerData } from './provider-shared.js';
@@ -93,7 +93,8 @@ function clusterPerBackendOf(world: World, route: AIGatewayRoute): (ruleIndex: n
       const fallover = routeFallover(route as KubeObject, world.list(WORLD_KEYS.backendTrafficPolicy), providers);
       model = {
         split: fallover.rules.map((r) => r.split !== undefined),
-        known: providers.map((p) => p.refs.every((r) => r.resolution.state !== 'unknown')),
+        // InferencePool and DynamicResolver destinations are built otherwise: only plain address types are known.
+        known: providers.map((p) => p.refs.every((r) => r.resolution.state === 'unresolved' || refAddressType(r) !== undefined)),
       };
     }
     return model.split[i] ? true : model.known[i] ? false : undefined;

@@ -40,7 +40,8 @@ const chat = (first = 'openai', second = 'openai-mini') =>
   ]);
 
 /** The parts every message of a kind shares, so each case below reads as what differs. */
-const SPLIT = 'Until it resolves, requests sent to it fail, and Envoy Gateway builds one cluster per backend for this rule and splits its traffic by weight, so its priorities do nothing.';
+const SPLIT = "Until it resolves, Envoy Gateway answers its weight share of the rule's requests with HTTP 500, and builds one cluster per backend for this rule and splits its traffic by weight, so its priorities do nothing.";
+const ROUTE_FAILS = 'Until it resolves, the AI Gateway controller fails the whole route: it generates no HTTPRoute for AIGatewayRoute team-a/chat (or stops updating the one it made), so no rule of it is served or changed.';
 const SAME_PROVIDER_COST = 'When that provider hangs or is down, every model behind it fails alike, so falling over to priority 1 spends another 5s (streamIdleTimeout 5s) and still fails. Fix: put a different provider (a Backend with another host) at priority 1. A second model on the same provider still helps when only the priority 0 model is overloaded (429 or 503), so keep it as a later level if you want that.';
 
 const ONLY = new PolicySet(ALL_POLICIES.filter((p) => ['fallover-same-provider', 'fallover-priorities-ignored', 'unresolved-backend'].includes(p.id)));
@@ -153,7 +154,7 @@ describe('provider policies over worlds of AIGatewayRoute + AIServiceBackend + B
         'unresolved-backend',
         'warn',
         'spec.rules[0].backendRefs[1]',
-        `spec.rules[0] ("chat"): backendRef "anthropic" names AIServiceBackend team-a/anthropic, which does not exist. ${SPLIT} Fix: create AIServiceBackend team-a/anthropic or correct the name. If it is applied together with this route, this warning is expected until it exists.`,
+        `spec.rules[0] ("chat"): backendRef "anthropic" names AIServiceBackend team-a/anthropic, which does not exist. ${ROUTE_FAILS} Fix: create AIServiceBackend team-a/anthropic or correct the name. If it is applied together with this route, this warning is expected until it exists.`,
       ],
     ]);
     expect(findings(chat('openai', 'anthropic'), [asb('openai'), asb('anthropic'), backend('openai', []), retryPolicy()])).toEqual([
