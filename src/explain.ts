@@ -7,7 +7,7 @@ import type { PolicySet } from './review/policy-set.js';
 import type { Finding, KubeObject } from './review/types.js';
 import { MemoryWorld, groupKindKey, type World } from './world/world.js';
 import { WORLD_KEYS } from './model/kinds.js';
-import { routeFallover, splitText, type Attempt, type RuleFallover } from './model/fallover.js';
+import { routeFallover, type Attempt, type RuleFallover } from './model/fallover.js';
 import { formatDuration as fmt } from './model/duration.js';
 import { refLabel, routesReachedBy } from './model/btp.js';
 import { silentLogger } from './review/deps.js';
@@ -157,7 +157,6 @@ export function renderText(e: Explanation): string {
       );
       lines.push(`    retry: ${retryLine(m)}`);
       if (m.retry) lines.push(`    retried on: ${retriedOn(m)}`);
-      if (m.split) lines.push(`    one cluster per backend: ${splitText(m.split)}; a retry stays on the backend picked for the request`);
       if (m.levels.length > 1) lines.push(`    reach: ${m.reach.map(reachText).join('; ')}`);
       for (const c of m.conflicts) lines.push(`    conflict: ${c.map((a) => refLabel(a)).join(', ')} target the same ${c[0]!.level}; Envoy Gateway attaches one and marks the others Conflicted (this plan assumes ${refLabel(c[0]!)})`);
       for (const n of m.notes) lines.push(`    note: ${n}`);

@@ -138,7 +138,7 @@ describe('route-rule-index: each miss reason, with its exact message', () => {
   });
 
   it('host-not-generated: with spec.hostnames the host is one of them, never *', () => {
-    const withHosts = { ...twoBackends(), spec: { ...twoBackends().spec, hostnames: ['api.example.com', '*.models.example.com'] } };
+    const withHosts = { ...twoBackends(), spec: { ...(twoBackends().spec as object), hostnames: ['api.example.com', '*.models.example.com'] } };
     expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/*')], [withHosts])).toEqual([
       [
         'deny',
