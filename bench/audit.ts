@@ -15,7 +15,7 @@ import { PolicySet } from '../src/review/policy-set.js';
 import { MemoryWorld } from '../src/world/world.js';
 import { makePageLister } from '../src/world/list-page.js';
 import { auditObjects, listCluster, objectsOf } from '../src/audit/audit.js';
-import type { KubeObject } from '../src/review/types.js';
+import type { KubeObject } from '../src/kube/types.js';
 
 export interface AuditFigures {
   routes: number;

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AdmissionReviewRequest, Endpoint, KubeObject } from '../src/review/types.js';
+import type { AdmissionReviewRequest, Endpoint, KubeObject } from '../src/kube/types.js';
 
 /** The project root: this file runs from dist/bench/. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');

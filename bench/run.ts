@@ -12,7 +12,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
 import { ALL_POLICIES } from '../policies/index.js';
-import { ConfigHolder } from '../src/runtime.js';
+import { ConfigHolder } from '../src/config/holder.js';
 import { Metrics } from '../src/observe/metrics.js';
 import { MemoryWorld } from '../src/world/world.js';
 import { parseAdmissionReview } from '../src/review/parse.js';
@@ -125,7 +125,7 @@ function scrapeRss(url: string, ca: Buffer): Promise<number | undefined> {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
         res.on('end', () => {
-          const m = /^aigw_admission_process_resident_memory_bytes (\d+)/m.exec(text);
+          const m = /^process_resident_memory_bytes (\d+)/m.exec(text);
           resolve(m ? Number(m[1]) : undefined);
         });
       })

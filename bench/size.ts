@@ -2,7 +2,7 @@
 import { parseAdmissionReview } from '../src/review/parse.js';
 import { review } from '../src/review/review.js';
 import type { ReviewDeps } from '../src/review/deps.js';
-import type { AdmissionReviewRequest, Endpoint } from '../src/review/types.js';
+import type { AdmissionReviewRequest, Endpoint } from '../src/kube/types.js';
 import { MemoryWorld } from '../src/world/world.js';
 import { largeRoute, proxyPod, proxyPodWithEnv, routeForPodGateway } from './bodies.js';
 import { spread, type Spread } from './stats.js';

@@ -1,5 +1,5 @@
 import { definePolicy } from '../src/review/policy.js';
-import type { FindingDraft } from '../src/review/types.js';
+import type { FindingDraft } from '../src/kube/types.js';
 import { BACKENDTRAFFICPOLICY, WORLD_KEYS } from '../src/model/kinds.js';
 import { btpRef, refLabel, refusedValues, routesReachedBy } from '../src/model/btp.js';
 import { NO_PARAMS } from './helpers.js';

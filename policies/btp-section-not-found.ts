@@ -1,5 +1,5 @@
 import { definePolicy } from '../src/review/policy.js';
-import type { FindingDraft, KubeObject } from '../src/review/types.js';
+import type { FindingDraft, KubeObject } from '../src/kube/types.js';
 import { WORLD_KEYS } from '../src/model/kinds.js';
 import { routeRules, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import { btpRef, btpTargets, isHTTPRouteTarget, refLabel } from '../src/model/btp.js';

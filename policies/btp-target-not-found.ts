@@ -1,5 +1,5 @@
 import { definePolicy } from '../src/review/policy.js';
-import type { FindingDraft } from '../src/review/types.js';
+import type { FindingDraft } from '../src/kube/types.js';
 import { WORLD_KEYS } from '../src/model/kinds.js';
 import { btpRef, btpTargets, isHTTPRouteTarget, refLabel } from '../src/model/btp.js';
 import { ON_ROUTE_AND_BTP_WRITES } from './fallover-shared.js';

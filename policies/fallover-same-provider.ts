@@ -1,5 +1,5 @@
 import { definePolicy } from '../src/review/policy.js';
-import type { FindingDraft } from '../src/review/types.js';
+import type { FindingDraft } from '../src/kube/types.js';
 import { endpointKey, endpointText, repeatsProvider, type ProviderLevel } from '../src/model/providers.js';
 import type { RuleFallover } from '../src/model/fallover.js';
 import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';

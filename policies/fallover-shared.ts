@@ -4,7 +4,7 @@
  * (src/model/fallover.ts), and word values the same way.
  */
 import { definePolicy, type AnyPolicy, type KindMatch, type PolicyContext } from '../src/review/policy.js';
-import type { FindingDraft, KubeObject, Operation } from '../src/review/types.js';
+import type { FindingDraft, KubeObject, Operation } from '../src/kube/types.js';
 import { AIGATEWAYROUTE, BACKENDTRAFFICPOLICY, WORLD_KEYS } from '../src/model/kinds.js';
 import { btpRef, btpsWith as btpsAfter, refLabel, routesReachedBy, sameRef, type BtpRef } from '../src/model/btp.js';
 import { routeFallover, type AttachedBtp, type EffectiveRetry, type PriorityLevel, type RouteFallover, type RuleFallover } from '../src/model/fallover.js';

@@ -1,6 +1,6 @@
 import { routeRules, describeRule, type AIGatewayRoute, type AIGatewayRouteRule } from '../src/model/aigatewayroute.js';
 import { readRuleTimeouts, type RuleTimeouts } from '../src/model/timeouts.js';
-import type { KubeObject, Operation } from '../src/review/types.js';
+import type { KubeObject, Operation } from '../src/kube/types.js';
 import type { KindMatch } from '../src/review/policy.js';
 import { AIGATEWAYROUTE } from '../src/model/kinds.js';
 

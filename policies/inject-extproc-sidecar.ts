@@ -1,5 +1,5 @@
 import { definePolicy } from '../src/review/policy.js';
-import type { FindingDraft, KubeObject, Observation } from '../src/review/types.js';
+import type { FindingDraft, KubeObject, Observation } from '../src/kube/types.js';
 import { POD, WORLD_KEYS } from '../src/model/kinds.js';
 import {
   ENVOY_CONTAINER_NAME,

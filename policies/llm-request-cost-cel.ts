@@ -1,7 +1,7 @@
 import { definePolicy } from '../src/review/policy.js';
 import { LlmCostCel } from '../src/cel.js';
 import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';
-import type { FindingDraft } from '../src/review/types.js';
+import type { FindingDraft } from '../src/kube/types.js';
 
 interface LlmRequestCost {
   metadataKey?: unknown;

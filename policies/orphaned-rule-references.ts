@@ -2,7 +2,7 @@ import { definePolicy } from '../src/review/policy.js';
 import { AIGATEWAYROUTE, WORLD_KEYS } from '../src/model/kinds.js';
 import { routeRules, ruleBackendRefs, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import { findXdsNames, generatedMatchCountOf, listRules, resolveXdsName, routeHostnames } from '../src/model/xds-names.js';
-import type { EventDraft, FindingDraft, Observation } from '../src/review/types.js';
+import type { EventDraft, FindingDraft, Observation } from '../src/kube/types.js';
 import { NO_PARAMS } from './helpers.js';
 import { describeRef, listBackends, missObservation, plural, quoteName, refOf, ruleLabel, warningEvent } from './route-lookup.js';
 

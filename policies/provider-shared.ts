@@ -4,7 +4,7 @@
  */
 import { routeProviders, type ProviderData, type ProviderLevel, type ResolvedRef, type RuleProviders } from '../src/model/providers.js';
 import { WORLD_KEYS } from '../src/model/kinds.js';
-import type { KubeObject } from '../src/review/types.js';
+import type { KubeObject } from '../src/kube/types.js';
 import type { PolicyContext } from '../src/review/policy.js';
 import type { World } from '../src/world/world.js';
 

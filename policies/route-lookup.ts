@@ -1,7 +1,7 @@
 /** What the two route-reference policies share: how a miss is worded, logged, counted and turned into an Event. */
 import { routeRules, ruleBackendRefs, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import { listRules, type MissReason, type XdsName, type XdsNameReference } from '../src/model/xds-names.js';
-import type { EventDraft, KubeObject, Observation, ResourceRef } from '../src/review/types.js';
+import type { EventDraft, KubeObject, Observation, ResourceRef } from '../src/kube/types.js';
 import type { World } from '../src/world/world.js';
 import { WORLD_KEYS } from '../src/model/kinds.js';
 

@@ -13,10 +13,10 @@ import {
 import { routeRules, ruleBackendRefs, ruleMatches, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import { routeFallover } from '../src/model/fallover.js';
 import { refAddressType, routeProviders } from '../src/model/providers.js';
-import type { KubeObject } from '../src/review/types.js';
+import type { KubeObject } from '../src/kube/types.js';
 import type { World } from '../src/world/world.js';
 import { providerData } from './provider-shared.js';
-import type { EventDraft, FindingDraft, Mode, Observation } from '../src/review/types.js';
+import type { EventDraft, FindingDraft, Mode, Observation } from '../src/kube/types.js';
 import {
   indexRange,
   listBackends,

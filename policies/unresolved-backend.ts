@@ -1,5 +1,5 @@
 import { definePolicy } from '../src/review/policy.js';
-import type { FindingDraft } from '../src/review/types.js';
+import type { FindingDraft } from '../src/kube/types.js';
 import { endpointText, type ResolvedRef } from '../src/model/providers.js';
 import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';
 import { isRoute } from './fallover-shared.js';

@@ -6,7 +6,7 @@ import { ALL_POLICIES } from '../policies/index.js';
 import { PolicySet } from '../src/review/policy-set.js';
 import { MemoryWorld } from '../src/world/world.js';
 import { silentLogger, type ReviewDeps } from '../src/review/deps.js';
-import type { AdmissionReviewRequest, KubeObject, Operation } from '../src/review/types.js';
+import type { AdmissionReviewRequest, KubeObject, Operation } from '../src/kube/types.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Upstream fixtures beside the project (always present in CI; absent in a user's fresh clone). */

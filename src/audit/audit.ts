@@ -1,8 +1,8 @@
-import { checkObjects } from '../check.js';
+import { checkObjects } from '../check/check.js';
 import type { PolicySet } from '../review/policy-set.js';
 import type { Logger } from '../review/deps.js';
 import { AdmissionError } from '../review/errors.js';
-import type { Finding, KubeObject } from '../review/types.js';
+import type { Finding, KubeObject } from '../kube/types.js';
 import type { World } from '../world/world.js';
 import { CLUSTER_KINDS, PROXY_POD_KIND, describeApiError } from '../world/cluster-world.js';
 import type { ListedKind, PageLister } from '../world/list-page.js';

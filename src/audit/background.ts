@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { PolicySet } from '../review/policy-set.js';
 import type { Logger } from '../review/deps.js';
-import type { Finding } from '../review/types.js';
+import type { Finding } from '../kube/types.js';
 import type { World } from '../world/world.js';
 import { auditObjects, objectsOf } from './audit.js';
 import { buildReports, writeReports, type ReportClient, type WriteSummary } from './policy-report.js';

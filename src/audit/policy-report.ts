@@ -1,5 +1,5 @@
 import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { Finding, KubeObject, Mode } from '../review/types.js';
+import type { Finding, KubeObject, Mode } from '../kube/types.js';
 import { describeApiError } from '../world/cluster-world.js';
 
 export const REPORT_GROUP = 'wgpolicyk8s.io';

@@ -1,4 +1,4 @@
-import type { Finding, KubeObject, ResourceRef } from '../review/types.js';
+import type { Finding, KubeObject, ResourceRef } from '../kube/types.js';
 import type { World } from '../world/world.js';
 import { WORLD_KEYS } from '../model/kinds.js';
 import {

@@ -4,7 +4,7 @@ import { X509Certificate } from 'node:crypto';
 import { createCertBundle, TLS_FILES } from '../tls/certs.js';
 import { keyMatchesCert, type ServingCerts, type ServingCertSource } from '../tls/source.js';
 import type { Logger } from '../review/deps.js';
-import type { JsonPatchOperation } from '../review/types.js';
+import type { JsonPatchOperation } from '../kube/types.js';
 
 /** A Secret as the certificate manager sees it: values decoded to text. */
 export interface SecretState {
@@ -21,7 +21,7 @@ export interface WebhookConfigRef {
 }
 
 export interface WebhookConfigState {
-  webhooks: Array<{ name: string; caBundle?: string }>;
+  webhooks: Array<{ name: string; caBundle?: string; failurePolicy?: string }>;
 }
 
 /** The API server answered 409: the object exists (create) or changed since it was read (update). */

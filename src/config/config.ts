@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { AdmissionError } from '../review/errors.js';
-import { MODES } from '../review/types.js';
+import { MODES } from '../kube/types.js';
 import type { AnyPolicy } from '../review/policy.js';
 import { PolicySet, type PolicySettings } from '../review/policy-set.js';
 import { DEFAULT_STALE_AFTER_SECONDS } from '../world/staleness.js';

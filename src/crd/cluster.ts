@@ -1,4 +1,4 @@
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 import type { ListedKind, PageLister } from '../world/list-page.js';
 
 /** The API groups whose CRDs `check` validates against. */

@@ -1,6 +1,6 @@
 import type { Environment } from '@marcbachmann/cel-js';
 import { celErrorMessage, kubernetesRuleEnvironment } from '../cel.js';
-import type { FindingDraft } from '../review/types.js';
+import type { FindingDraft } from '../kube/types.js';
 import { childPath } from './paths.js';
 import type { SchemaNode, ValidationRule } from './schemas.js';
 

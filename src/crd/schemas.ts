@@ -1,6 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { isIP } from 'node:net';
-import type { FindingDraft, KubeObject } from '../review/types.js';
+import type { FindingDraft, KubeObject } from '../kube/types.js';
 import { childPath, jsonTypeName, pointerToFieldPath, quoteValue } from './paths.js';
 import { CrdRules } from './rules.js';
 

@@ -2,7 +2,7 @@
  * The parts of an Envoy Gateway BackendTrafficPolicy (gateway.envoyproxy.io/v1alpha1) that decide fall-over: its
  * targets, `mergeType` and `retry` (EG v1.8.1 api/v1alpha1). Objects may be unvalidated, so every field is optional.
  */
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 import { GATEWAY_API_GROUP, attachesTo } from './parent-refs.js';
 import { parseDuration } from './duration.js';
 

@@ -25,7 +25,7 @@ import {
   type BtpRef,
   type RetrySpec,
 } from './btp.js';
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 
 /** EG's `retryDefaultRetryOn` (route.go:31), emitted whenever a BTP has `retry` but no usable `retryOn` (§1). */
 export const EG_DEFAULT_TRIGGERS = ['connect-failure', 'refused-stream', 'unavailable', 'cancelled', 'retriable-status-codes'] as const;

@@ -3,7 +3,7 @@
  * HTTPRoute generated from it). A ref is a Gateway when its kind and group are unset or say so; a ref without
  * namespace means the route's own namespace.
  */
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 
 export const GATEWAY_API_GROUP = 'gateway.networking.k8s.io';
 

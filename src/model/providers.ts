@@ -5,7 +5,7 @@
  * See ../shared/docs/failover-facts.md §5 for why the endpoints' address types matter.
  */
 import { backendPriority, describeRule, routeRules, ruleMatches, type AIGatewayRoute, type AIGatewayRouteRule, type BackendRef } from './aigatewayroute.js';
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 
 /**
  * The objects a resolution reads. `undefined` for a kind the world cannot speak for (a route file checked alone):

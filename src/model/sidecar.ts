@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 import { attachesTo } from './parent-refs.js';
 
 /** What upstream's controller injects into Envoy Gateway proxy pods (SPEC §4). */

@@ -12,7 +12,7 @@
  * catch-all rule `route-not-found` at index len(rules).
  */
 import { routeRules, ruleBackendRefs, ruleMatches, type AIGatewayRoute, type AIGatewayRouteRule } from './aigatewayroute.js';
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 
 export const XDS_NAME_PREFIX = 'httproute/';
 

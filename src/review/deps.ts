@@ -1,4 +1,4 @@
-import type { Endpoint, EventDraft, ResourceRef } from './types.js';
+import type { Endpoint, EventDraft, ResourceRef } from '../kube/types.js';
 import type { PolicySet } from './policy-set.js';
 import type { World } from '../world/world.js';
 

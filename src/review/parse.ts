@@ -1,5 +1,5 @@
 import { AdmissionError } from './errors.js';
-import { OPERATIONS, type AdmissionReviewRequest, type Operation } from './types.js';
+import { OPERATIONS, type AdmissionReviewRequest, type Operation } from '../kube/types.js';
 import { describeValue } from '../model/duration.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {

@@ -1,4 +1,4 @@
-import type { JsonPatchOperation } from './types.js';
+import type { JsonPatchOperation } from '../kube/types.js';
 
 /** RFC 6901: `~` → `~0`, `/` → `~1` (label and annotation keys contain `/`). */
 export function escapePointerToken(token: string | number): string {

@@ -1,5 +1,5 @@
 import type { AnyPolicy } from './policy.js';
-import type { Endpoint, Mode, Operation } from './types.js';
+import type { Endpoint, Mode, Operation } from '../kube/types.js';
 
 export interface ActivePolicy {
   policy: AnyPolicy;

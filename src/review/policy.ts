@@ -1,4 +1,4 @@
-import type { AdmissionRequest, Endpoint, EventDraft, FindingDraft, KubeObject, Mode, Observation, Operation } from './types.js';
+import type { AdmissionRequest, Endpoint, EventDraft, FindingDraft, KubeObject, Mode, Observation, Operation } from '../kube/types.js';
 import type { PatchBuilder } from './patch.js';
 import type { World } from '../world/world.js';
 

@@ -15,7 +15,7 @@ import type {
   KubeObject,
   Mode,
   ResourceRef,
-} from './types.js';
+} from '../kube/types.js';
 
 export interface Verdict {
   allowed: boolean;

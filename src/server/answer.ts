@@ -2,7 +2,7 @@ import { AdmissionError, asAdmissionError } from '../review/errors.js';
 import { parseAdmissionReview } from '../review/parse.js';
 import { review } from '../review/review.js';
 import type { ReviewDeps } from '../review/deps.js';
-import type { Endpoint } from '../review/types.js';
+import type { Endpoint } from '../kube/types.js';
 
 /** What the review path answers for one body, before any socket is involved (the server writes it; the fuzzer checks it). */
 export interface Answer {

@@ -5,7 +5,7 @@ import express from 'express';
 import { AdmissionError, asAdmissionError } from '../review/errors.js';
 import { answerReview, statusBody } from './answer.js';
 import type { Logger, ReviewDeps } from '../review/deps.js';
-import type { Endpoint } from '../review/types.js';
+import type { Endpoint } from '../kube/types.js';
 import type { Metrics } from '../observe/metrics.js';
 
 export interface TlsMaterial {

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { VersionApi, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../review/deps.js';
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 import { WORLD_KEYS } from '../model/kinds.js';
 import { parseKubernetesMinor, type World } from './world.js';
 

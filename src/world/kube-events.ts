@@ -1,7 +1,7 @@
 import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig } from '@kubernetes/client-node';
 import type { EventSink, Logger } from '../review/deps.js';
 import { describeApiError } from './cluster-world.js';
-import type { EventDraft, ResourceRef } from '../review/types.js';
+import type { EventDraft, ResourceRef } from '../kube/types.js';
 
 export const REPORTING_CONTROLLER = 'aigw-admission';
 /** events.k8s.io/v1 limits (kube-apiserver validation). */

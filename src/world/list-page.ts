@@ -1,5 +1,5 @@
 import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 
 /** A kind read from the API server: custom resources under `/apis/<group>/<version>`, or core pods (`group: ''`). */
 export interface ListedKind {

@@ -1,4 +1,4 @@
-import type { KubeObject } from '../review/types.js';
+import type { KubeObject } from '../kube/types.js';
 
 /**
  * The read-only world policies look things up in: the given files (`check`, `explain`, standalone) or the informer cache

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startServer, type RunningServer } from '../../src/serve.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
 import type { ClusterWorld } from '../../src/world/cluster-world.js';
 import { silentLogger } from '../../src/review/deps.js';
 import injectPolicy from '../../policies/inject-extproc-sidecar.js';

@@ -1,4 +1,4 @@
-import type { KubeObject } from '../../src/review/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 import { injectedAnnotationValue, type SidecarTemplate } from '../../src/model/sidecar.js';
 import { fakeCluster } from './support.js';
 import type { FakeApiServer } from './fake-apiserver.js';

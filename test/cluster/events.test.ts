@@ -9,11 +9,11 @@ import { ClusterWorld } from '../../src/world/cluster-world.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { review } from '../../src/review/review.js';
-import { startServer, type RunningServer } from '../../src/serve.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { silentLogger } from '../../src/review/deps.js';
 import { ApiServerClient } from '../server/apiserver-client.js';
 import { admissionReview, route } from '../helpers.js';
-import type { ResourceRef } from '../../src/review/types.js';
+import type { ResourceRef } from '../../src/kube/types.js';
 
 let fake: FakeApiServer | undefined;
 afterEach(async () => {

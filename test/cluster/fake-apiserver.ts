@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { KubeObject } from '../../src/review/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 
 export type CallKind = 'list' | 'watch' | 'version' | 'event' | 'get' | 'create' | 'update' | 'other';
 export interface FakeCall {

@@ -6,7 +6,7 @@ import { ROOT } from '../helpers.js';
 import { definePolicy } from '../../src/review/policy.js';
 import { ENVOYPATCHPOLICY, WORLD_KEYS } from '../../src/model/kinds.js';
 import type { Logger } from '../../src/review/deps.js';
-import type { KubeObject } from '../../src/review/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 
 export const AIGW = 'aigateway.envoyproxy.io/v1beta1';
 export const EG = 'gateway.envoyproxy.io/v1alpha1';

@@ -11,11 +11,11 @@ import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import fc from 'fast-check';
 import { answerReview, type Answer } from '../../src/server/answer.js';
-import { startServer, type RunningServer } from '../../src/serve.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { silentLogger } from '../../src/review/deps.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { Metrics } from '../../src/observe/metrics.js';
-import type { Endpoint } from '../../src/review/types.js';
+import type { Endpoint } from '../../src/kube/types.js';
 import { HAS_SHARED, ROOT, SHARED, deps, listFiles, yamlObjects } from '../helpers.js';
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 3000);

@@ -1,7 +1,7 @@
 import https from 'node:https';
 import tls from 'node:tls';
 import { apply_patch } from 'jsonpatch';
-import type { AdmissionReviewRequest, AdmissionReviewResponse, KubeObject } from '../../src/review/types.js';
+import type { AdmissionReviewRequest, AdmissionReviewResponse, KubeObject } from '../../src/kube/types.js';
 
 export interface RawResponse {
   status: number;

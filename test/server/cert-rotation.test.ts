@@ -6,7 +6,7 @@ import tls, { type TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startServer, type RunningServer } from '../../src/serve.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { WebhookCertManager, splitPemCertificates } from '../../src/cluster/webhook-certs.js';
 import { silentLogger } from '../../src/review/deps.js';
 import { FakeCertClient, fakeClock } from '../cluster/fake-cert-client.js';

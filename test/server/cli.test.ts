@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ApiServerClient } from './apiserver-client.js';
 import { HAS_SHARED, ROOT, SHARED, readJson } from '../helpers.js';
 import { certificateSans } from '../../src/tls/certs.js';
-import type { AdmissionReviewRequest } from '../../src/review/types.js';
+import type { AdmissionReviewRequest } from '../../src/kube/types.js';
 
 const CLI = join(ROOT, 'dist/src/cli.js');
 const run = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, input, encoding: 'utf8' });

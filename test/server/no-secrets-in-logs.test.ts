@@ -4,12 +4,12 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { startServer, type RunningServer } from '../../src/serve.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { createLogger } from '../../src/observe/logger.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { ApiServerClient } from './apiserver-client.js';
 import { ROOT, admissionReview, route, yamlObjects } from '../helpers.js';
-import type { AdmissionReviewRequest, KubeObject } from '../../src/review/types.js';
+import type { AdmissionReviewRequest, KubeObject } from '../../src/kube/types.js';
 
 const MARK = 'S3CR3T-MARKER-7f3a';
 

@@ -5,7 +5,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { startServer, type RunningServer } from '../../src/serve.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { silentLogger } from '../../src/review/deps.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { ApiServerClient } from './apiserver-client.js';

@@ -3,13 +3,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
-import { startServer, type RunningServer } from '../../src/serve.js';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { silentLogger } from '../../src/review/deps.js';
 import { certificateSans } from '../../src/tls/certs.js';
 import { ApiServerClient } from './apiserver-client.js';
 import { ROOT, admissionReview, fallingOverWorld, readJson, yamlObjects } from '../helpers.js';
 import { MemoryWorld } from '../../src/world/world.js';
-import type { AdmissionReviewRequest } from '../../src/review/types.js';
+import type { AdmissionReviewRequest } from '../../src/kube/types.js';
 
 let server: RunningServer;
 let client: ApiServerClient;

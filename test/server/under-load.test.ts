@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
-import { startServer } from '../../src/serve.js';
+import { startServer } from '../../src/server/serve.js';
 import { silentLogger } from '../../src/review/deps.js';
 import { ROOT } from '../helpers.js';
 import { X509Certificate } from 'node:crypto';

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ALL_POLICIES } from '../../policies/index.js';
-import { checkObjects, CRD_RULE_POLICY, CRD_SCHEMA_POLICY } from '../../src/check.js';
+import { checkObjects, CRD_RULE_POLICY, CRD_SCHEMA_POLICY } from '../../src/check/check.js';
 import { CrdSchemas } from '../../src/crd/schemas.js';
-import { readManifests } from '../../src/manifests.js';
+import { readManifests } from '../../src/input/manifests.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { HAS_SHARED, SHARED } from '../helpers.js';
 

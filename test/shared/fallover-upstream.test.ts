@@ -5,7 +5,7 @@ import { HAS_SHARED, SHARED, deps, readJson } from '../helpers.js';
 import { review } from '../../src/review/review.js';
 import { parseAdmissionReview } from '../../src/review/parse.js';
 import { MemoryWorld } from '../../src/world/world.js';
-import type { KubeObject } from '../../src/review/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 
 const body = (name: string) => parseAdmissionReview(readJson(join(SHARED, 'fixtures/admission-reviews', `${name}.json`)));
 const routeOf = (name: string) => body(name).request.object as KubeObject;

@@ -6,7 +6,7 @@ import { apply_patch } from 'jsonpatch';
 import { review } from '../../src/review/review.js';
 import { parseAdmissionReview } from '../../src/review/parse.js';
 import { MemoryWorld } from '../../src/world/world.js';
-import type { AdmissionReviewRequest, KubeObject } from '../../src/review/types.js';
+import type { AdmissionReviewRequest, KubeObject } from '../../src/kube/types.js';
 
 describe.runIf(HAS_SHARED)('real kube-apiserver AdmissionReview bodies (../shared/fixtures/admission-reviews)', () => {
   const files = HAS_SHARED ? listFiles(join(SHARED, 'fixtures/admission-reviews'), '.json') : [];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { ALL_POLICIES } from '../../policies/index.js';
-import { checkObjects } from '../../src/check.js';
-import { readManifests } from '../../src/manifests.js';
+import { checkObjects } from '../../src/check/check.js';
+import { readManifests } from '../../src/input/manifests.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { ROOT } from '../helpers.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CrdSchemas } from '../../src/crd/schemas.js';
 import { rewriteIndexedHas } from '../../src/crd/rules.js';
-import type { KubeObject } from '../../src/review/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 
 /** A small CRD written for these tests: one field per structural-schema feature. */
 const CRD: KubeObject = {

@@ -4,7 +4,7 @@ import { review } from '../../src/review/review.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { admissionReview, deps, modelMatch, route } from '../helpers.js';
-import type { AdmissionReviewRequest, KubeObject } from '../../src/review/types.js';
+import type { AdmissionReviewRequest, KubeObject } from '../../src/kube/types.js';
 
 function mutate(input: AdmissionReviewRequest, d = deps()) {
   const { review: out, verdict } = review(input, 'mutate', d);

@@ -16,7 +16,7 @@ import { parseDuration } from '../../src/model/duration.js';
 import { routeProviders } from '../../src/model/providers.js';
 import { parseXdsName } from '../../src/model/xds-names.js';
 import { HAS_SHARED, ROOT, SHARED, readJson } from '../helpers.js';
-import type { KubeObject } from '../../src/review/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 
 interface RouteFact {
   name: string;

@@ -5,7 +5,7 @@ import { MemoryWorld } from '../../src/world/world.js';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { routeFallover } from '../../src/model/fallover.js';
 import { WORKING_RETRY, admissionReview, deps, modelMatch, retryPolicy, route } from '../helpers.js';
-import type { KubeObject } from '../../src/review/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 
 const twoLevels = [
   { name: 'openai', priority: 0 },

@@ -9,9 +9,9 @@ import { MemoryWorld } from '../../src/world/world.js';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { routeFallover } from '../../src/model/fallover.js';
 import { btpRef, labelsMatch, refusedValues } from '../../src/model/btp.js';
-import { explain, renderText, worldOf } from '../../src/explain.js';
+import { explain, renderText, worldOf } from '../../src/explain/explain.js';
 import { admissionReview, deps, modelMatch, retryPolicy, route } from '../helpers.js';
-import type { KubeObject } from '../../src/review/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 
 const POLICIES = new PolicySet(ALL_POLICIES);
 const findings = (obj: KubeObject, world: KubeObject[]) =>

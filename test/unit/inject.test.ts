@@ -11,7 +11,7 @@ import { ConfigLoader } from '../../src/config/config.js';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { HAS_SHARED, ROOT, SHARED, admissionReview, deps, readJson, yamlObjects } from '../helpers.js';
 import type { Logger } from '../../src/review/deps.js';
-import type { AdmissionReviewRequest, JsonPatchOperation, KubeObject } from '../../src/review/types.js';
+import type { AdmissionReviewRequest, JsonPatchOperation, KubeObject } from '../../src/kube/types.js';
 
 const POD = yamlObjects(join(ROOT, 'test/fixtures/pods/envoy-proxy-pod.yaml'))[0]!;
 const ROUTE = yamlObjects(join(ROOT, 'test/fixtures/pods/ai-gateway-route.yaml'))[0]!;

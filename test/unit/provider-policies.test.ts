@@ -7,7 +7,7 @@ import { providerLevels, repeatsProvider, resolveRule } from '../../src/model/pr
 import { providerData } from '../../policies/provider-shared.js';
 import { WORLD_KEYS } from '../../src/model/kinds.js';
 import { admissionReview, deps, modelMatch, retryPolicy, route } from '../helpers.js';
-import type { KubeObject } from '../../src/review/types.js';
+import type { KubeObject } from '../../src/kube/types.js';
 
 const asb = (name: string, backend = name, extra: Record<string, unknown> = {}): KubeObject => ({
   apiVersion: 'aigateway.envoyproxy.io/v1beta1',

@@ -13,7 +13,7 @@ import { formatXdsName, xdsHost, type XdsName } from '../../src/model/xds-names.
 import { routeRules, ruleBackendRefs, ruleMatches, type AIGatewayRoute } from '../../src/model/aigatewayroute.js';
 import { HAS_SHARED, SHARED, admissionReview, deps, listFiles, modelMatch, readJson, route, yamlObjects } from '../helpers.js';
 import type { EventSink, Logger } from '../../src/review/deps.js';
-import type { AdmissionReviewRequest, EventDraft, KubeObject, ResourceRef } from '../../src/review/types.js';
+import type { AdmissionReviewRequest, EventDraft, KubeObject, ResourceRef } from '../../src/kube/types.js';
 
 const SHAPES =
   'Envoy Gateway writes httproute/<namespace>/<name>/rule/<i> (cluster), httproute/<namespace>/<name>/rule/<i>/backend/<j> (per-backend cluster) ' +

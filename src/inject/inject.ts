@@ -1,12 +1,12 @@
 import { apply_patch } from 'jsonpatch';
-import type { AnyPolicy } from './review/policy.js';
-import { PolicySet, type PolicySettings } from './review/policy-set.js';
-import { review } from './review/review.js';
-import { silentLogger } from './review/deps.js';
-import type { AdmissionReviewRequest, JsonPatchOperation, KubeObject } from './review/types.js';
-import { MemoryWorld } from './world/world.js';
-import { WORLD_KEYS } from './model/kinds.js';
-import type { Manifest } from './manifests.js';
+import type { AnyPolicy } from '../review/policy.js';
+import { PolicySet, type PolicySettings } from '../review/policy-set.js';
+import { review } from '../review/review.js';
+import { silentLogger } from '../review/deps.js';
+import type { AdmissionReviewRequest, JsonPatchOperation, KubeObject } from '../kube/types.js';
+import { MemoryWorld } from '../world/world.js';
+import { WORLD_KEYS } from '../model/kinds.js';
+import type { Manifest } from '../input/manifests.js';
 
 export interface InjectedPod {
   source: string;

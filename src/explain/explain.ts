@@ -2,17 +2,17 @@
  * `aigw-admission explain`: the fall-over plan of each AIGatewayRoute rule, as a timeline a person reads in seconds,
  * with the findings of the policies that explain where the chain breaks. The world is the given files or the cluster.
  */
-import { evaluate, formatFinding } from './review/review.js';
-import type { PolicySet } from './review/policy-set.js';
-import type { Finding, KubeObject } from './review/types.js';
-import { MemoryWorld, groupKindKey, type World } from './world/world.js';
-import { WORLD_KEYS } from './model/kinds.js';
-import { routeFallover, type Attempt, type RuleFallover } from './model/fallover.js';
-import { formatDuration as fmt } from './model/duration.js';
-import { refLabel, routesReachedBy } from './model/btp.js';
-import { silentLogger } from './review/deps.js';
-import { providerData } from '../policies/provider-shared.js';
-import { endpointText, repeatsProvider, routeProviders, type RuleProviders } from './model/providers.js';
+import { evaluate, formatFinding } from '../review/review.js';
+import type { PolicySet } from '../review/policy-set.js';
+import type { Finding, KubeObject } from '../kube/types.js';
+import { MemoryWorld, groupKindKey, type World } from '../world/world.js';
+import { WORLD_KEYS } from '../model/kinds.js';
+import { routeFallover, type Attempt, type RuleFallover } from '../model/fallover.js';
+import { formatDuration as fmt } from '../model/duration.js';
+import { refLabel, routesReachedBy } from '../model/btp.js';
+import { silentLogger } from '../review/deps.js';
+import { providerData } from '../../policies/provider-shared.js';
+import { endpointText, repeatsProvider, routeProviders, type RuleProviders } from '../model/providers.js';
 
 /** The provider endpoints one priority level reaches, when the world says. */
 export interface LevelProvider {

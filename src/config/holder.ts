@@ -1,9 +1,9 @@
 import { existsSync, unwatchFile, watchFile } from 'node:fs';
-import { ConfigLoader, type Config } from './config/config.js';
-import type { PolicySet } from './review/policy-set.js';
-import type { AnyPolicy } from './review/policy.js';
-import type { Logger } from './review/deps.js';
-import { AdmissionError } from './review/errors.js';
+import { ConfigLoader, type Config } from './config.js';
+import type { PolicySet } from '../review/policy-set.js';
+import type { AnyPolicy } from '../review/policy.js';
+import type { Logger } from '../review/deps.js';
+import { AdmissionError } from '../review/errors.js';
 
 export const DEFAULT_CONFIG_PATH = 'config.yaml';
 

@@ -1,9 +1,9 @@
-import type { PolicySet } from './review/policy-set.js';
-import { review, resourceOf } from './review/review.js';
-import { silentLogger, type Logger } from './review/deps.js';
-import type { AdmissionReviewRequest, Finding, KubeObject, ResourceRef } from './review/types.js';
-import { MemoryWorld, type World } from './world/world.js';
-import { splitApiVersion, type CrdSchemas } from './crd/schemas.js';
+import type { PolicySet } from '../review/policy-set.js';
+import { review, resourceOf } from '../review/review.js';
+import { silentLogger, type Logger } from '../review/deps.js';
+import type { AdmissionReviewRequest, Finding, KubeObject, ResourceRef } from '../kube/types.js';
+import { MemoryWorld, type World } from '../world/world.js';
+import { splitApiVersion, type CrdSchemas } from '../crd/schemas.js';
 
 /** Policy ids of the findings that come from the CRDs rather than from a policy. */
 export const CRD_SCHEMA_POLICY = 'crd-schema';

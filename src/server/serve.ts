@@ -1,20 +1,21 @@
 import { join, resolve } from 'node:path';
-import { ALL_POLICIES } from '../policies/index.js';
-import { ConfigHolder } from './runtime.js';
-import { createLogger } from './observe/logger.js';
-import { Metrics } from './observe/metrics.js';
-import { createWebhookServer, type WebhookServer } from './server/server.js';
-import { TLS_FILES } from './tls/certs.js';
-import { tlsDirSource, type ServingCerts, type ServingCertSource } from './tls/source.js';
-import { MemoryWorld, type World } from './world/world.js';
-import type { ClusterWorld, ClusterWorldOptions } from './world/cluster-world.js';
-import type { KubeEventSink, KubeEventSinkOptions } from './world/kube-events.js';
-import type { BackgroundAudit, Scheduler } from './audit/background.js';
-import type { ReportClient } from './audit/policy-report.js';
-import type { Logger, ReviewDeps } from './review/deps.js';
-import type { Config } from './config/config.js';
+import { ALL_POLICIES } from '../../policies/index.js';
+import { ConfigHolder } from '../config/holder.js';
+import { createLogger } from '../observe/logger.js';
+import { Metrics } from '../observe/metrics.js';
+import { createWebhookServer, type WebhookServer } from './server.js';
+import { TLS_FILES } from '../tls/certs.js';
+import { tlsDirSource, type ServingCerts, type ServingCertSource } from '../tls/source.js';
+import { MemoryWorld, type World } from '../world/world.js';
+import type { ClusterWorld, ClusterWorldOptions } from '../world/cluster-world.js';
+import type { KubeEventSink, KubeEventSinkOptions } from '../world/kube-events.js';
+import type { BackgroundAudit, Scheduler } from '../audit/background.js';
+import type { ReportClient } from '../audit/policy-report.js';
+import type { Logger, ReviewDeps } from '../review/deps.js';
+import type { Config } from '../config/config.js';
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { AnyPolicy } from './review/policy.js';
+import type { AnyPolicy } from '../review/policy.js';
+import { FailurePolicyEnforcer, type FailurePolicyEnforcerOptions } from '../cluster/failure-policy.js';
 
 export interface ServeOptions {
   host: string;
@@ -35,6 +36,8 @@ export interface ServeOptions {
   now?: () => Date;
   /** Where the serving certificate comes from (default: `tlsDir`, created when absent, re-read when renewed). */
   certs?: ServingCertSource;
+  /** Cluster mode: raise the webhook entries to their declared failure policy once ready (install safety). */
+  failurePolicy?: Omit<FailurePolicyEnforcerOptions, 'ready' | 'logger'>;
   /** Cluster mode (not standalone): the cluster to cache and to write Events to. */
   kubeConfig?: KubeConfig;
   /** Events' reportingInstance: the pod name. */
@@ -68,7 +71,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const now = opts.now ?? (() => new Date());
   const cluster = !opts.standalone && opts.kubeConfig ? opts.kubeConfig : undefined;
   // Imported only in cluster mode: they pull in @kubernetes/client-node (about 70 MB), which standalone never uses.
-  const clusterModule = cluster ? await import('./world/cluster-world.js') : undefined;
+  const clusterModule = cluster ? await import('../world/cluster-world.js') : undefined;
   // The audit reads proxy pods from the cache too, so they are watched only when it runs.
   const auditing = Boolean(cluster) && config.config.audit.intervalSeconds > 0;
   const clusterWorld: ClusterWorld | undefined =
@@ -83,7 +86,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       : undefined;
   const world = opts.world ?? clusterWorld ?? new MemoryWorld([], { kubernetesMinor: config.config.kubernetesMinor });
   const events: KubeEventSink | undefined = cluster
-    ? new (await import('./world/kube-events.js')).KubeEventSink({ kubeConfig: cluster, logger, now, metrics, reportingInstance: opts.podName ?? 'aigw-admission', ...opts.eventSink })
+    ? new (await import('../world/kube-events.js')).KubeEventSink({ kubeConfig: cluster, logger, now, metrics, reportingInstance: opts.podName ?? 'aigw-admission', ...opts.eventSink })
     : undefined;
   if (clusterWorld) {
     metrics.observeCacheAge(() => {
@@ -110,6 +113,13 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     }
     return currentDeps;
   };
+  const readiness = () => {
+    const reasons: string[] = [];
+    if (config.policies.active.length === 0 && config.policies.all.length > 0) reasons.push('no policy enabled');
+    if (!world.ready()) reasons.push('cluster cache not synced yet');
+    return { ready: reasons.length === 0, reasons };
+  };
+  metrics.observeReadiness(() => readiness().ready);
   const webhook = createWebhookServer({
     host: opts.host,
     port: opts.port,
@@ -120,12 +130,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     shutdownDelayMs: opts.shutdownDelayMs ?? (opts.standalone ? 0 : 5000),
     metrics,
     logger,
-    readiness: () => {
-      const reasons: string[] = [];
-      if (config.policies.active.length === 0 && config.policies.all.length > 0) reasons.push('no policy enabled');
-      if (!world.ready()) reasons.push('cluster cache not synced yet');
-      return { ready: reasons.length === 0, reasons };
-    },
+    readiness,
   });
   // A renewed certificate goes to new handshakes; open connections keep theirs.
   renew = (c) => webhook.setTls(c);
@@ -140,14 +145,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     throw err;
   }
   config.watch(logger);
+  const enforcer = opts.failurePolicy ? new FailurePolicyEnforcer({ ...opts.failurePolicy, ready: () => readiness().ready, logger }) : undefined;
+  enforcer?.start();
   const audit: BackgroundAudit | undefined =
     auditing && cluster
-      ? new (await import('./audit/background.js')).BackgroundAudit({
+      ? new (await import('../audit/background.js')).BackgroundAudit({
           world,
           policies: () => config.policies,
           intervalSeconds: () => config.config.audit.intervalSeconds,
           kubernetesMinor: () => config.config.kubernetesMinor,
-          reports: opts.audit?.reports ?? (await import('./audit/policy-report.js')).kubeReportClient(cluster),
+          reports: opts.audit?.reports ?? (await import('../audit/policy-report.js')).kubeReportClient(cluster),
           metrics,
           logger,
           now,
@@ -168,6 +175,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     audit,
     close: async () => {
       config.unwatch();
+      enforcer?.stop();
       await audit?.stop();
       certs.stop();
       await webhook.shutdown();

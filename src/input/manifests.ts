@@ -1,8 +1,8 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { AdmissionError } from './review/errors.js';
-import type { KubeObject } from './review/types.js';
+import { AdmissionError } from '../review/errors.js';
+import type { KubeObject } from '../kube/types.js';
 
 export interface Manifest {
   object: KubeObject;

@@ -1,28 +1,12 @@
 /** `explain --route NS/NAME`: reads the route and every BackendTrafficPolicy from the cluster (I/O, composition side). */
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { CustomObjectsApi, KubeConfig } from '@kubernetes/client-node';
-import { AdmissionError } from './review/errors.js';
-import { MemoryWorld } from './world/world.js';
-import { WORLD_KEYS } from './model/kinds.js';
-import type { KubeObject } from './review/types.js';
-
-const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { AdmissionError } from '../review/errors.js';
+import { MemoryWorld } from '../world/world.js';
+import { WORLD_KEYS } from '../model/kinds.js';
+import type { KubeObject } from '../kube/types.js';
 
 export const ROUTE_NEEDS_CLUSTER =
   '--route requires a cluster, and none was found (no --kubeconfig, no KUBECONFIG, no ~/.kube/config, not in a pod). Without a cluster, explain the manifests instead: aigw-admission explain -f FILE_OR_DIR';
-
-/**
- * The cluster as kubectl finds it, or undefined when there is none. (KubeConfig.loadFromDefault alone would fall back to
- * an unauthenticated http://localhost:8080, which is never what a user means.)
- */
-export function findCluster(file: string | undefined, env: NodeJS.ProcessEnv, home: string | undefined): KubeConfig | undefined {
-  const kc = new KubeConfig();
-  if (file) kc.loadFromFile(file);
-  else if (env.KUBECONFIG || (home && existsSync(join(home, '.kube', 'config'))) || existsSync(SERVICE_ACCOUNT_TOKEN)) kc.loadFromDefault();
-  else return undefined;
-  return kc.getCurrentCluster() ? kc : undefined;
-}
 
 export function parseRouteArg(value: string): { namespace: string; name: string } {
   const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(value);

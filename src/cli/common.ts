@@ -1,0 +1,62 @@
+/** What every verb shares: exit codes, reading an input file, parsing flags, finding the cluster, failing cleanly. */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { AdmissionError } from '../review/errors.js';
+
+export const EXIT = { ok: 0, denied: 1, badInput: 2 } as const;
+
+export function readInput(file: string): string {
+  try {
+    return readFileSync(file === '-' ? 0 : file, 'utf8');
+  } catch (err) {
+    throw new AdmissionError('INVALID_INPUT_FILE', `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+export function parseSeconds(flag: string, value: string): number {
+  if (!/^\d{1,3}(\.\d+)?$/.test(value)) throw new AdmissionError('INVALID_INPUT_FILE', `${flag} ${value}: expected seconds, e.g. 5`);
+  return Math.round(Number(value) * 1000);
+}
+
+export function parseListen(value: string): { host: string; port: number } {
+  const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new AdmissionError('INVALID_INPUT_FILE', `--listen ${value}: expected HOST:PORT, e.g. 0.0.0.0:8443`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/**
+ * Finds the cluster like kubectl: --kubeconfig, then KUBECONFIG / ~/.kube/config, then in-cluster. The client (and every
+ * module that needs it) is imported only on the way to a cluster: it holds about 70 MB of generated API code that
+ * serve --standalone, review, check and certs never use.
+ */
+export async function findKubeConfig(file: string | undefined): Promise<KubeConfig | undefined> {
+  const { findCluster } = await import('../kube/find-cluster.js');
+  try {
+    return findCluster(file, process.env, homedir());
+  } catch (err) {
+    const source = file ? `--kubeconfig ${file}` : `KUBECONFIG ${process.env.KUBECONFIG ?? '~/.kube/config'}`;
+    throw new AdmissionError('INVALID_CONFIG', `${source}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+export async function loadKubeConfig(file: string | undefined): Promise<KubeConfig> {
+  const kc = await findKubeConfig(file);
+  if (!kc) {
+    throw new AdmissionError(
+      'INVALID_CONFIG',
+      'no Kubernetes cluster found: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod; use --standalone to run without a cluster',
+    );
+  }
+  return kc;
+}
+
+export function fail(err: unknown): never {
+  if (err instanceof AdmissionError && err.isUserError) {
+    process.stderr.write(`aigw-admission: ${err.message}\n`);
+    process.exit(EXIT.badInput);
+  }
+  process.stderr.write(`aigw-admission: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
+  process.exit(70);
+}
