@@ -5,6 +5,7 @@ import {
   generatedMatchCountOf,
   listRules,
   resolveXdsName,
+  generatedHosts,
   routeHostnames,
   xdsHost,
   type XdsNameContext,
@@ -16,6 +17,7 @@ import { refAddressType, routeProviders } from '../src/model/providers.js';
 import type { KubeObject } from '../src/kube/types.js';
 import type { World } from '../src/world/world.js';
 import { providerData } from './provider-shared.js';
+import { listenerHostnames } from '../src/model/parent-refs.js';
 import type { EventDraft, FindingDraft, Mode, Observation } from '../src/kube/types.js';
 import {
   indexRange,
@@ -63,7 +65,7 @@ export default definePolicy<RouteRuleIndexParams>({
     const events: EventDraft[] = [];
     const observations: Observation[] = [];
     for (const ref of findXdsNames(object)) {
-      const judged = judge(ref, referencing, (ns, name) => lookupRoute(world, ns, name) ?? null, world.get(HTTPROUTE_KEY, ...nsName(ref)) !== undefined, (route) => ({ clusterPerBackend: clusterPerBackendOf(world, route) }));
+      const judged = judge(ref, referencing, (ns, name) => lookupRoute(world, ns, name) ?? null, world.get(HTTPROUTE_KEY, ...nsName(ref)) !== undefined, (route) => ({ clusterPerBackend: clusterPerBackendOf(world, route), listenerHostnames: listenerHostnames(route as KubeObject, world.list(GATEWAY_KEY)) }), world.list(GATEWAY_KEY));
       if (!judged) continue;
       const { miss, message, summary } = judged;
       findings.push(
@@ -101,6 +103,9 @@ function clusterPerBackendOf(world: World, route: AIGatewayRoute): (ruleIndex: n
   };
 }
 
+/** Gateways, when the world holds them (the given files; the cluster cache does not watch them). */
+const GATEWAY_KEY = 'gateway.networking.k8s.io/Gateway';
+
 /** A plain (user-written) HTTPRoute of that name, when the world holds HTTPRoutes: its names are not ours to judge. */
 const HTTPROUTE_KEY = WORLD_KEYS.httpRoute;
 
@@ -116,6 +121,7 @@ function judge(
   routeOf: (namespace: string, name: string) => AIGatewayRoute | null,
   plainHttpRoute: boolean,
   contextOf: (route: AIGatewayRoute) => XdsNameContext,
+  gateways: KubeObject[] = [],
 ): { miss: Miss; message: string; summary: string } | undefined {
   const names = `jsonPatches[${ref.patchIndex}] names ${quoteName(ref.text)}`;
   if (!ref.parsed.ok) {
@@ -198,14 +204,18 @@ function judge(
     }
     case 'host-not-generated': {
       const hostnames = routeHostnames(route!);
-      const hosts = hostnames.map(xdsHost);
+      const listeners = listenerHostnames(route as KubeObject, gateways);
+      const hosts = [...(generatedHosts(hostnames, listeners) ?? new Set(hostnames.map(xdsHost)))];
+      const source = listeners
+        ? `its Gateway listeners (hostnames ${listeners.map((h) => h ?? 'none').join(', ')}) and spec.hostnames [${hostnames.join(', ')}] give the host`
+        : `AIGatewayRoute ${key} sets spec.hostnames [${hostnames.join(', ')}], so Envoy Gateway writes the host`;
       return {
         miss: { ...base, reason: r.reason },
         message:
-          `${names}, but AIGatewayRoute ${key} sets spec.hostnames [${hostnames.join(', ')}], so Envoy Gateway writes the host of its route names as ${hosts.join(' or ')} ` +
+          `${names}, but ${source} of its route names as ${hosts.join(' or ')} ` +
           `(a "." written "_"); "${n.kind === 'route' ? n.host : ''}" is never generated, so the patch does not apply. ` +
           `Fix: write httproute/${key}/rule/${n.ruleIndex}/match/${n.kind === 'route' ? n.matchIndex : 0}/${hosts[0]}.`,
-        summary: `AIGatewayRoute ${key} hostnames give ${hosts.join(', ')}`,
+        summary: `AIGatewayRoute ${key} route names have host ${hosts.join(', ')}`,
       };
     }
   }

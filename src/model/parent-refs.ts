@@ -38,3 +38,25 @@ export function parentGateways(route: KubeObject): ParentGateway[] {
 export function attachesTo(route: KubeObject, gateway: { namespace: string; name: string }): boolean {
   return parentGateways(route).some((g) => g.namespace === gateway.namespace && g.name === gateway.name);
 }
+
+/**
+ * Hostnames of the listeners the route attaches to, from the Gateways given (a listener without `hostname` gives
+ * undefined); undefined when none of its Gateways is among them.
+ */
+export function listenerHostnames(route: KubeObject, gateways: KubeObject[]): Array<string | undefined> | undefined {
+  const out: Array<string | undefined> = [];
+  let found = false;
+  for (const p of parentGateways(route)) {
+    const gw = gateways.find((g) => (g.metadata?.namespace ?? '') === p.namespace && g.metadata?.name === p.name);
+    if (!gw) continue;
+    found = true;
+    const listeners = (gw.spec as { listeners?: unknown } | undefined)?.listeners;
+    for (const l of Array.isArray(listeners) ? listeners : []) {
+      if (!l || typeof l !== 'object') continue;
+      const { name, hostname } = l as { name?: unknown; hostname?: unknown };
+      if (p.sectionName !== undefined && name !== p.sectionName) continue;
+      out.push(typeof hostname === 'string' && hostname ? hostname : undefined);
+    }
+  }
+  return found ? out : undefined;
+}

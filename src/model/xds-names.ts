@@ -188,6 +188,8 @@ export interface XdsNameContext {
    * the world cannot tell (its backends are not known).
    */
   clusterPerBackend?: (ruleIndex: number) => boolean | undefined;
+  /** Hostnames of the Gateway listeners the route attaches to (undefined: a listener without one), when known. */
+  listenerHostnames?: Array<string | undefined>;
 }
 
 /** Generated matches of a rule: its own, or the one CRD-default `PathPrefix /` match. */
@@ -201,16 +203,41 @@ export function routeHostnames(route: AIGatewayRoute): string[] {
   return Array.isArray(h) ? h.filter((x): x is string => typeof x === 'string' && x !== '') : [];
 }
 
+/** Gateway API hostname matching: equal, or `*.x` covering any name under `x` (one or more labels). */
+function covers(wildcard: string, name: string): boolean {
+  return wildcard.startsWith('*.') && name.endsWith(wildcard.slice(1)) && name.length > wildcard.length - 1;
+}
+
 /**
- * Whether `host` (xDS form) can be a host of the route's names: with `spec.hostnames` set, Envoy Gateway writes one of
- * them, or a listener hostname a wildcard among them covers (never `*`); without, the listener decides (unknown here).
+ * The hosts Envoy Gateway writes in a route's names (`computeHosts`): per listener, the route hostnames that the
+ * listener hostname admits (the more specific one of each matching pair), or the listener hostname when the route
+ * sets none; `*` when neither sets one. Undefined when nothing is known (no listener and no route hostnames).
  */
-export function hostCanBeGenerated(host: string, hostnames: string[]): boolean {
+export function generatedHosts(routeHostnames: string[], listenerHostnames: Array<string | undefined> | undefined): Set<string> | undefined {
+  if (!listenerHostnames || listenerHostnames.length === 0) return undefined;
+  const out = new Set<string>();
+  for (const l of listenerHostnames) {
+    if (routeHostnames.length === 0) out.add(xdsHost(l));
+    for (const h of routeHostnames) {
+      if (!l || h === l || covers(l, h)) out.add(xdsHost(h));
+      else if (covers(h, l)) out.add(xdsHost(l));
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether `host` (xDS form) can be a host of the route's names. With the listener hostnames of its Gateways known,
+ * exactly the generated hosts; else with `spec.hostnames` set, one of them or a name a wildcard among them covers
+ * (never `*`); else anything (the listener decides).
+ */
+export function hostCanBeGenerated(host: string, hostnames: string[], listenerHostnames?: Array<string | undefined>): boolean {
+  const known = generatedHosts(hostnames, listenerHostnames);
+  if (known) return known.has(host);
   if (hostnames.length === 0) return true;
   return hostnames.some((h) => {
     const x = xdsHost(h);
-    if (x === host) return true;
-    return h.startsWith('*.') && host.endsWith(x.slice(1)) && host.length > x.length - 1;
+    return x === host || (h.startsWith('*.') && host.endsWith(x.slice(1)) && host.length > x.length - 1);
   });
 }
 
@@ -228,7 +255,7 @@ export function resolveXdsName(name: XdsName, route: AIGatewayRoute | null | und
   }
   if (name.kind === 'route') {
     if (name.matchIndex >= generatedMatchCountOf(rule)) return { ok: false, reason: 'match-index-out-of-range', ruleCount };
-    if (!hostCanBeGenerated(name.host, routeHostnames(route))) return { ok: false, reason: 'host-not-generated', ruleCount };
+    if (!hostCanBeGenerated(name.host, routeHostnames(route), context.listenerHostnames)) return { ok: false, reason: 'host-not-generated', ruleCount };
   }
   return { ok: true, rule, ruleCount };
 }

@@ -151,6 +151,30 @@ describe('route-rule-index: each miss reason, with its exact message', () => {
     expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/gpu_models_example_com'), routePatch('httproute/default/two-rule-route/rule/0/match/0/api_example_com')], [withHosts])).toEqual([]);
   });
 
+  it('host-not-generated: with the Gateway in the world, its listener hostnames decide the host', () => {
+    const gateway = (hostname?: string): KubeObject => ({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'ai-gateway', namespace: 'default' },
+      spec: { gatewayClassName: 'eg', listeners: [{ name: 'http', protocol: 'HTTP', port: 80, ...(hostname ? { hostname } : {}) }] },
+    });
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/*')], [twoBackends(), gateway('api.example.com')])).toEqual([
+      [
+        'deny',
+        'spec.jsonPatches[0].operation.jsonPath',
+        'jsonPatches[0] names "httproute/default/two-rule-route/rule/0/match/0/*", but its Gateway listeners (hostnames api.example.com) and spec.hostnames [] give the host of its route names as api_example_com ' +
+          '(a "." written "_"); "*" is never generated, so the patch does not apply. Fix: write httproute/default/two-rule-route/rule/0/match/0/api_example_com.',
+      ],
+    ]);
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/api_example_com')], [twoBackends(), gateway('api.example.com')])).toEqual([]);
+    // A listener without hostname and a route without hostnames: `*`.
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/*')], [twoBackends(), gateway()])).toEqual([]);
+    // The more specific of a matching pair: route *.example.com on listener gpu.example.com gives gpu_example_com.
+    const wild = { ...twoBackends(), spec: { ...(twoBackends().spec as object), hostnames: ['*.example.com'] } };
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/gpu_example_com')], [wild, gateway('gpu.example.com')])).toEqual([]);
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/*_example_com')], [wild, gateway('gpu.example.com')]).map((f) => f[0])).toEqual(['deny']);
+  });
+
   it('catch-all-rule: index len(rules) is the generated route-not-found rule', () => {
     const { verdict } = denial(['httproute/default/two-rule-route/rule/2']);
     expect(verdict.findings.map((f) => [f.policy, f.mode, f.path, f.message])).toEqual([
