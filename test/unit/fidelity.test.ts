@@ -102,6 +102,15 @@ describe('2. weight-0 backendRefs are dropped: a level made only of them does no
     expect(m.levels).toEqual([{ priority: 0, backends: ['openai'] }]);
     expect(m.attempts.map((a) => a.priority)).toEqual([0, 0, 0]);
     expect(m.verdict).toBe('one priority level: nothing to fall over to (a retry can only reach priority 0 again)');
+    expect(findings(r, [retryPolicy({ retry: WORKING })])).toEqual([
+      [
+        'stream-idle-needs-fallover-target',
+        'warn',
+        'spec.rules[0].streamIdleTimeout',
+        'spec.rules[0] ("chat"): streamIdleTimeout 5s is set but its only backendRef with weight has priority 0 (Envoy Gateway drops the one with weight 0, so its level does not exist), so when the timer fires there is no next priority to fall over to: at most a retry goes to the same backends again. ' +
+          'Fix: add a backendRef with priority 1 on a different provider, or remove streamIdleTimeout.',
+      ],
+    ]);
   });
 });
 
