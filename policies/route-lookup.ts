@@ -28,7 +28,7 @@ export function ruleLabel(route: AIGatewayRoute | null | undefined, index: numbe
   return typeof name === 'string' && name ? `rule ${index} ("${name}")` : `rule ${index} (unnamed)`;
 }
 
-export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+export const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 ? word : words}`;
 
 /** `0 ("openai"), 1 ("anthropic")` — the backendRefs of one rule, by index and name. */
 export function listBackends(route: AIGatewayRoute | null | undefined, ruleIndex: number): string {

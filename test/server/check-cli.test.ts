@@ -23,7 +23,7 @@ const IDLE_ZERO =
   'spec.rules[0] ("chat"): streamIdleTimeout 0s disables the idle timeout, so a model that stops sending is cut by only the 1m0s request bound and never failed over. Fix: set a positive streamIdleTimeout below 1m0s (e.g. 30s for a first-token budget), or remove the field.';
 // typos (team-a) names AIServiceBackend openai, which the files hold only in default: a reference the files can judge.
 const TYPOS_UNRESOLVED =
-  'spec.rules[0] ("chat"): backendRef "openai" names AIServiceBackend team-a/openai, which does not exist. Until it resolves, the rule has no working backend and its requests fail. Fix: create AIServiceBackend team-a/openai or correct the name. If it is applied together with this route, this warning is expected until it exists.';
+  'spec.rules[0] ("chat"): backendRef "openai" names AIServiceBackend team-a/openai, which does not exist. Until it resolves, the AI Gateway controller fails the whole route: it generates no HTTPRoute for AIGatewayRoute team-a/typos (or stops updating the one it made), so no rule of it is served or changed. Fix: create AIServiceBackend team-a/openai or correct the name. If it is applied together with this route, this warning is expected until it exists.';
 const TYPOS = { apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'AIGatewayRoute', namespace: 'team-a', name: 'typos' };
 const BAD_CEL =
   'CEL expression "input_tokens * 2" (metadataKey "cost") does not compile: no such overload: uint * int. The controller refuses it and the Gateway\'s whole configuration stops updating. Variables: model, backend, route_name (string); input_tokens, cached_input_tokens, cache_creation_input_tokens, output_tokens, total_tokens, reasoning_tokens (uint: write 2u or uint(2) next to them)';

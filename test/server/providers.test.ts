@@ -67,9 +67,10 @@ describe('provider findings through the served webhook, check and explain', () =
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(readFileSync(join(ROOT, 'test/fixtures/providers/providers.explain.txt'), 'utf8'));
     const attempts = r.stdout.split('\n').filter((l) => l.includes('→ attempt 2'));
-    expect(attempts.map((l) => l.slice(l.indexOf('priority 1'), l.indexOf(', idle')))).toEqual([
+    expect(attempts.map((l) => l.slice(l.indexOf('5.1s → ') + 7, l.indexOf(', idle')))).toEqual([
       'priority 1 (openai-mini) → api.openai.com:443 (SAME provider as priority 0)',
-      'priority 1 (local-vllm) → 10.0.0.7:8000',
+      // FQDN next to IP: one cluster per backend, so the retry stays where the weighted pick sent the request.
+      'the same backend as attempt 1 (of anthropic, local-vllm)',
       'priority 1 (anthropic) → api.anthropic.com:443',
     ]);
   });
