@@ -1,19 +1,96 @@
 import { pino, destination } from 'pino';
 import type { Logger } from '../review/deps.js';
 
-/** JSON lines to stdout through an asynchronous destination: no synchronous write on the review path. */
-export function createLogger(options: { level?: string; sync?: boolean; stream?: NodeJS.WritableStream } = {}): Logger & { flush(): void } {
-  const dest = options.stream
-    ? Object.assign(options.stream, { flushSync() {} })
-    : destination({ dest: 1, sync: options.sync ?? false, minLength: options.sync ? 0 : 4096 });
+/** The longest line written: container runtimes split longer lines into partial ones (CRI: 16 KiB). */
+export const MAX_LOG_LINE_BYTES = 16 * 1024;
+const MAX_STRING = 512;
+const MAX_ITEMS = 20;
+const MAX_DEPTH = 8;
+
+function shorten(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…(${value.length - MAX_STRING} more characters)` : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_DEPTH) return '…(nested too deep)';
+  if (Array.isArray(value)) {
+    const items = value.slice(0, MAX_ITEMS).map((v) => shorten(v, depth + 1));
+    if (value.length > MAX_ITEMS) items.push(`…and ${value.length - MAX_ITEMS} more`);
+    return items;
+  }
+  const entries = Object.entries(value);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of entries.slice(0, MAX_ITEMS * 2)) out[k] = shorten(v, depth + 1);
+  if (entries.length > MAX_ITEMS * 2) out['…'] = `${entries.length - MAX_ITEMS * 2} more keys`;
+  return out;
+}
+
+/**
+ * A line over MAX_LOG_LINE_BYTES, cut down: long strings and lists shortened (`…(N more characters)`, `…and N more`),
+ * marked `"truncated":true` with the original size; if that is still too long, only level, time, event and msg stay.
+ */
+export function boundLogLine(line: string): string {
+  const bytes = Buffer.byteLength(line);
+  if (bytes <= MAX_LOG_LINE_BYTES) return line;
+  let record: Record<string, unknown>;
+  try {
+    record = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    record = { msg: 'a log line that was not JSON' };
+  }
+  const shortened = `${JSON.stringify({ ...(shorten(record, 0) as object), truncated: true, bytes })}\n`;
+  if (Buffer.byteLength(shortened) <= MAX_LOG_LINE_BYTES) return shortened;
+  const { level, time, service, event, msg } = record;
+  return `${JSON.stringify(shorten({ level, time, service, event, msg, truncated: true, bytes }, 0))}\n`;
+}
+
+export interface LoggerOptions {
+  level?: string;
+  sync?: boolean;
+  /** Where lines go instead of stdout (tests); still bounded, no buffering. */
+  stream?: NodeJS.WritableStream;
+  /** A file descriptor or path instead of stdout (default 1). */
+  dest?: number | string;
+  /** How long a buffered line may wait (default 1000 ms); warnings and errors are written at once. */
+  flushIntervalMs?: number;
+}
+
+/**
+ * JSON lines to stdout through an asynchronous destination: no synchronous write on the review path. Lines are
+ * buffered up to 4 KiB, but none waits longer than a second, and a warning or an error flushes at once (an OOM kill
+ * loses at most a second of info lines). Every line is at most MAX_LOG_LINE_BYTES.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger & { flush(): void } {
+  const sync = options.sync ?? false;
+  const sonic = options.stream ? undefined : destination({ dest: options.dest ?? 1, sync, minLength: sync ? 0 : 4096 });
+  const target: { write(line: string): unknown } = options.stream ?? sonic!;
+  let buffered = false;
+  const flush = () => {
+    if (sonic && buffered && !(sonic as { destroyed?: boolean }).destroyed) {
+      buffered = false;
+      sonic.flush();
+    }
+  };
+  const bounded = {
+    write(line: string) {
+      // Byte length is measured only when the character count says it might be over.
+      target.write(line.length * 3 > MAX_LOG_LINE_BYTES ? boundLogLine(line) : line);
+      buffered = true;
+    },
+  };
+  if (sonic && !sync) setInterval(flush, options.flushIntervalMs ?? 1000).unref();
   const logger = pino(
     {
       level: options.level ?? 'info',
       base: { service: 'aigw-admission' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      hooks: {
+        logMethod(args, method, level) {
+          method.apply(this, args);
+          if (level >= 40) flush(); // warn, error, fatal: now
+        },
+      },
     },
-    dest,
+    bounded,
   );
-  return Object.assign(logger, { flush: () => dest.flushSync() });
+  return Object.assign(logger, { flush: () => sonic?.flushSync() });
 }

@@ -331,3 +331,46 @@ describe('TLS parameters (issue 15 item 10)', () => {
     }
   });
 });
+
+describe('shutdown on keep-alive connections (issue 15 item 7)', () => {
+  it('during the delay every answer closes its connection; then idle sockets are closed and in-flight requests finish', async () => {
+    // Long timeouts: only shutdown closes anything here.
+    const server = await serve({ keepAliveTimeoutMs: 600_000, headersTimeoutMs: 600_000, requestTimeoutMs: 600_000, firstRequestTimeoutMs: 600_000 });
+    const responses = (text: string) => text.split('HTTP/1.1 ').slice(1);
+    const reused = await connect(server.port);
+    const idle = await connect(server.port);
+    for (const c of [reused, idle]) {
+      c.socket.write(post(BODY));
+      await c.until((d) => d.endsWith('}}'));
+    }
+    const inFlight = await connect(server.port);
+    const request = post(BODY);
+    inFlight.socket.write(request.slice(0, request.length - 10));
+    await until(() => server.webhook.inFlight() === 1);
+
+    let endDelay!: () => void;
+    let closed = false;
+    const closing = server.webhook.shutdown(new Promise<void>((resolve) => (endDelay = resolve))).then(() => (closed = true));
+    // A review and a probe on a keep-alive socket during the delay: answered, with Connection: close, then closed.
+    reused.socket.write(post(BODY));
+    const reusedText = await reused.closed;
+    expect(responses(reusedText).map((r) => [r.slice(0, 6), /\r\nconnection: close\r\n/i.test(r)])).toEqual([['200 OK', false], ['200 OK', true]]);
+    const probe = await connect(server.port);
+    probe.socket.write(`GET /healthz HTTP/1.1\r\nhost: ${SERVERNAME}\r\n\r\n`);
+    const probeText = await probe.closed;
+    expect(probeText).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(probeText).toMatch(/\r\nConnection: close\r\n/i);
+
+    endDelay();
+    // The socket idle since before shutdown is closed without a byte more; the one mid-request is not.
+    expect(responses(await idle.closed)).toHaveLength(1);
+    expect(closed).toBe(false);
+    expect(inFlight.socket.destroyed).toBe(false);
+    inFlight.socket.write(request.slice(request.length - 10));
+    const inFlightText = await inFlight.closed;
+    expect(responses(inFlightText).map((r) => [r.slice(0, 6), /\r\nconnection: close\r\n/i.test(r)])).toEqual([['200 OK', true]]);
+    expect(inFlightText).toContain('"allowed":true');
+    await closing;
+    expect(server.webhook.inFlight()).toBe(0);
+  });
+});

@@ -72,7 +72,7 @@ describe('served webhook, called like the API server', () => {
 
   it.each([
     ['wrong content type → 415', 'POST', '/validate', '{}', { 'content-type': 'text/plain' }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'unsupported content type: content-type is "text/plain"; send application/json'],
-    ['unparseable JSON → 400', 'POST', '/validate', '{"kind":', {}, 400, 'INVALID_JSON', 'request body is not valid JSON: Unexpected end of JSON input; send the AdmissionReview as JSON'],
+    ['unparseable JSON → 400', 'POST', '/validate', '{"kind":', {}, 400, 'INVALID_JSON', 'request body is not valid JSON: unexpected end of input; send the AdmissionReview as JSON'],
     ['v1beta1 review → 400', 'POST', '/mutate', JSON.stringify({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: {} }), {}, 400, 'NOT_ADMISSION_REVIEW',
       'not an admission.k8s.io/v1 AdmissionReview: apiVersion is "admission.k8s.io/v1beta1", expected "admission.k8s.io/v1"; only v1 is served: set admissionReviewVersions: ["v1"] in the webhook configuration'],
     ['not a review → 400', 'POST', '/validate', '[]', {}, 400, 'NOT_ADMISSION_REVIEW', 'not an admission.k8s.io/v1 AdmissionReview: the body is an array, expected an AdmissionReview object'],
