@@ -45,50 +45,33 @@ export function boundLogLine(line: string): string {
 export interface LoggerOptions {
   level?: string;
   sync?: boolean;
-  /** Where lines go instead of stdout (tests); still bounded, no buffering. */
+  /** Where lines go instead of stdout (tests); still bounded. */
   stream?: NodeJS.WritableStream;
   /** A file descriptor or path instead of stdout (default 1). */
   dest?: number | string;
-  /** How long a buffered line may wait (default 1000 ms); warnings and errors are written at once. */
-  flushIntervalMs?: number;
 }
 
 /**
- * JSON lines to stdout through an asynchronous destination: no synchronous write on the review path. Lines are
- * buffered up to 4 KiB, but none waits longer than a second, and a warning or an error flushes at once (an OOM kill
- * loses at most a second of info lines). Every line is at most MAX_LOG_LINE_BYTES.
+ * JSON lines to stdout through an asynchronous destination: no synchronous write on the review path. No minimum
+ * write size: a line goes out at once, or with the others that arrived while the previous write was in flight (so a
+ * busy webhook still writes in batches), and an OOM kill loses only what was in flight. Every line is at most
+ * MAX_LOG_LINE_BYTES.
  */
 export function createLogger(options: LoggerOptions = {}): Logger & { flush(): void } {
-  const sync = options.sync ?? false;
-  const sonic = options.stream ? undefined : destination({ dest: options.dest ?? 1, sync, minLength: sync ? 0 : 4096 });
+  const sonic = options.stream ? undefined : destination({ dest: options.dest ?? 1, sync: options.sync ?? false, minLength: 0 });
   const target: { write(line: string): unknown } = options.stream ?? sonic!;
-  let buffered = false;
-  const flush = () => {
-    if (sonic && buffered && !(sonic as { destroyed?: boolean }).destroyed) {
-      buffered = false;
-      sonic.flush();
-    }
-  };
   const bounded = {
     write(line: string) {
-      // Byte length is measured only when the character count says it might be over.
+      // Byte length is measured only when the character count says the line might be over.
       target.write(line.length * 3 > MAX_LOG_LINE_BYTES ? boundLogLine(line) : line);
-      buffered = true;
     },
   };
-  if (sonic && !sync) setInterval(flush, options.flushIntervalMs ?? 1000).unref();
   const logger = pino(
     {
       level: options.level ?? 'info',
       base: { service: 'aigw-admission' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      hooks: {
-        logMethod(args, method, level) {
-          method.apply(this, args);
-          if (level >= 40) flush(); // warn, error, fatal: now
-        },
-      },
     },
     bounded,
   );
