@@ -1,7 +1,7 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
-import { createCertBundle, TLS_FILES } from '../tls/certs.js';
+import { createCertBundle, TLS_FILES, writeFileAtomic } from '../tls/certs.js';
 import { keyMatchesCert, type ServingCerts, type ServingCertSource } from '../tls/source.js';
 import type { Logger } from '../review/deps.js';
 import type { JsonPatchOperation } from '../kube/types.js';
@@ -327,9 +327,10 @@ export class WebhookCertManager implements ServingCertSource {
     this.served = next;
     if (this.opts.mirrorDir) {
       mkdirSync(this.opts.mirrorDir, { recursive: true });
-      writeFileSync(join(this.opts.mirrorDir, TLS_FILES.cert), next.cert);
-      writeFileSync(join(this.opts.mirrorDir, TLS_FILES.key), next.key, { mode: 0o600 });
-      writeFileSync(join(this.opts.mirrorDir, TLS_FILES.ca), next.ca);
+      // Atomic, key before certificate: a reader of the copy never sees a half-written file.
+      writeFileAtomic(join(this.opts.mirrorDir, TLS_FILES.key), next.key, 0o600);
+      writeFileAtomic(join(this.opts.mirrorDir, TLS_FILES.cert), next.cert);
+      writeFileAtomic(join(this.opts.mirrorDir, TLS_FILES.ca), next.ca);
     }
     if (changedPair) this.onChange(next);
   }
