@@ -39,11 +39,12 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   private readonly otherObservations: Counter<'policy' | 'event' | 'reason'>;
   private readonly eventWrites: Counter<'result'>;
   private cacheAge: (() => number | undefined) | undefined;
+  private readiness: (() => boolean) | undefined;
   private readonly auditFindings: Gauge<'policy' | 'mode'>;
   private readonly auditDuration: Gauge;
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    if (options.processMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'aigw_admission_' });
+    if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
     this.requests = new Counter({
       name: 'aigw_admission_requests_total',
       help: 'AdmissionReviews answered, by endpoint, kind, operation, verdict and dry run.',
@@ -54,7 +55,7 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
       name: 'aigw_admission_review_duration_seconds',
       help: 'Time to review one AdmissionReview, from the parsed body to the response.',
       labelNames: ['endpoint'],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5],
       registers: [this.registry],
     });
     this.findings = new Counter({
@@ -115,6 +116,15 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
     });
     const metrics = this;
     new Gauge({
+      name: 'aigw_admission_ready',
+      help: 'Whether this replica is ready (1) or not (0), as /readyz answers; absent until the server runs.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        if (metrics.readiness) this.set(metrics.readiness() ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: 'aigw_admission_cache_synced_age_seconds',
       help: 'Seconds since the cluster cache last had a confirmed complete view (0 while every watch is open); absent before the first sync and in standalone mode.',
       registers: [this.registry],
@@ -124,6 +134,11 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
         if (age !== undefined) this.set(age);
       },
     });
+  }
+
+  /** Where the readiness gauge reads from, on each scrape (the same answer as /readyz). */
+  observeReadiness(ready: () => boolean): void {
+    this.readiness = ready;
   }
 
   /** Where the cache age gauge reads from, on each scrape. */

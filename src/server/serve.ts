@@ -17,6 +17,7 @@ import type { Logger, ReviewDeps } from '../review/deps.js';
 import type { Config } from '../config/config.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AnyPolicy } from '../review/policy.js';
+import { FailurePolicyEnforcer, type FailurePolicyEnforcerOptions } from '../cluster/failure-policy.js';
 
 export interface ServeOptions {
   host: string;
@@ -43,6 +44,8 @@ export interface ServeOptions {
   now?: () => Date;
   /** Where the serving certificate comes from (default: `tlsDir`, created when absent, re-read when renewed). */
   certs?: ServingCertSource;
+  /** Cluster mode: raise the webhook entries to their declared failure policy once ready (install safety). */
+  failurePolicy?: Omit<FailurePolicyEnforcerOptions, 'ready' | 'logger'>;
   /** Cluster mode (not standalone): the cluster to cache and to write Events to. */
   kubeConfig?: KubeConfig;
   /** Events' reportingInstance: the pod name. */
@@ -129,6 +132,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     if (!world.ready()) reasons.push('cluster cache not synced yet');
     return { ready: reasons.length === 0, reasons };
   };
+  metrics.observeReadiness(() => readiness().ready);
   // Listens before the certificates exist (every handshake fails until they do, and /readyz says why): a port in
   // use must stop the start before a CA is created or written anywhere.
   const webhook = createWebhookServer({
@@ -172,6 +176,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   // /readyz says not ready until the cache's first full list.
   clusterWorld?.start();
   config.watch(logger);
+  const enforcer = opts.failurePolicy ? new FailurePolicyEnforcer({ ...opts.failurePolicy, ready: () => readiness().ready, logger }) : undefined;
+  enforcer?.start();
   const audit: BackgroundAudit | undefined =
     auditing && cluster
       ? new (await import('../audit/background.js')).BackgroundAudit({
@@ -204,6 +210,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     audit,
     close: async () => {
       config.unwatch();
+      enforcer?.stop();
       await audit?.stop();
       certs.stop();
       draining = true;
