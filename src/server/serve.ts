@@ -110,7 +110,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const certs =
     opts.certs ??
     tlsDirSource(tlsDir, { service: opts.service ?? 'aigw-admission', namespace: opts.namespace ?? 'aigw-admission', extraSans }, logger, undefined, {
-      now,
+      // Validity is judged on the system clock, as TLS clients judge it (opts.now is the reviews' clock).
       onReload: (result) => metrics.certReloads.inc({ result }),
     });
   let certsLoaded = false;
