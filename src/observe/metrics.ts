@@ -30,6 +30,7 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   private readonly latency: Histogram<'endpoint'>;
   private readonly findings: Counter<'policy' | 'mode'>;
   private readonly policyErrors: Counter<'policy'>;
+  private readonly policiesAbandoned: Counter<'policy'>;
   readonly httpErrors: Counter<'endpoint' | 'code'>;
   /** Connections closed before they sent a request: handshake failed or timed out, evicted, or silent after it. */
   readonly connectionsDropped: Counter<'reason'>;
@@ -67,6 +68,12 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
     this.policyErrors = new Counter({
       name: 'aigw_admission_policy_errors_total',
       help: 'Internal errors inside a policy (the review follows the policy onError).',
+      labelNames: ['policy'],
+      registers: [this.registry],
+    });
+    this.policiesAbandoned = new Counter({
+      name: 'aigw_admission_policy_abandoned_total',
+      help: "Policies abandoned because the review's deadline passed (the review followed the policy onError).",
       labelNames: ['policy'],
       registers: [this.registry],
     });
@@ -181,5 +188,9 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
 
   policyError(policy: string): void {
     this.policyErrors.inc({ policy });
+  }
+
+  policyAbandoned(policy: string): void {
+    this.policiesAbandoned.inc({ policy });
   }
 }

@@ -121,7 +121,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const deps = (): ReviewDeps => {
     if (currentDeps === undefined || depsFor !== config.config) {
       depsFor = config.config;
-      currentDeps = { policies: config.policies, world, now, logger, metrics, events, staleAfterSeconds: depsFor.cache.staleAfterSeconds };
+      currentDeps = {
+        policies: config.policies,
+        world,
+        now,
+        logger,
+        metrics,
+        events,
+        staleAfterSeconds: depsFor.cache.staleAfterSeconds,
+        deadlineMs: depsFor.server.reviewDeadlineMs,
+      };
     }
     return currentDeps;
   };
@@ -143,6 +152,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     firstRequestTimeoutMs: opts.firstRequestTimeoutMs,
     deps,
     maxBodyBytes: () => config.config.server.maxBodyBytes,
+    largeBodyBytes: () => config.config.server.largeBodyBytes,
+    maxLargeReviews: () => config.config.server.maxLargeReviews,
     clientCa: opts.clientCa,
     shutdownDelayMs: opts.shutdownDelayMs ?? (opts.standalone ? 0 : 5000),
     metrics,

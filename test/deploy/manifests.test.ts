@@ -163,7 +163,7 @@ describe('deploy/: rendered manifests', () => {
     expect(c.ports).toEqual([{ name: 'https', containerPort: 8443, protocol: 'TCP' }, { name: 'probes', containerPort: 8080, protocol: 'TCP' }]);
     expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    expect(c.resources.requests).toEqual({ cpu: '100m', memory: '128Mi' });
+    expect(c.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '384Mi' } });
     expect(c.args).toEqual(['serve', '--listen=0.0.0.0:8443', '--probe-listen=0.0.0.0:8080', '--tls-dir=/tls', '--config=/etc/aigw-admission/config.yaml', '--manage-certs']);
     expect(find(base, 'Service', 'aigw-admission').spec.ports).toEqual([
       { name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' },
