@@ -3,14 +3,15 @@ import { hostname } from 'node:os';
 import { ConfigHolder } from '../config/holder.js';
 import { startServer } from '../server/serve.js';
 import { WebhookCertManager } from '../cluster/webhook-certs.js';
-import { DEPLOY_NAMES, FAILURE_POLICY_WHEN_READY } from '../deploy/webhook-rules.js';
+import { DEPLOY_NAMES, failurePolicyWhenReady } from '../deploy/webhook-rules.js';
 import { createLogger } from '../observe/logger.js';
 import { AdmissionError } from '../review/errors.js';
 import type { TlsMinVersion } from '../server/server.js';
 import type { Command } from 'commander';
-import { readInput, parseSeconds, parseListen, loadKubeConfig, fail } from './common.js';
+import { examples, readInput, parseSeconds, parseListen, loadKubeConfig, fail } from './common.js';
 
 interface ServeFlags {
+  keepIgnore?: string[];
   standalone?: boolean;
   kubeconfig?: string;
   listen?: string;
@@ -28,6 +29,7 @@ interface ServeFlags {
   tlsMinVersion?: string;
   handshakeTimeout?: string;
   firstRequestTimeout?: string;
+  certCheckInterval?: string;
 }
 
 const TLS_MIN_VERSIONS: Readonly<Record<string, TlsMinVersion>> = { '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' };
@@ -47,23 +49,26 @@ export function registerServe(program: Command): void {
     .option('--service <name>', 'Service name the certificate is made for', DEPLOY_NAMES.service)
     .option('--cert-secret <name>', 'Secret holding the certificates with --manage-certs', DEPLOY_NAMES.certSecret)
     .option('--no-enforce-failure-policy', 'leave the webhook entries\' failurePolicy as installed (default: once ready, raise the validating and pod entries from Ignore to Fail)')
+    .option('--keep-ignore <entry...>', 'webhook entries a ready replica leaves at failurePolicy Ignore (e.g. gateway.validate.aigw-admission.io once the ValidatingAdmissionPolicies of deploy/overlays/vap are installed)')
     .option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving this long with readiness false before closing (default 5 in a cluster, 0 standalone)')
+    .option('--cert-check-interval <seconds>', 'with --manage-certs, how often the Secret and the caBundles are checked and repaired (default 30)')
     .option('--client-ca <file>', "require a client certificate signed by this CA (the API server's, from --admission-control-config-file); others are refused at the TLS handshake")
     .option('--probe-listen <host:port|off>', 'plain-HTTP /healthz, /readyz and /metrics, not covered by --client-ca (default 0.0.0.0:8080 in a cluster, off standalone)')
     .option('--tls-min-version <1.2|1.3>', 'lowest TLS version accepted (TLS 1.2 only with ECDHE and AEAD ciphers)', '1.2')
     .option('--handshake-timeout <seconds>', 'close a connection whose TLS handshake has not finished by then', '5')
     .option('--first-request-timeout <seconds>', 'close a connection that sends no request this long after its handshake', '5')
     .option('--webhook-configuration <name>', 'name of the Validating- and MutatingWebhookConfiguration to put the caBundle in', DEPLOY_NAMES.webhookConfiguration)
+    .addHelpText('after', examples('aigw-admission serve --standalone --listen 127.0.0.1:8443 --tls-dir certs/', 'aigw-admission serve --config /etc/aigw-admission/config.yaml'))
     .action(async (o: ServeFlags) => {
       try {
         const { host, port } = parseListen(o.listen ?? (o.standalone ? '127.0.0.1:8443' : '0.0.0.0:8443'));
         const probeListen = o.probeListen ?? (o.standalone ? 'off' : '0.0.0.0:8080');
         const probe = probeListen === 'off' ? undefined : parseListen(probeListen, '--probe-listen');
         const minTlsVersion = TLS_MIN_VERSIONS[o.tlsMinVersion ?? '1.2'];
-        if (!minTlsVersion) throw new AdmissionError('INVALID_INPUT_FILE', `--tls-min-version ${o.tlsMinVersion}: expected 1.2 or 1.3`);
+        if (!minTlsVersion) throw new AdmissionError('INVALID_FLAG', `--tls-min-version ${o.tlsMinVersion}: expected 1.2 or 1.3`);
         const handshakeTimeoutMs = parseSeconds('--handshake-timeout', o.handshakeTimeout ?? '5');
         const firstRequestTimeoutMs = parseSeconds('--first-request-timeout', o.firstRequestTimeout ?? '5');
-        const kc = o.standalone ? undefined : await loadKubeConfig(o.kubeconfig);
+        const kc = o.standalone ? undefined : await loadKubeConfig(o.kubeconfig, 'use --standalone to run without a cluster');
         const logger = createLogger();
         const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? DEPLOY_NAMES.namespace;
         const clusterClient = kc ? (await import('../cluster/kube-cert-client.js')).kubeCertClient(kc) : undefined;
@@ -83,6 +88,9 @@ export function registerServe(program: Command): void {
                 now: () => new Date(),
                 logger,
                 mirrorDir: o.tlsDir,
+                intervalMs: o.certCheckInterval === undefined ? undefined : Math.max(1000, parseSeconds('--cert-check-interval', o.certCheckInterval)),
+                // Registered by URL (a workstation, or a webhook outside the cluster): the API server checks the URL's host.
+                extraSans: host === '0.0.0.0' || host === '::' ? [] : [host],
               })
             : undefined;
         const running = await startServer({
@@ -101,7 +109,7 @@ export function registerServe(program: Command): void {
           certs,
           failurePolicy:
             clusterClient && o.enforceFailurePolicy !== false
-              ? { client: clusterClient, webhooks: webhookConfigurations, wanted: FAILURE_POLICY_WHEN_READY }
+              ? { client: clusterClient, webhooks: webhookConfigurations, wanted: failurePolicyWhenReady(o.keepIgnore ?? []) }
               : undefined,
           clientCa: o.clientCa === undefined ? undefined : readInput(o.clientCa),
           shutdownDelayMs: o.shutdownDelay === undefined ? undefined : parseSeconds('--shutdown-delay', o.shutdownDelay),
