@@ -5,7 +5,8 @@ import type { KubeConfig } from '../kube/client.js';
 import { AdmissionError } from '../review/errors.js';
 import { describeFsError } from '../input/manifests.js';
 
-export const EXIT = { ok: 0, denied: 1, badInput: 2 } as const;
+/** Exit codes; 69, 73 and 78 are start-up failures of `serve` (src/review/errors.ts), 70 a bug. */
+export const EXIT = { ok: 0, denied: 1, badInput: 2, listenFailed: 69, internal: 70, tlsDirUnwritable: 73, invalidCertificate: 78 } as const;
 
 export function readInput(file: string): string {
   try {
@@ -30,10 +31,10 @@ export function parseSeconds(flag: string, value: string): number {
   return Math.round(Number(value) * 1000);
 }
 
-export function parseListen(value: string): { host: string; port: number } {
+export function parseListen(value: string, flag = '--listen'): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new AdmissionError('INVALID_FLAG', `--listen ${value}: expected HOST:PORT, e.g. 0.0.0.0:8443`);
+  if (!m || port > 65535) throw new AdmissionError('INVALID_FLAG', `${flag} ${value}: expected HOST:PORT, e.g. ${flag === '--listen' ? '0.0.0.0:8443' : '0.0.0.0:8080'}`);
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
@@ -69,6 +70,10 @@ export function fail(err: unknown): never {
     process.stderr.write(`aigw-admission: ${err.message}\n`);
     process.exit(EXIT.badInput);
   }
+  if (err instanceof AdmissionError && err.exitCode !== undefined) {
+    process.stderr.write(`aigw-admission: ${err.message}\n`);
+    process.exit(err.exitCode);
+  }
   process.stderr.write(`aigw-admission: internal error: ${(err as Error)?.stack ?? String(err)}\n`);
-  process.exit(70);
+  process.exit(EXIT.internal);
 }

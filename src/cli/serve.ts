@@ -5,6 +5,8 @@ import { startServer } from '../server/serve.js';
 import { WebhookCertManager } from '../cluster/webhook-certs.js';
 import { DEPLOY_NAMES, failurePolicyWhenReady } from '../deploy/webhook-rules.js';
 import { createLogger } from '../observe/logger.js';
+import { AdmissionError } from '../review/errors.js';
+import type { TlsMinVersion } from '../server/server.js';
 import type { Command } from 'commander';
 import { examples, readInput, parseSeconds, parseListen, loadKubeConfig, fail } from './common.js';
 
@@ -23,8 +25,14 @@ interface ServeFlags {
   webhookConfiguration: string;
   clientCa?: string;
   shutdownDelay?: string;
+  probeListen?: string;
+  tlsMinVersion?: string;
+  handshakeTimeout?: string;
+  firstRequestTimeout?: string;
   certCheckInterval?: string;
 }
+
+const TLS_MIN_VERSIONS: Readonly<Record<string, TlsMinVersion>> = { '1.2': 'TLSv1.2', '1.3': 'TLSv1.3' };
 
 export function registerServe(program: Command): void {
   program
@@ -45,11 +53,21 @@ export function registerServe(program: Command): void {
     .option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving this long with readiness false before closing (default 5 in a cluster, 0 standalone)')
     .option('--cert-check-interval <seconds>', 'with --manage-certs, how often the Secret and the caBundles are checked and repaired (default 30)')
     .option('--client-ca <file>', "require a client certificate signed by this CA (the API server's, from --admission-control-config-file); others are refused at the TLS handshake")
+    .option('--probe-listen <host:port|off>', 'plain-HTTP /healthz, /readyz and /metrics, not covered by --client-ca (default 0.0.0.0:8080 in a cluster, off standalone)')
+    .option('--tls-min-version <1.2|1.3>', 'lowest TLS version accepted (TLS 1.2 only with ECDHE and AEAD ciphers)', '1.2')
+    .option('--handshake-timeout <seconds>', 'close a connection whose TLS handshake has not finished by then', '5')
+    .option('--first-request-timeout <seconds>', 'close a connection that sends no request this long after its handshake', '5')
     .option('--webhook-configuration <name>', 'name of the Validating- and MutatingWebhookConfiguration to put the caBundle in', DEPLOY_NAMES.webhookConfiguration)
     .addHelpText('after', examples('aigw-admission serve --standalone --listen 127.0.0.1:8443 --tls-dir certs/', 'aigw-admission serve --config /etc/aigw-admission/config.yaml'))
     .action(async (o: ServeFlags) => {
       try {
         const { host, port } = parseListen(o.listen ?? (o.standalone ? '127.0.0.1:8443' : '0.0.0.0:8443'));
+        const probeListen = o.probeListen ?? (o.standalone ? 'off' : '0.0.0.0:8080');
+        const probe = probeListen === 'off' ? undefined : parseListen(probeListen, '--probe-listen');
+        const minTlsVersion = TLS_MIN_VERSIONS[o.tlsMinVersion ?? '1.2'];
+        if (!minTlsVersion) throw new AdmissionError('INVALID_FLAG', `--tls-min-version ${o.tlsMinVersion}: expected 1.2 or 1.3`);
+        const handshakeTimeoutMs = parseSeconds('--handshake-timeout', o.handshakeTimeout ?? '5');
+        const firstRequestTimeoutMs = parseSeconds('--first-request-timeout', o.firstRequestTimeout ?? '5');
         const kc = o.standalone ? undefined : await loadKubeConfig(o.kubeconfig, 'use --standalone to run without a cluster');
         const logger = createLogger();
         const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? DEPLOY_NAMES.namespace;
@@ -78,6 +96,10 @@ export function registerServe(program: Command): void {
         const running = await startServer({
           host,
           port,
+          probe,
+          minTlsVersion,
+          handshakeTimeoutMs,
+          firstRequestTimeoutMs,
           tlsDir: o.tlsDir,
           configPath: ConfigHolder.resolvePath(o.config),
           standalone: Boolean(o.standalone),
@@ -101,6 +123,7 @@ export function registerServe(program: Command): void {
         process.stderr.write(
           [
             `aigw-admission listening on ${running.url} (${o.standalone ? 'standalone, no cluster' : 'cluster mode'})`,
+            ...(running.probeUrl ? [`probes and metrics on ${running.probeUrl} (/healthz, /readyz, /metrics)`] : []),
             `CA certificate: ${caPath}`,
             `Try it:`,
             `  curl --cacert ${caPath} -H 'Content-Type: application/json' --data @${sample} ${running.url}/validate`,

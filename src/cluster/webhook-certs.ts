@@ -1,8 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { createCertBundle, TLS_FILES } from '../tls/certs.js';
+import { certWriteError, createCertBundle, TLS_FILES, writeFileAtomic } from '../tls/certs.js';
 import { keyMatchesCert, type ServingCerts, type ServingCertSource } from '../tls/source.js';
 import type { Logger } from '../review/deps.js';
 import type { JsonPatchOperation } from '../kube/types.js';
@@ -341,12 +341,18 @@ export class WebhookCertManager implements ServingCertSource {
     if (this.served && this.served.cert === next.cert && this.served.key === next.key && this.served.ca === next.ca) return;
     const changedPair = !this.served || this.served.cert !== next.cert;
     this.served = next;
-    if (this.opts.mirrorDir) {
-      mkdirSync(this.opts.mirrorDir, { recursive: true });
-      writeFileSync(join(this.opts.mirrorDir, TLS_FILES.cert), next.cert);
-      writeFileSync(join(this.opts.mirrorDir, TLS_FILES.key), next.key, { mode: 0o600 });
-      writeFileSync(join(this.opts.mirrorDir, TLS_FILES.ca), next.ca);
-    }
+    // The server gets the pair first: a copy that cannot be written must not keep it from being served.
     if (changedPair) this.onChange(next);
+    if (this.opts.mirrorDir) {
+      try {
+        mkdirSync(this.opts.mirrorDir, { recursive: true });
+        // Atomic, key before certificate: a reader of the copy never sees a half-written file.
+        writeFileAtomic(join(this.opts.mirrorDir, TLS_FILES.key), next.key, 0o600);
+        writeFileAtomic(join(this.opts.mirrorDir, TLS_FILES.cert), next.cert);
+        writeFileAtomic(join(this.opts.mirrorDir, TLS_FILES.ca), next.ca);
+      } catch (err) {
+        throw certWriteError(this.opts.mirrorDir, err);
+      }
+    }
   }
 }

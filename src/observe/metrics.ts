@@ -38,6 +38,10 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   private readonly policiesAbandoned: Counter<'policy'>;
   private readonly skips: Counter<'policy'>;
   readonly httpErrors: Counter<'endpoint' | 'code'>;
+  /** Connections closed before they sent a request: handshake failed or timed out, evicted, or silent after it. */
+  readonly connectionsDropped: Counter<'reason'>;
+  /** Certificate reloads by result: applied, or skipped (the new files failed the checks; the previous pair stays). */
+  readonly certReloads: Counter<'result'>;
   private readonly observationCounters = new Map<string, Counter<'reason'>>();
   private readonly otherObservations: Counter<'policy' | 'event' | 'reason'>;
   private readonly eventWrites: Counter<'result'>;
@@ -98,6 +102,18 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
       name: 'aigw_admission_http_errors_total',
       help: 'Requests refused before review (4xx) or failed (5xx), by endpoint and status code.',
       labelNames: ['endpoint', 'code'],
+      registers: [this.registry],
+    });
+    this.connectionsDropped = new Counter({
+      name: 'aigw_admission_connections_dropped_total',
+      help: 'Connections closed before a request: handshake_timeout, handshake_failed, evicted (too many unfinished handshakes), first_request_timeout.',
+      labelNames: ['reason'],
+      registers: [this.registry],
+    });
+    this.certReloads = new Counter({
+      name: 'aigw_admission_cert_reloads_total',
+      help: 'Serving certificate reloads by result: applied, or skipped because the new files failed the checks.',
+      labelNames: ['result'],
       registers: [this.registry],
     });
     for (const [event, { name, help }] of Object.entries(OBSERVATION_COUNTERS)) {

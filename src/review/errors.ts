@@ -17,6 +17,10 @@ export const ERRORS = {
   NO_CLUSTER: { status: 400, title: 'no cluster' },
   CLUSTER_REQUEST_FAILED: { status: 400, title: 'cluster request failed' },
   INTERNAL: { status: 500, title: 'internal error' },
+  // Start-up failures of `serve`: never an HTTP answer; each has its own exit code (README "Command line").
+  LISTEN_FAILED: { status: 500, title: 'cannot listen', exit: 69 },
+  TLS_DIR_UNWRITABLE: { status: 500, title: 'cannot write the certificates', exit: 73 },
+  INVALID_CERTIFICATE: { status: 500, title: 'unusable serving certificate', exit: 78 },
 } as const;
 
 export type ErrorCode = keyof typeof ERRORS;
@@ -32,6 +36,11 @@ export class AdmissionError extends Error {
   }
   get isUserError(): boolean {
     return this.status < 500;
+  }
+  /** The CLI's exit code for a start-up failure (one line, no stack trace); undefined for the others. */
+  get exitCode(): number | undefined {
+    const entry = ERRORS[this.code];
+    return 'exit' in entry ? entry.exit : undefined;
   }
 }
 

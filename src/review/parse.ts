@@ -1,6 +1,7 @@
 import { AdmissionError } from './errors.js';
 import { OPERATIONS, type AdmissionReviewRequest, type Operation } from '../kube/types.js';
 import { describeValue } from '../model/duration.js';
+import { jsonErrorPosition, lineAndColumn } from './json-position.js';
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
@@ -10,12 +11,17 @@ function isObject(v: unknown): v is Record<string, unknown> {
 export function parseAdmissionReview(input: string | Buffer | unknown): AdmissionReviewRequest {
   let body: unknown = input;
   if (typeof input === 'string' || Buffer.isBuffer(input)) {
+    const text = typeof input === 'string' ? input : input.toString('utf8');
     try {
-      body = JSON.parse(typeof input === 'string' ? input : input.toString('utf8'));
-    } catch (err) {
-      // V8 quotes a stretch of the input in its message: keep it out of responses and logs (it may hold secret data).
-      const reason = (err as Error).message.replace(/, ".*" is not valid JSON$/s, '');
-      throw new AdmissionError('INVALID_JSON', `${reason}; send the AdmissionReview as JSON`);
+      body = JSON.parse(text);
+    } catch {
+      // V8's messages quote the input (a token, or a stretch of it), which may hold secret data: give only a position.
+      const position = jsonErrorPosition(text);
+      const at = position < 0 || position >= text.length ? 'unexpected end of input' : (() => {
+        const { line, column } = lineAndColumn(text, position);
+        return `unexpected character at position ${position} (line ${line}, column ${column})`;
+      })();
+      throw new AdmissionError('INVALID_JSON', `${at}; send the AdmissionReview as JSON`);
     }
   }
   if (!isObject(body)) {

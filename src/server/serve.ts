@@ -4,7 +4,9 @@ import { ConfigHolder } from '../config/holder.js';
 import { createLogger } from '../observe/logger.js';
 import { packageVersion } from '../observe/build-info.js';
 import { Metrics } from '../observe/metrics.js';
-import { createWebhookServer, type WebhookServer } from './server.js';
+import { createWebhookServer, type TlsMinVersion, type WebhookServer } from './server.js';
+import { createProbeServer, type ProbeServer } from './probes.js';
+import { AdmissionError } from '../review/errors.js';
 import { TLS_FILES } from '../tls/certs.js';
 import { tlsDirSource, type ServingCerts, type ServingCertSource } from '../tls/source.js';
 import { MemoryWorld, type World } from '../world/world.js';
@@ -21,6 +23,12 @@ import { FailurePolicyEnforcer, type FailurePolicyEnforcerOptions } from '../clu
 export interface ServeOptions {
   host: string;
   port: number;
+  /** Plain-HTTP /healthz, /readyz and /metrics, outside client authentication (`--probe-listen`); none when absent. */
+  probe?: { host: string; port: number };
+  /** See WebhookServerOptions. */
+  minTlsVersion?: TlsMinVersion;
+  handshakeTimeoutMs?: number;
+  firstRequestTimeoutMs?: number;
   tlsDir: string;
   configPath?: string;
   standalone: boolean;
@@ -54,6 +62,8 @@ export interface RunningServer {
   url: string;
   caPath: string;
   port: number;
+  /** The probe port's URL, when there is one. */
+  probeUrl: string | undefined;
   webhook: WebhookServer;
   config: ConfigHolder;
   metrics: Metrics;
@@ -100,9 +110,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   if (opts.host !== '0.0.0.0' && opts.host !== '::' && !extraSans.includes(opts.host)) extraSans.push(opts.host);
   const certs =
     opts.certs ??
-    tlsDirSource(tlsDir, { service: opts.service ?? 'aigw-admission', namespace: opts.namespace ?? 'aigw-admission', extraSans }, logger);
-  let renew: (c: ServingCerts) => void = () => {};
-  const tls = await certs.start((c) => renew(c));
+    tlsDirSource(tlsDir, { service: opts.service ?? 'aigw-admission', namespace: opts.namespace ?? 'aigw-admission', extraSans }, logger, undefined, {
+      // Validity is judged on the system clock, as TLS clients judge it (opts.now is the reviews' clock).
+      onReload: (result) => metrics.certReloads.inc({ result }),
+    });
+  let certsLoaded = false;
 
   // Rebuilt only when the config is reloaded, not per review.
   let depsFor: Readonly<Config> | undefined;
@@ -125,15 +137,20 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   };
   const readiness = () => {
     const reasons: string[] = [];
+    if (!certsLoaded) reasons.push('serving certificate not loaded yet');
     if (config.policies.active.length === 0 && config.policies.all.length > 0) reasons.push('no policy enabled');
     if (!world.ready()) reasons.push('cluster cache not synced yet');
     return { ready: reasons.length === 0, reasons };
   };
   metrics.observeReadiness(() => readiness().ready);
+  // Listens before the certificates exist (every handshake fails until they do, and /readyz says why): a port in
+  // use must stop the start before a CA is created or written anywhere.
   const webhook = createWebhookServer({
     host: opts.host,
     port: opts.port,
-    tls,
+    minTlsVersion: opts.minTlsVersion,
+    handshakeTimeoutMs: opts.handshakeTimeoutMs,
+    firstRequestTimeoutMs: opts.firstRequestTimeoutMs,
     deps,
     maxBodyBytes: () => config.config.server.maxBodyBytes,
     largeBodyBytes: () => config.config.server.largeBodyBytes,
@@ -144,18 +161,32 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     logger,
     readiness,
   });
-  // A renewed certificate goes to new handshakes; open connections keep theirs.
-  renew = (c) => webhook.setTls(c);
-  // The cache starts before the listener: /readyz says not ready until its first full list.
-  clusterWorld?.start();
+  let draining = false;
+  const probes: ProbeServer | undefined = opts.probe
+    ? createProbeServer({ ...opts.probe, metrics, readiness, draining: () => draining })
+    : undefined;
   let address;
+  let probeAddress;
   try {
-    address = await webhook.listen();
+    address = await listenOrExplain(() => webhook.listen(), '--listen', opts.host, opts.port);
+    if (probes && opts.probe) probeAddress = await listenOrExplain(() => probes.listen(), '--probe-listen', opts.probe.host, opts.probe.port);
   } catch (err) {
-    certs.stop();
-    await clusterWorld?.stop();
+    webhook.server.close();
+    await probes?.close();
     throw err;
   }
+  try {
+    // A renewed certificate goes to new handshakes; open connections keep theirs.
+    webhook.setTls(await certs.start((c) => webhook.setTls(c)));
+    certsLoaded = true;
+  } catch (err) {
+    certs.stop();
+    webhook.server.close();
+    await probes?.close();
+    throw err;
+  }
+  // /readyz says not ready until the cache's first full list.
+  clusterWorld?.start();
   config.watch(logger);
   const enforcer = opts.failurePolicy ? new FailurePolicyEnforcer({ ...opts.failurePolicy, ready: () => readiness().ready, logger }) : undefined;
   enforcer?.start();
@@ -174,11 +205,15 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
         })
       : undefined;
   audit?.start();
-  const shownHost = opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host;
+  const shown = (host: string) => {
+    const h = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+    return h.includes(':') ? `[${h}]` : h;
+  };
   return {
-    url: `https://${shownHost.includes(':') ? `[${shownHost}]` : shownHost}:${address.port}`,
+    url: `https://${shown(opts.host)}:${address.port}`,
     caPath: join(tlsDir, TLS_FILES.ca),
     port: address.port,
+    probeUrl: opts.probe && probeAddress ? `http://${shown(opts.probe.host)}:${probeAddress.port}` : undefined,
     webhook,
     config,
     metrics,
@@ -190,9 +225,28 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       enforcer?.stop();
       await audit?.stop();
       certs.stop();
+      draining = true;
       await webhook.shutdown();
+      await probes?.close();
       await clusterWorld?.stop();
       await events?.idle(2000);
     },
   };
+}
+
+const LISTEN_FAILURES: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'the address is already in use; stop the process that holds it, or choose another port',
+  EACCES: 'permission denied (ports below 1024 need privileges); choose a port above 1023',
+  EADDRNOTAVAIL: 'that address is not one of this host\'s; use 0.0.0.0 or one of its addresses',
+};
+
+/** A failed listen as one line naming the flag and the fix (exit 69). */
+async function listenOrExplain<T>(listen: () => Promise<T>, flag: string, host: string, port: number): Promise<T> {
+  try {
+    return await listen();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? 'error';
+    const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+    throw new AdmissionError('LISTEN_FAILED', `${flag} ${where}: ${code}: ${LISTEN_FAILURES[code] ?? (err as Error).message}`, { cause: err });
+  }
 }

@@ -1,9 +1,11 @@
 import https from 'node:https';
+import { constants as cryptoConstants } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import express from 'express';
+import type { TLSSocket } from 'node:tls';
 import { AdmissionError, asAdmissionError } from '../review/errors.js';
 import { answerReviewSliced, statusBody } from './answer.js';
+import { probeRoutes, type Readiness } from './probes.js';
 import { LargeReviewGate } from './large-reviews.js';
 import { DEFAULT_LARGE_BODY_BYTES, DEFAULT_MAX_LARGE_REVIEWS } from '../config/config.js';
 import type { Logger, ReviewDeps } from '../review/deps.js';
@@ -15,15 +17,37 @@ export interface TlsMaterial {
   key: string;
 }
 
-export interface Readiness {
-  ready: boolean;
-  reasons: string[];
-}
+export type { Readiness } from './probes.js';
+
+/** TLS 1.3 suites (all AEAD with ephemeral keys); listed first so 1.3 is chosen whenever the client offers it. */
+export const TLS13_CIPHERS = ['TLS_AES_128_GCM_SHA256', 'TLS_AES_256_GCM_SHA384', 'TLS_CHACHA20_POLY1305_SHA256'] as const;
+/** TLS 1.2 suites: ECDHE key exchange (forward secrecy) with an AEAD cipher only; no RSA key exchange, no CBC. */
+export const TLS12_CIPHERS = [
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+] as const;
+export type TlsMinVersion = 'TLSv1.2' | 'TLSv1.3';
 
 export interface WebhookServerOptions {
   host: string;
   port: number;
-  tls: TlsMaterial;
+  /** The certificate to serve; absent, the server listens but every handshake fails until setTls (listen before writing certificates). */
+  tls?: TlsMaterial;
+  /** Lowest TLS version accepted (default TLSv1.2; TLSv1.3 refuses 1.2 clients altogether). */
+  minTlsVersion?: TlsMinVersion;
+  /** Time from TCP accept to a finished TLS handshake before the socket is closed (default 5 s; Node's is 120 s). */
+  handshakeTimeoutMs?: number;
+  /** Time from a finished handshake to the first request's headers before the socket is closed (default 5 s). */
+  firstRequestTimeoutMs?: number;
+  /**
+   * Sockets still in their TLS handshake at once (default 64). One more evicts the oldest, so sockets that never
+   * send a hello cannot fill the connection cap and lock the API server out.
+   */
+  maxPendingHandshakes?: number;
   /** Current dependencies; called once per review so a config reload takes effect on the next request. */
   deps(): ReviewDeps;
   maxBodyBytes(): number;
@@ -57,8 +81,11 @@ export interface WebhookServerOptions {
 export interface WebhookServer {
   server: https.Server;
   listen(): Promise<AddressInfo>;
-  /** Readiness false, stop accepting, finish in-flight reviews, close. */
-  shutdown(): Promise<void>;
+  /**
+   * Readiness false and every answer `Connection: close` for the shutdown delay (or until `delay` settles, when
+   * given), then stop listening, close idle sockets, finish in-flight requests, close.
+   */
+  shutdown(delay?: Promise<void>): Promise<void>;
   /** Serve a new certificate to new handshakes; open connections keep theirs. */
   setTls(tls: TlsMaterial): void;
   inFlight(): number;
@@ -79,24 +106,11 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
   const largeBodyBytes = () => opts.largeBodyBytes?.() ?? DEFAULT_LARGE_BODY_BYTES;
   const largeReviews = new LargeReviewGate(() => opts.maxLargeReviews?.() ?? DEFAULT_MAX_LARGE_REVIEWS);
 
-  const app = express();
-  app.disable('x-powered-by');
-  app.disable('etag');
-  app.get('/healthz', (_req, res) => {
-    res.type('text/plain').send('ok\n');
-  });
-  app.get('/readyz', (_req, res) => {
-    const r = opts.readiness();
-    const reasons = draining ? ['shutting down', ...r.reasons] : r.reasons;
-    const ready = r.ready && !draining;
-    res.status(ready ? 200 : 503).json({ ready, reasons });
-  });
-  app.get('/metrics', async (_req, res) => {
-    res.type(opts.metrics.registry.contentType).send(await opts.metrics.registry.metrics());
-  });
-  app.use((req, res) => {
-    const err = new AdmissionError('NOT_FOUND', `${req.method} ${req.path}: the endpoints are POST /validate, POST /mutate, GET /healthz, GET /readyz, GET /metrics`);
-    res.status(404).type('application/json').send(statusBody(err));
+  const app = probeRoutes({
+    metrics: opts.metrics,
+    readiness: opts.readiness,
+    draining: () => draining,
+    endpoints: 'POST /validate, POST /mutate, GET /healthz, GET /readyz, GET /metrics',
   });
 
   const fail = (endpoint: string, res: ServerResponse, err: AdmissionError, close = false): void => {
@@ -185,6 +199,13 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const firstRequest = awaitingFirstRequest.get(req.socket);
+    if (firstRequest) {
+      clearTimeout(firstRequest);
+      awaitingFirstRequest.delete(req.socket);
+    }
+    // While draining, every answer (probes and 404s too) closes its connection, so no keep-alive socket outlives the delay.
+    if (draining) res.setHeader('connection', 'close');
     const url = req.url ?? '/';
     const q = url.indexOf('?'); // the API server appends ?timeout=…
     const path = q < 0 ? url : url.slice(0, q);
@@ -193,14 +214,50 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
     app(req, res);
   };
 
-  const tlsOptions = (tls: TlsMaterial): https.ServerOptions => ({
-    cert: tls.cert,
-    key: tls.key,
-    minVersion: 'TLSv1.2',
+  const tlsOptions = (tls: TlsMaterial | undefined): https.ServerOptions => ({
+    ...(tls ? { cert: tls.cert, key: tls.key } : {}),
+    minVersion: opts.minTlsVersion ?? 'TLSv1.2',
+    ciphers: [...TLS13_CIPHERS, ...TLS12_CIPHERS].join(':'),
+    honorCipherOrder: true,
+    // A client-initiated TLS 1.2 renegotiation costs the server a handshake per request: refused.
+    secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION,
     // Client authentication, when configured, refuses foreign clients at the handshake, before any byte of HTTP.
     ...(opts.clientCa ? { ca: opts.clientCa, requestCert: true, rejectUnauthorized: true } : {}),
   });
-  const server = https.createServer({ ...tlsOptions(opts.tls), connectionsCheckingInterval: opts.connectionsCheckingIntervalMs ?? 1000 }, onRequest);
+  const server = https.createServer(
+    { ...tlsOptions(opts.tls), handshakeTimeout: opts.handshakeTimeoutMs ?? 5000, connectionsCheckingInterval: opts.connectionsCheckingIntervalMs ?? 1000 },
+    onRequest,
+  );
+  const dropped = (reason: 'handshake_timeout' | 'handshake_failed' | 'evicted' | 'first_request_timeout') => opts.metrics.connectionsDropped.inc({ reason });
+
+  // Sockets in their TLS handshake, oldest first. Node counts them against maxConnections, so without a bound of
+  // their own, sockets that never send a hello would hold the cap and every new connection would be dropped.
+  const handshaking = new Set<Socket>();
+  const evicted = new WeakSet<Socket>();
+  const maxPendingHandshakes = opts.maxPendingHandshakes ?? 64;
+  server.on('connection', (raw: Socket) => {
+    handshaking.add(raw);
+    raw.once('close', () => handshaking.delete(raw));
+    if (handshaking.size > maxPendingHandshakes) {
+      const oldest = handshaking.values().next().value!;
+      handshaking.delete(oldest);
+      evicted.add(oldest);
+      dropped('evicted');
+      oldest.destroy();
+    }
+  });
+  const awaitingFirstRequest = new WeakMap<Socket, NodeJS.Timeout>();
+  const firstRequestTimeoutMs = opts.firstRequestTimeoutMs ?? 5000;
+  server.on('secureConnection', (socket: TLSSocket) => {
+    handshaking.delete((socket as TLSSocket & { _parent: Socket })._parent);
+    // A handshake followed by silence would hold a connection until headersTimeout; a shorter bound of its own.
+    const timer = setTimeout(() => {
+      dropped('first_request_timeout');
+      socket.destroy();
+    }, firstRequestTimeoutMs);
+    awaitingFirstRequest.set(socket, timer);
+    socket.once('close', () => clearTimeout(timer));
+  });
   server.headersTimeout = opts.headersTimeoutMs ?? 10_000;
   server.requestTimeout = opts.requestTimeoutMs ?? 30_000;
   server.keepAliveTimeout = opts.keepAliveTimeoutMs ?? 30_000;
@@ -212,7 +269,12 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
       socket.end(`HTTP/1.1 ${code}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     } else socket.destroy();
   });
-  server.on('tlsClientError', (err) => opts.logger.debug({ event: 'tls_error', message: err.message }, 'TLS handshake failed'));
+  server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: TLSSocket) => {
+    // An evicted socket fails its handshake too; it is counted once, as evicted.
+    if (!evicted.has((socket as TLSSocket & { _parent: Socket })._parent)) dropped(err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshake_timeout' : 'handshake_failed');
+    opts.logger.debug({ event: 'tls_error', code: err.code, message: err.message }, 'TLS handshake failed');
+    socket.destroy();
+  });
 
   return {
     server,
@@ -224,17 +286,21 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
           resolve(server.address() as AddressInfo);
         });
       }),
-    shutdown: async () => {
+    shutdown: async (delay) => {
       draining = true;
-      if (opts.shutdownDelayMs) await new Promise((r) => setTimeout(r, opts.shutdownDelayMs));
+      if (delay) await delay;
+      else if (opts.shutdownDelayMs) await new Promise((r) => setTimeout(r, opts.shutdownDelayMs));
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.closeAllConnections(), opts.drainTimeoutMs ?? 10_000);
         timer.unref();
+        // Stop listening; sockets with a request in progress finish it (its answer says Connection: close).
         server.close(() => {
           clearTimeout(timer);
           resolve();
         });
+        // Only sockets between requests are closed; no request is on them to be lost.
         server.closeIdleConnections();
+        for (const raw of handshaking) raw.destroy();
       });
     },
     setTls: (tls) => server.setSecureContext(tlsOptions(tls)),

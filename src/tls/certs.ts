@@ -1,8 +1,9 @@
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { isIP } from 'node:net';
 import forge from 'node-forge';
+import { AdmissionError } from '../review/errors.js';
 
 export interface CertBundle {
   /** PEM */
@@ -90,12 +91,45 @@ export function createCertBundle(opts: CertOptions): CertBundle {
   };
 }
 
+/**
+ * Write through a temporary file in the same directory, then rename: a reader sees the old file or the new one, never
+ * a half-written one (a full disk fails the write, not the rename, and leaves the old file in place).
+ */
+export function writeFileAtomic(path: string, data: string, mode = 0o644): void {
+  const temp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+  try {
+    writeFileSync(temp, data, { mode });
+    renameSync(temp, path);
+  } catch (err) {
+    rmSync(temp, { force: true });
+    throw err;
+  }
+}
+
+const WRITE_FAILURES: Readonly<Record<string, string>> = {
+  EACCES: 'permission denied; make the directory writable by the webhook\'s user, or point --tls-dir at one that is',
+  EPERM: 'permission denied; make the directory writable by the webhook\'s user, or point --tls-dir at one that is',
+  EROFS: 'read-only file system; mount it writable, or point --tls-dir at a writable directory',
+  ENOSPC: 'no space left on the device; free some space, or point --tls-dir at another file system',
+  EDQUOT: 'disk quota exceeded; free some space, or point --tls-dir at another file system',
+  ENOTDIR: 'a part of the path is a file, not a directory; point --tls-dir at a directory',
+  EEXIST: 'a part of the path is a file, not a directory; point --tls-dir at a directory',
+};
+
+/** A failed certificate write as the one line `serve` exits with (exit 73), naming the directory and the fix. */
+export function certWriteError(dir: string, err: unknown): AdmissionError {
+  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+  const reason = WRITE_FAILURES[code] ?? `point --tls-dir at a writable directory`;
+  return new AdmissionError('TLS_DIR_UNWRITABLE', `${dir}: ${code}: ${reason}`, { cause: err });
+}
+
+/** Writes ca.crt, ca.key, tls.key, tls.crt, each atomically (the certificate last: a reader checks it against the key). */
 export function writeCertBundle(dir: string, bundle: CertBundle): void {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, TLS_FILES.ca), bundle.caCert);
-  writeFileSync(join(dir, TLS_FILES.caKey), bundle.caKey, { mode: 0o600 });
-  writeFileSync(join(dir, TLS_FILES.cert), bundle.cert);
-  writeFileSync(join(dir, TLS_FILES.key), bundle.key, { mode: 0o600 });
+  writeFileAtomic(join(dir, TLS_FILES.ca), bundle.caCert);
+  writeFileAtomic(join(dir, TLS_FILES.caKey), bundle.caKey, 0o600);
+  writeFileAtomic(join(dir, TLS_FILES.key), bundle.key, 0o600);
+  writeFileAtomic(join(dir, TLS_FILES.cert), bundle.cert);
 }
 
 export interface ServingFiles {
@@ -109,13 +143,23 @@ export interface ServingFiles {
 export function loadOrCreateServingCerts(dir: string, opts: CertOptions): ServingFiles {
   const p = (f: string) => join(dir, f);
   const present = existsSync(p(TLS_FILES.cert)) && existsSync(p(TLS_FILES.key));
-  if (!present) writeCertBundle(dir, createCertBundle(opts));
-  return {
-    cert: readFileSync(p(TLS_FILES.cert), 'utf8'),
-    key: readFileSync(p(TLS_FILES.key), 'utf8'),
-    ca: existsSync(p(TLS_FILES.ca)) ? readFileSync(p(TLS_FILES.ca), 'utf8') : '',
-    created: !present,
+  if (!present) {
+    const bundle = createCertBundle(opts);
+    try {
+      writeCertBundle(dir, bundle);
+    } catch (err) {
+      throw certWriteError(dir, err);
+    }
+    return { cert: bundle.cert, key: bundle.key, ca: bundle.caCert, created: true };
+  }
+  const read = (f: string) => {
+    try {
+      return readFileSync(p(f), 'utf8');
+    } catch (err) {
+      throw new AdmissionError('INVALID_CERTIFICATE', `${p(f)}: cannot be read (${(err as NodeJS.ErrnoException).code}); make it readable by the webhook's user`);
+    }
   };
+  return { cert: read(TLS_FILES.cert), key: read(TLS_FILES.key), ca: existsSync(p(TLS_FILES.ca)) ? read(TLS_FILES.ca) : '', created: false };
 }
 
 /** The subjectAltName entries of a PEM certificate (DNS names and IPs), for checks and messages. */

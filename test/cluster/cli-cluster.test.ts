@@ -20,7 +20,7 @@ describe('aigw-admission serve --kubeconfig (cluster mode)', () => {
     await fake.start();
     const dir = mkdtempSync(join(tmpdir(), 'aigw-cli-cluster-'));
     const kubeconfig = fakeKubeconfig(dir, fake.port);
-    const child = spawn(process.execPath, [CLI, 'serve', '--kubeconfig', kubeconfig, '--no-manage-certs', '--listen', '127.0.0.1:0', '--tls-dir', join(dir, 'certs')], {
+    const child = spawn(process.execPath, [CLI, 'serve', '--kubeconfig', kubeconfig, '--no-manage-certs', '--listen', '127.0.0.1:0', '--probe-listen', '127.0.0.1:0', '--shutdown-delay', '0', '--tls-dir', join(dir, 'certs')], {
       cwd: ROOT,
       env: { ...process.env, POD_NAME: 'aigw-admission-0' },
     });
@@ -42,6 +42,10 @@ describe('aigw-admission serve --kubeconfig (cluster mode)', () => {
     for (let i = 0; i < 100 && ready.status !== 200; i++) ready = await client.raw('GET', '/readyz');
     client.close();
     expect([ready.status, JSON.parse(ready.body)]).toEqual([200, { ready: true, reasons: [] }]);
+    // The same answer on the plain-HTTP probe port, which kubelet uses.
+    const probeUrl = /probes and metrics on (http:\/\/127\.0\.0\.1:\d+) \(\/healthz, \/readyz, \/metrics\)\n/.exec(stderr)![1];
+    const probed = await fetch(`${probeUrl}/readyz`);
+    expect([probed.status, await probed.json()]).toEqual([200, { ready: true, reasons: [] }]);
     const code = await new Promise<number | null>((resolve) => {
       child.on('exit', resolve);
       child.kill('SIGTERM');

@@ -116,6 +116,7 @@ describe('deploy/: rendered manifests', () => {
       'PriorityClass/aigw-admission',
       'Deployment/aigw-admission',
       'PodDisruptionBudget/aigw-admission',
+      'NetworkPolicy/aigw-admission',
       'MutatingWebhookConfiguration/aigw-admission',
       'ValidatingWebhookConfiguration/aigw-admission',
     ]);
@@ -151,19 +152,41 @@ describe('deploy/: rendered manifests', () => {
     }
   });
 
-  it('Deployment: 2 replicas spread apart, a PDB, probes over HTTPS, non-root with a read-only root FS, --manage-certs', () => {
+  it('Deployment: 2 replicas spread apart, a PDB, probes on the plain-HTTP probe port, non-root with a read-only root FS, --manage-certs', () => {
     const d = find(base, 'Deployment', 'aigw-admission');
     const c = d.spec.template.spec.containers[0];
     expect(d.spec.replicas).toBe(2);
     expect(d.spec.template.spec.affinity.podAntiAffinity.preferredDuringSchedulingIgnoredDuringExecution[0].podAffinityTerm.topologyKey).toBe('kubernetes.io/hostname');
     expect(find(base, 'PodDisruptionBudget', 'aigw-admission').spec).toEqual({ minAvailable: 1, selector: { matchLabels: { 'app.kubernetes.io/name': 'aigw-admission' } } });
-    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'https', scheme: 'HTTPS' });
-    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
+    // Probes on the probe port, which --client-ca does not cover: a kubelet has no client certificate.
+    expect(c.readinessProbe.httpGet).toEqual({ path: '/readyz', port: 'probes', scheme: 'HTTP' });
+    expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'probes', scheme: 'HTTP' });
+    expect(c.ports).toEqual([{ name: 'https', containerPort: 8443, protocol: 'TCP' }, { name: 'probes', containerPort: 8080, protocol: 'TCP' }]);
     expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(c.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '384Mi' } });
-    expect(c.args).toEqual(['serve', '--listen=0.0.0.0:8443', '--tls-dir=/tls', '--config=/etc/aigw-admission/config.yaml', '--manage-certs']);
-    expect(find(base, 'Service', 'aigw-admission').spec.ports).toEqual([{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
+    expect(c.args).toEqual(['serve', '--listen=0.0.0.0:8443', '--probe-listen=0.0.0.0:8080', '--tls-dir=/tls', '--config=/etc/aigw-admission/config.yaml', '--manage-certs']);
+    expect(find(base, 'Service', 'aigw-admission').spec.ports).toEqual([
+      { name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' },
+      { name: 'metrics', port: 8080, targetPort: 'probes', protocol: 'TCP' },
+    ]);
+  });
+
+  it('NetworkPolicy: the webhook port from outside the pod network only (the API server), the probe port also from monitoring', () => {
+    const policy = find(base, 'NetworkPolicy', 'aigw-admission');
+    const outsidePods = { ipBlock: { cidr: '0.0.0.0/0', except: ['10.244.0.0/16'] } };
+    expect(policy.spec).toEqual({
+      podSelector: { matchLabels: { 'app.kubernetes.io/name': 'aigw-admission' } },
+      policyTypes: ['Ingress'],
+      ingress: [
+        { ports: [{ port: 'https', protocol: 'TCP' }], from: [outsidePods] },
+        { ports: [{ port: 'probes', protocol: 'TCP' }], from: [outsidePods, { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] },
+      ],
+    });
+    // The named ports it lets in are the container's.
+    const ports = find(base, 'Deployment', 'aigw-admission').spec.template.spec.containers[0].ports.map((p: { name: string }) => p.name);
+    expect(policy.spec.ingress.map((r: { ports: Array<{ port: string }> }) => r.ports[0]!.port)).toEqual(ports);
+    expect(find(certManager, 'Deployment', 'aigw-admission').spec.template.spec.containers[0].args).toContain('--probe-listen=0.0.0.0:8080');
   });
 
   it('RBAC: its own Secret and webhook configurations by name; create is the one verb without resourceNames', () => {

@@ -1,11 +1,12 @@
 /** Connection abuse, each case on a raw TLS socket with the exact outcome (issue 9 part 4) and client authentication (part 7). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import tls from 'node:tls';
+import net from 'node:net';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import forge from 'node-forge';
-import { createWebhookServer, type WebhookServer, type WebhookServerOptions } from '../../src/server/server.js';
+import { createWebhookServer, TLS12_CIPHERS, type WebhookServer, type WebhookServerOptions } from '../../src/server/server.js';
 import { createCertBundle, type CertBundle } from '../../src/tls/certs.js';
 import { Metrics } from '../../src/observe/metrics.js';
 import { silentLogger } from '../../src/review/deps.js';
@@ -20,14 +21,15 @@ beforeAll(() => {
   certs = createCertBundle({ service: 'aigw-admission', namespace: 'aigw-admission' });
 });
 
-async function serve(overrides: Partial<WebhookServerOptions> = {}): Promise<{ webhook: WebhookServer; port: number }> {
+async function serve(overrides: Partial<WebhookServerOptions> = {}): Promise<{ webhook: WebhookServer; port: number; metrics: Metrics }> {
+  const metrics = new Metrics();
   const webhook = createWebhookServer({
     host: '127.0.0.1',
     port: 0,
     tls: { cert: certs.cert, key: certs.key },
     deps: () => deps({ world: fallingOverWorld() }),
     maxBodyBytes: () => LIMIT,
-    metrics: new Metrics(),
+    metrics,
     logger: silentLogger,
     readiness: () => ({ ready: true, reasons: [] }),
     headersTimeoutMs: 300,
@@ -37,7 +39,25 @@ async function serve(overrides: Partial<WebhookServerOptions> = {}): Promise<{ w
     ...overrides,
   });
   const { port } = await webhook.listen();
-  return { webhook, port };
+  return { webhook, port, metrics };
+}
+
+/** aigw_admission_connections_dropped_total by reason. */
+async function droppedCounts(metrics: Metrics): Promise<Record<string, number>> {
+  return Object.fromEntries((await metrics.connectionsDropped.get()).values.map((v) => [v.labels.reason, v.value]));
+}
+
+/** A TCP connection that never sends a TLS hello, and its close. */
+async function silentSocket(port: number): Promise<{ socket: net.Socket; closed: Promise<boolean> }> {
+  const socket = net.connect(port, '127.0.0.1');
+  socket.on('error', () => {});
+  const closed = once(socket, 'close').then(() => true);
+  await once(socket, 'connect');
+  return { socket, closed };
+}
+
+async function until(condition: () => Promise<boolean> | boolean): Promise<void> {
+  while (!(await condition())) await new Promise((r) => setImmediate(r));
 }
 
 interface RawConnection {
@@ -192,5 +212,165 @@ describe('client authentication (clientCa)', () => {
     } finally {
       await server.webhook.shutdown();
     }
+  });
+});
+
+describe('connections that never send a request (issue 15 item 5)', () => {
+  it('a socket that never sends a TLS hello is closed at the handshake timeout', async () => {
+    const server = await serve({ handshakeTimeoutMs: 50 });
+    try {
+      const silent = await silentSocket(server.port);
+      let received = '';
+      silent.socket.on('data', (d) => (received += d));
+      expect(await silent.closed).toBe(true);
+      expect(received).toBe('');
+      expect(await droppedCounts(server.metrics)).toEqual({ handshake_timeout: 1 });
+    } finally {
+      await server.webhook.shutdown();
+    }
+  });
+
+  it('a socket that finishes the handshake and then says nothing is closed at the first-request timeout', async () => {
+    const server = await serve({ firstRequestTimeoutMs: 50 });
+    try {
+      const c = await connect(server.port);
+      expect(await c.closed).toBe('');
+      expect(await droppedCounts(server.metrics)).toEqual({ first_request_timeout: 1 });
+    } finally {
+      await server.webhook.shutdown();
+    }
+  });
+
+  it('sockets without a hello cannot fill the connection cap: the oldest unfinished handshake makes room', async () => {
+    // Long handshake timeout: only the bound on unfinished handshakes is at work here.
+    const server = await serve({ maxConnections: 4, maxPendingHandshakes: 2, handshakeTimeoutMs: 600_000 });
+    try {
+      const silent = [];
+      for (let i = 0; i < 6; i++) silent.push(await silentSocket(server.port));
+      await until(async () => (await droppedCounts(server.metrics)).evicted === 4);
+      // The API server's connection gets in although six silent sockets arrived before it, over the cap of 4.
+      const apiServer = await connect(server.port);
+      apiServer.socket.write(post(BODY, 'connection: close\r\n'));
+      expect(await apiServer.closed).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+      // The four oldest went first, then the fifth to make room for the API server's handshake; the newest is still open.
+      expect(await Promise.all(silent.slice(0, 5).map((s) => s.closed))).toEqual([true, true, true, true, true]);
+      expect(silent[5]!.socket.destroyed).toBe(false);
+      expect(await droppedCounts(server.metrics)).toEqual({ evicted: 5 });
+      silent[5]!.socket.destroy();
+    } finally {
+      await server.webhook.shutdown();
+    }
+  });
+});
+
+describe('TLS parameters (issue 15 item 10)', () => {
+  let server: { webhook: WebhookServer; port: number; metrics: Metrics };
+  beforeAll(async () => {
+    server = await serve();
+  });
+  afterAll(async () => {
+    await server.webhook.shutdown();
+  });
+
+  /** The handshake's outcome: the protocol and cipher agreed, or the error code. */
+  const handshake = (options: tls.ConnectionOptions) =>
+    new Promise<string>((resolve) => {
+      let socket: tls.TLSSocket;
+      try {
+        socket = tls.connect({ host: '127.0.0.1', port: server.port, ca: certs.caCert, servername: SERVERNAME, ...options });
+      } catch (err) {
+        return resolve(`client: ${(err as NodeJS.ErrnoException).code}`); // a cipher this OpenSSL cannot offer
+      }
+      socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+      socket.on('secureConnect', () => {
+        resolve(`${socket.getProtocol()} ${socket.getCipher().standardName}`);
+        socket.destroy();
+      });
+    });
+
+  it('TLS 1.3 is chosen when the client offers it', async () => {
+    expect(await handshake({})).toBe('TLSv1.3 TLS_AES_128_GCM_SHA256');
+  });
+
+  it('TLS 1.2: of every cipher suite this OpenSSL offers, exactly the ECDHE+AEAD ones are accepted (RSA certificate)', async () => {
+    const accepted: string[] = [];
+    const refusals = new Set<string>();
+    for (const cipher of tls.getCiphers()) {
+      const outcome = await handshake({ ciphers: cipher.toUpperCase(), maxVersion: 'TLSv1.2' });
+      if (outcome.startsWith('TLSv1.2 ')) accepted.push(cipher.toUpperCase());
+      // Suites the client cannot offer in TLS 1.2 (TLS 1.3 names, PSK) fail on the client's side.
+      else if (!outcome.startsWith('client: ') && outcome !== 'ERR_SSL_NO_CIPHERS_AVAILABLE') refusals.add(outcome);
+    }
+    expect(accepted).toEqual(TLS12_CIPHERS.filter((c) => c.startsWith('ECDHE-RSA-')).sort());
+    expect([...refusals]).toEqual(['ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE']);
+    // Named refusals: RSA key exchange (no forward secrecy) and CBC with SHA-1.
+    expect(await handshake({ ciphers: 'AES128-GCM-SHA256', maxVersion: 'TLSv1.2' })).toBe('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE');
+    expect(await handshake({ ciphers: 'ECDHE-RSA-AES128-SHA', maxVersion: 'TLSv1.2' })).toBe('ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE');
+  });
+
+  it('refuses a client-initiated renegotiation on TLS 1.2', async () => {
+    const c = await connect(server.port, { maxVersion: 'TLSv1.2' });
+    c.closed.catch(() => {}); // it ends with the error
+    const error = new Promise<string>((resolve) => c.socket.on('error', (e: Error) => resolve(e.message)));
+    c.socket.renegotiate({}, () => {});
+    c.socket.write(post(BODY));
+    expect(await error).toMatch(/no renegotiation/);
+  });
+
+  it('minTlsVersion TLSv1.3 refuses a TLS 1.2 client', async () => {
+    const strict = await serve({ minTlsVersion: 'TLSv1.3' });
+    try {
+      const outcome = await new Promise<string>((resolve) => {
+        const s = tls.connect({ host: '127.0.0.1', port: strict.port, ca: certs.caCert, servername: SERVERNAME, maxVersion: 'TLSv1.2' });
+        s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code!));
+        s.on('secureConnect', () => resolve('connected'));
+      });
+      expect(outcome).toBe('ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION');
+    } finally {
+      await strict.webhook.shutdown();
+    }
+  });
+});
+
+describe('shutdown on keep-alive connections (issue 15 item 7)', () => {
+  it('during the delay every answer closes its connection; then idle sockets are closed and in-flight requests finish', async () => {
+    // Long timeouts: only shutdown closes anything here.
+    const server = await serve({ keepAliveTimeoutMs: 600_000, headersTimeoutMs: 600_000, requestTimeoutMs: 600_000, firstRequestTimeoutMs: 600_000 });
+    const responses = (text: string) => text.split('HTTP/1.1 ').slice(1);
+    const reused = await connect(server.port);
+    const idle = await connect(server.port);
+    for (const c of [reused, idle]) {
+      c.socket.write(post(BODY));
+      await c.until((d) => d.endsWith('}}'));
+    }
+    const inFlight = await connect(server.port);
+    const request = post(BODY);
+    inFlight.socket.write(request.slice(0, request.length - 10));
+    await until(() => server.webhook.inFlight() === 1);
+
+    let endDelay!: () => void;
+    let closed = false;
+    const closing = server.webhook.shutdown(new Promise<void>((resolve) => (endDelay = resolve))).then(() => (closed = true));
+    // A review and a probe on a keep-alive socket during the delay: answered, with Connection: close, then closed.
+    reused.socket.write(post(BODY));
+    const reusedText = await reused.closed;
+    expect(responses(reusedText).map((r) => [r.slice(0, 6), /\r\nconnection: close\r\n/i.test(r)])).toEqual([['200 OK', false], ['200 OK', true]]);
+    const probe = await connect(server.port);
+    probe.socket.write(`GET /healthz HTTP/1.1\r\nhost: ${SERVERNAME}\r\n\r\n`);
+    const probeText = await probe.closed;
+    expect(probeText).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(probeText).toMatch(/\r\nConnection: close\r\n/i);
+
+    endDelay();
+    // The socket idle since before shutdown is closed without a byte more; the one mid-request is not.
+    expect(responses(await idle.closed)).toHaveLength(1);
+    expect(closed).toBe(false);
+    expect(inFlight.socket.destroyed).toBe(false);
+    inFlight.socket.write(request.slice(request.length - 10));
+    const inFlightText = await inFlight.closed;
+    expect(responses(inFlightText).map((r) => [r.slice(0, 6), /\r\nconnection: close\r\n/i.test(r)])).toEqual([['200 OK', true]]);
+    expect(inFlightText).toContain('"allowed":true');
+    await closing;
+    expect(server.webhook.inFlight()).toBe(0);
   });
 });

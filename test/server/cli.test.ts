@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiServerClient } from './apiserver-client.js';
@@ -145,5 +146,51 @@ describe('aigw-admission serve without --standalone', () => {
     const missing = await runEnv(['serve', '--kubeconfig', '/no/such/kubeconfig'], {});
     expect(missing.status).toBe(2);
     expect(missing.stderr).toBe('aigw-admission: invalid configuration: --kubeconfig /no/such/kubeconfig: cannot be read: no such file or directory\n');
+  });
+});
+
+describe('aigw-admission serve: start-up errors are one line with the fix and their own exit code (issue 15 item 9)', () => {
+  const serve = (args: string[]) => spawnSync(process.execPath, [CLI, 'serve', '--standalone', ...args], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  const busyPort = async () => {
+    const holder = net.createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    return { holder, port: (holder.address() as net.AddressInfo).port };
+  };
+
+  it('port in use: exit 69, and nothing is written (no CA) because the listen comes first', async () => {
+    const { holder, port } = await busyPort();
+    try {
+      const tlsDir = join(mkdtempSync(join(tmpdir(), 'aigw-busy-')), 'certs');
+      const r = serve(['--listen', `127.0.0.1:${port}`, '--tls-dir', tlsDir]);
+      expect([r.status, r.stderr]).toEqual([69, `aigw-admission: cannot listen: --listen 127.0.0.1:${port}: EADDRINUSE: the address is already in use; stop the process that holds it, or choose another port\n`]);
+      expect(existsSync(tlsDir)).toBe(false);
+      const probe = serve(['--listen', '127.0.0.1:0', '--probe-listen', `127.0.0.1:${port}`, '--tls-dir', tlsDir]);
+      expect([probe.status, probe.stderr]).toEqual([69, `aigw-admission: cannot listen: --probe-listen 127.0.0.1:${port}: EADDRINUSE: the address is already in use; stop the process that holds it, or choose another port\n`]);
+      expect(existsSync(tlsDir)).toBe(false);
+    } finally {
+      holder.close();
+    }
+  });
+
+  it('a tls dir that cannot be written: exit 73 naming the directory and the fix', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'aigw-notdir-')), 'file');
+    writeFileSync(file, 'x');
+    const r = serve(['--listen', '127.0.0.1:0', '--tls-dir', join(file, 'certs')]);
+    expect([r.status, r.stderr]).toEqual([73, `aigw-admission: cannot write the certificates: ${join(file, 'certs')}: ENOTDIR: a part of the path is a file, not a directory; point --tls-dir at a directory\n`]);
+  });
+
+  it('garbage certificate files: exit 78, not "listening" with every handshake failing', () => {
+    const tlsDir = mkdtempSync(join(tmpdir(), 'aigw-garbage-'));
+    writeFileSync(join(tlsDir, 'tls.crt'), 'not a certificate');
+    writeFileSync(join(tlsDir, 'tls.key'), '');
+    const r = serve(['--listen', '127.0.0.1:0', '--tls-dir', tlsDir]);
+    expect([r.status, r.stderr]).toEqual([78, `aigw-admission: unusable serving certificate: ${tlsDir}: tls.crt is not a PEM certificate; replace tls.crt and tls.key (or remove both to have new ones created)\n`]);
+  });
+
+  it('a bad flag value: exit 2', () => {
+    const r = serve(['--tls-min-version', '1.1']);
+    expect([r.status, r.stderr]).toEqual([2, 'aigw-admission: invalid flag: --tls-min-version 1.1: expected 1.2 or 1.3\n']);
+    const p = serve(['--probe-listen', '8080']);
+    expect([p.status, p.stderr]).toEqual([2, 'aigw-admission: invalid flag: --probe-listen 8080: expected HOST:PORT, e.g. 0.0.0.0:8080\n']);
   });
 });

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { silentLogger } from '../../src/review/deps.js';
-import { certificateSans } from '../../src/tls/certs.js';
+import { certificateSans, createCertBundle } from '../../src/tls/certs.js';
 import { ApiServerClient } from './apiserver-client.js';
 import { ROOT, admissionReview, fallingOverWorld, readJson, yamlObjects } from '../helpers.js';
 import { MemoryWorld } from '../../src/world/world.js';
@@ -72,7 +72,7 @@ describe('served webhook, called like the API server', () => {
 
   it.each([
     ['wrong content type → 415', 'POST', '/validate', '{}', { 'content-type': 'text/plain' }, 415, 'UNSUPPORTED_MEDIA_TYPE', 'unsupported content type: content-type is "text/plain"; send application/json'],
-    ['unparseable JSON → 400', 'POST', '/validate', '{"kind":', {}, 400, 'INVALID_JSON', 'request body is not valid JSON: Unexpected end of JSON input; send the AdmissionReview as JSON'],
+    ['unparseable JSON → 400', 'POST', '/validate', '{"kind":', {}, 400, 'INVALID_JSON', 'request body is not valid JSON: unexpected end of input; send the AdmissionReview as JSON'],
     ['v1beta1 review → 400', 'POST', '/mutate', JSON.stringify({ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: {} }), {}, 400, 'NOT_ADMISSION_REVIEW',
       'not an admission.k8s.io/v1 AdmissionReview: apiVersion is "admission.k8s.io/v1beta1", expected "admission.k8s.io/v1"; only v1 is served: set admissionReviewVersions: ["v1"] in the webhook configuration'],
     ['not a review → 400', 'POST', '/validate', '[]', {}, 400, 'NOT_ADMISSION_REVIEW', 'not an admission.k8s.io/v1 AdmissionReview: the body is an array, expected an AdmissionReview object'],
@@ -123,6 +123,40 @@ describe('served /mutate injects the sidecar into an Envoy proxy pod', () => {
       expect(metrics).toContain('aigw_admission_sidecar_injections_total{reason="native-sidecar"} 1\n');
     } finally {
       apiServer.close();
+      await served.close();
+    }
+  });
+});
+
+describe('the probe port (issue 15 item 5)', () => {
+  it('serves /healthz, /readyz and /metrics over plain HTTP while --client-ca locks the webhook port', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'aigw-tls-'));
+    const clientCa = createCertBundle({ service: 'kube-apiserver', namespace: 'kube-system' }).caCert;
+    const served = await startServer({ host: '127.0.0.1', port: 0, probe: { host: '127.0.0.1', port: 0 }, tlsDir: dir, standalone: true, logger: silentLogger, clientCa });
+    const get = async (path: string) => {
+      const res = await fetch(`${served.probeUrl}${path}`);
+      return { status: res.status, connection: res.headers.get('connection'), body: await res.text() };
+    };
+    try {
+      expect(served.probeUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      expect(await get('/healthz')).toEqual({ status: 200, connection: 'keep-alive', body: 'ok\n' });
+      expect(await get('/readyz')).toEqual({ status: 200, connection: 'keep-alive', body: '{"ready":true,"reasons":[]}' });
+      expect((await get('/metrics')).body).toContain('# TYPE aigw_admission_connections_dropped_total counter');
+      expect(await get('/validate')).toEqual({
+        status: 404,
+        connection: 'keep-alive',
+        body: '{"apiVersion":"v1","kind":"Status","status":"Failure","code":404,"reason":"NOT_FOUND","message":"no such endpoint: GET /validate: the endpoints are GET /healthz, GET /readyz, GET /metrics (the webhook is on its HTTPS port)"}',
+      });
+      // The webhook port asks for the client certificate: a probe without one never reaches HTTP there.
+      const refused = await new Promise<string>((resolve) => {
+        const s = tls.connect({ port: served.port, host: '127.0.0.1', rejectUnauthorized: false });
+        s.on('secureConnect', () => s.write('GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n'));
+        s.on('data', () => resolve('answered'));
+        s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+        s.on('close', () => resolve('closed'));
+      });
+      expect(refused).not.toBe('answered');
+    } finally {
       await served.close();
     }
   });

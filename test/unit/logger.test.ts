@@ -1,0 +1,59 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { MAX_LOG_LINE_BYTES, boundLogLine, createLogger } from '../../src/observe/logger.js';
+
+const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+async function untilWritten(path: string, count: number): Promise<Record<string, unknown>[]> {
+  while (lines(path).length < count) await new Promise((r) => setImmediate(r));
+  return lines(path);
+}
+
+describe('logger: lines reach the output promptly (issue 15 item 6)', () => {
+  it('one short info line on a quiet webhook is written without waiting for more (no 4 KiB buffer)', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'aigw-log-')), 'out.log');
+    writeFileSync(path, '');
+    const logger = createLogger({ dest: path });
+    logger.info({ event: 'review' }, 'reviewed');
+    expect((await untilWritten(path, 1)).map((l) => l.event)).toEqual(['review']);
+  });
+
+  it('lines logged while a write is in flight follow it, in order', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'aigw-log-')), 'out.log');
+    writeFileSync(path, '');
+    const logger = createLogger({ dest: path });
+    logger.info({ event: 'quiet' }, 'first');
+    logger.warn({ event: 'certs_reload_skipped' }, 'skipped');
+    logger.error({ event: 'internal_error' }, 'failed');
+    expect((await untilWritten(path, 3)).map((l) => [l.level, l.event])).toEqual([['info', 'quiet'], ['warn', 'certs_reload_skipped'], ['error', 'internal_error']]);
+  });
+});
+
+describe('logger: a line has a size bound', () => {
+  it('long values are cut to 512 characters and long lists to 20 entries; the line says it was truncated and how big it was', () => {
+    const written: string[] = [];
+    const stream = new Writable({ write: (chunk, _enc, done) => (written.push(String(chunk)), done()) });
+    const logger = createLogger({ stream });
+    const findings = Array.from({ length: 5000 }, (_, i) => ({ policy: 'p', path: `spec.rules[${i}]`, message: 'x'.repeat(3000) }));
+    logger.info({ event: 'review', uid: 'u-1', findings }, 'reviewed');
+    expect(written).toHaveLength(1);
+    const line = written[0]!;
+    expect(Buffer.byteLength(line)).toBeLessThanOrEqual(MAX_LOG_LINE_BYTES);
+    const record = JSON.parse(line);
+    expect(record).toMatchObject({ level: 'info', event: 'review', uid: 'u-1', msg: 'reviewed', truncated: true });
+    expect(record.bytes).toBeGreaterThan(15_000_000);
+    expect(record.findings).toHaveLength(21);
+    expect(record.findings[20]).toBe('…and 4980 more');
+    expect(record.findings[0]).toEqual({ policy: 'p', path: 'spec.rules[0]', message: `${'x'.repeat(512)}…(2488 more characters)` });
+  });
+
+  it('a line still too long after cutting keeps only level, time, event and msg', () => {
+    const wide = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, Object.fromEntries(Array.from({ length: 40 }, (_, j) => [`f${j}`, 'y'.repeat(600)]))]));
+    const line = `${JSON.stringify({ level: 'info', time: 't', service: 'aigw-admission', event: 'review', msg: 'm', wide })}\n`;
+    expect(boundLogLine(line)).toBe(`{"level":"info","time":"t","service":"aigw-admission","event":"review","msg":"m","truncated":true,"bytes":${Buffer.byteLength(line)}}\n`);
+    expect(boundLogLine('{"level":"info","msg":"short"}\n')).toBe('{"level":"info","msg":"short"}\n');
+  });
+});
