@@ -125,7 +125,7 @@ function scrapeRss(url: string, ca: Buffer): Promise<number | undefined> {
         let text = '';
         res.on('data', (c: Buffer) => (text += c.toString()));
         res.on('end', () => {
-          const m = /^aigw_admission_process_resident_memory_bytes (\d+)/m.exec(text);
+          const m = /^process_resident_memory_bytes (\d+)/m.exec(text);
           resolve(m ? Number(m[1]) : undefined);
         });
       })

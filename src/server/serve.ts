@@ -1,8 +1,11 @@
-import { join, resolve } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { ConfigHolder } from '../config/holder.js';
 import { createLogger } from '../observe/logger.js';
-import { Metrics } from '../observe/metrics.js';
+import { Metrics, type CertificateExpiry } from '../observe/metrics.js';
 import { createWebhookServer, type WebhookServer } from './server.js';
 import { TLS_FILES } from '../tls/certs.js';
 import { tlsDirSource, type ServingCerts, type ServingCertSource } from '../tls/source.js';
@@ -42,6 +45,8 @@ export interface ServeOptions {
   /** Tuning of the cache and the Event writer (tests shorten the retry delays). */
   cluster?: Partial<Omit<ClusterWorldOptions, 'kubeConfig' | 'logger'>>;
   eventSink?: Partial<Omit<KubeEventSinkOptions, 'kubeConfig' | 'logger' | 'reportingInstance'>>;
+  /** The version in `aigw_admission_build_info` (default: this package's). */
+  version?: string;
   /** The background audit's timer and report writer (tests fire runs by hand and may fake the writer). */
   audit?: { schedule?: Scheduler; reports?: ReportClient };
 }
@@ -64,7 +69,7 @@ export interface RunningServer {
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger();
   const config = new ConfigHolder(opts.policies ?? ALL_POLICIES, opts.configPath);
-  const metrics = new Metrics({ processMetrics: true });
+  const metrics = new Metrics({ processMetrics: true, version: opts.version ?? packageVersion() });
   const now = opts.now ?? (() => new Date());
   const cluster = !opts.standalone && opts.kubeConfig ? opts.kubeConfig : undefined;
   // Imported only in cluster mode: they pull in @kubernetes/client-node (about 70 MB), which standalone never uses.
@@ -86,10 +91,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ? new (await import('../world/kube-events.js')).KubeEventSink({ kubeConfig: cluster, logger, now, metrics, reportingInstance: opts.podName ?? 'aigw-admission', ...opts.eventSink })
     : undefined;
   if (clusterWorld) {
-    metrics.observeCacheAge(() => {
-      const at = clusterWorld.syncedAt();
-      return at ? Math.max(0, (now().getTime() - at.getTime()) / 1000) : undefined;
-    });
+    const age = (at: Date | undefined) => (at ? Math.max(0, (now().getTime() - at.getTime()) / 1000) : undefined);
+    metrics.observeCacheAge(
+      () => age(clusterWorld.syncedAt()),
+      () => clusterWorld.status().map((k) => ({ kind: k.key, seconds: age(k.confirmedAt) })),
+    );
   }
   const tlsDir = resolve(opts.tlsDir);
   const extraSans = ['localhost', '127.0.0.1'];
@@ -99,6 +105,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     tlsDirSource(tlsDir, { service: opts.service ?? 'aigw-admission', namespace: opts.namespace ?? 'aigw-admission', extraSans }, logger);
   let renew: (c: ServingCerts) => void = () => {};
   const tls = await certs.start((c) => renew(c));
+  // Parsed once per certificate, not per scrape.
+  let expiry = certificateExpiry(tls);
+  metrics.observeCertificates(() => expiry);
 
   // Rebuilt only when the config is reloaded, not per review.
   let depsFor: Readonly<Config> | undefined;
@@ -128,7 +137,10 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     },
   });
   // A renewed certificate goes to new handshakes; open connections keep theirs.
-  renew = (c) => webhook.setTls(c);
+  renew = (c) => {
+    webhook.setTls(c);
+    expiry = certificateExpiry(c);
+  };
   // The cache starts before the listener: /readyz says not ready until its first full list.
   clusterWorld?.start();
   let address;
@@ -175,4 +187,30 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       await events?.idle(2000);
     },
   };
+}
+
+/** notAfter of the leaf certificate and of the CA (the first certificate of each PEM); undefined where unparseable. */
+export function certificateExpiry(certs: Pick<ServingCerts, 'cert' | 'ca'>): CertificateExpiry {
+  const notAfter = (pem: string): Date | undefined => {
+    try {
+      return new Date(new X509Certificate(pem).validTo);
+    } catch {
+      return undefined;
+    }
+  };
+  return { serving: notAfter(certs.cert), ca: certs.ca ? notAfter(certs.ca) : undefined };
+}
+
+/** The version in this package's package.json (two levels up from src/server/, three from dist/src/server/). */
+export function packageVersion(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 4; i++, dir = dirname(dir)) {
+    try {
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown; version?: unknown };
+      if (pkg.name === 'aigw-admission' && typeof pkg.version === 'string') return pkg.version;
+    } catch {
+      // not here: one level up
+    }
+  }
+  return 'unknown';
 }
