@@ -4,6 +4,7 @@ import type { Logger } from '../review/deps.js';
 import type { KubeObject } from '../kube/types.js';
 import { WORLD_KEYS } from '../model/kinds.js';
 import { parseKubernetesMinor, type World } from './world.js';
+import { slimForCache } from './slim.js';
 
 export { parseKubernetesMinor };
 import { apiPath, makePageLister, type ListedKind, type PageLister } from './list-page.js';
@@ -231,7 +232,7 @@ class KindCache {
         do {
           const page = await this.ctx.listPage(this.kind, version, { limit: this.ctx.pageSize, continue: token });
           if (this.stopped) return 'failed';
-          for (const o of page.items) items.set(`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, o);
+          for (const o of page.items) items.set(`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, slimForCache(o));
           token = page.continue;
           resourceVersion = page.resourceVersion;
         } while (token);
@@ -333,7 +334,7 @@ class KindCache {
           return;
         }
         const key = `${obj?.metadata?.namespace ?? ''}/${obj?.metadata?.name ?? ''}`;
-        if (type === 'ADDED' || type === 'MODIFIED') this.store.set(key, obj);
+        if (type === 'ADDED' || type === 'MODIFIED') this.store.set(key, slimForCache(obj));
         else if (type === 'DELETED') this.store.delete(key);
         else if (type !== 'BOOKMARK') return;
         const rv = obj?.metadata?.resourceVersion;
