@@ -9,8 +9,9 @@ const READ_ANNOTATIONS: readonly string[] = [INJECT_ANNOTATION, INJECTED_ANNOTAT
 
 /**
  * What the informer cache keeps of an object: everything but `metadata.managedFields`, `status` and the annotations
- * nothing reads. No policy or audit reads those (a test checks the policies' verdicts are the same on slim objects),
- * and on real objects they are most of the bytes: managedFields alone is often larger than the spec. Changes the
+ * nothing reads. No policy and no audit reads those from the world (they read spec, labels, owners, creationTimestamp
+ * and the two annotations above), and on real objects they are most of the bytes: managedFields alone is often larger
+ * than the spec. Changes the
  * object in place: the cache owns what it has just parsed from a list page or a watch event.
  */
 export function slimForCache(obj: KubeObject): KubeObject {
