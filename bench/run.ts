@@ -231,7 +231,7 @@ async function clusterServe(
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: `http://127.0.0.1:${api.port}` } }],
+      clusters: [{ name: 'fake', cluster: { server: `http://127.0.0.1:${api.port}`, 'insecure-skip-tls-verify': true } }],
       users: [{ name: 'bench', user: {} }],
       contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'bench' } }],
       'current-context': 'fake',
