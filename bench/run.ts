@@ -24,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import type { LoadPlan, LoadResult, PlannedRequest } from './load.js';
 import { sizeSeries, type SizeSeries } from './size.js';
 import { num, showSpread, spread, table, type Spread } from './stats.js';
+import { renderWorstCases, worstCases } from './worst-case.js';
 
 interface Options {
   quick: boolean;
@@ -445,6 +446,10 @@ async function main(): Promise<void> {
     const cluster = await clusterServe(opts, work, tlsDir, singleExpected, (r) => check('aigw-admission serve in cluster mode (single)', r), plan);
     await cleanup();
 
+    // Section 6: the worst cases, each against a fresh serve, after the load so they do not disturb it.
+    process.stderr.write('bench: section 6, worst cases (largest legal route, costliest CEL, thousands of findings, 2.9 MB objects, silent sockets)\n');
+    const worst = await worstCases();
+
     const report = render({
       opts,
       machine,
@@ -468,6 +473,9 @@ async function main(): Promise<void> {
       seconds: (Date.now() - started) / 1000,
     });
     process.stdout.write(report.text);
+    process.stdout.write(`\n6. ${renderWorstCases(worst)}\n`);
+    process.stdout.write(report.tail);
+    (report.json as Record<string, unknown>).worstCases = worst;
     const resultsDir = join(ROOT, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
     writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(report.json, null, 2)}\n`);
@@ -503,7 +511,7 @@ function render(r: {
   idleRss: number | undefined;
   failures: string[];
   seconds: number;
-}): { text: string; json: unknown } {
+}): { text: string; tail: string; json: unknown } {
   const [ours, node, express] = r.figures as [TargetFigures, TargetFigures, TargetFigures];
   const bytes = r.bodies.map((b) => Buffer.byteLength(b.text));
   const out: string[] = [];
@@ -604,9 +612,11 @@ function render(r: {
   const c = r.cluster;
   const cf = targetFigures('cluster', c.runs);
   const mb = (b: number | undefined) => (b === undefined ? 'unknown' : `${num(b / MB, 3)} MB`);
-  out.push(
+  // Printed after section 6 (the worst cases).
+  const tail: string[] = [];
+  tail.push(
     '',
-    `6. Cluster mode (load average ${c.loadAverage.join(' ')}): serve's informer cache filled from a fake API in another process with ${c.counts.routes.toLocaleString('en')} AIGatewayRoutes, ${c.counts.backendTrafficPolicies.toLocaleString('en')} BackendTrafficPolicies, ${c.counts.patchPolicies.toLocaleString('en')} EnvoyPatchPolicies and ${c.counts.pods.toLocaleString('en')} proxy pods (with managedFields, last-applied annotation and status, as a real API server returns them)`,
+    `7. Cluster mode (load average ${c.loadAverage.join(' ')}): serve's informer cache filled from a fake API in another process with ${c.counts.routes.toLocaleString('en')} AIGatewayRoutes, ${c.counts.backendTrafficPolicies.toLocaleString('en')} BackendTrafficPolicies, ${c.counts.patchPolicies.toLocaleString('en')} EnvoyPatchPolicies and ${c.counts.pods.toLocaleString('en')} proxy pods (with managedFields, last-applied annotation and status, as a real API server returns them)`,
     table(
       [
         ['', 'value', 'target'],
@@ -620,7 +630,7 @@ function render(r: {
       '   ',
     ),
     '',
-    `7. Start-up, standalone (load average ${r.startup.loadAverage.join(' ')}): from spawning \`serve --standalone\` to listening and ready: ${num(r.startup.firstMs / 1000, 3)} s on a first start (creates the CA and the serving certificate), ${num(r.startup.againMs / 1000, 3)} s with them on disk (target < 3 s); in cluster mode with the cold cache above, ${num(c.readyMs / 1000, 3)} s to ready (${num(c.listeningMs / 1000, 3)} s to listening).`,
+    `8. Start-up, standalone (load average ${r.startup.loadAverage.join(' ')}): from spawning \`serve --standalone\` to listening and ready: ${num(r.startup.firstMs / 1000, 3)} s on a first start (creates the CA and the serving certificate), ${num(r.startup.againMs / 1000, 3)} s with them on disk (target < 3 s); in cluster mode with the cold cache above, ${num(c.readyMs / 1000, 3)} s to ready (${num(c.listeningMs / 1000, 3)} s to listening).`,
   );
   out.push('', `${r.failures.length ? `FAILED: ${r.failures.length} runs had errors or wrong answers` : 'Every counted response had status 200, the request uid and the expected verdict.'} Took ${Math.round(r.seconds)} s.`, '');
 
@@ -660,7 +670,7 @@ function render(r: {
     serveRss: { peakBytes: r.peakRss, idleBytes: r.idleRss },
     failures: r.failures,
   };
-  return { text: out.join('\n'), json };
+  return { text: out.join('\n'), tail: `${tail.join('\n')}\n`, json };
 }
 
 if (!existsSync(join(DIST, 'src', 'cli.js'))) {

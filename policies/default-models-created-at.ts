@@ -25,6 +25,7 @@ export default definePolicy({
       patch.set(['spec', 'rules', index, 'modelsCreatedAt'], value);
       findings.push({
         path: `spec.rules[${index}].modelsCreatedAt`,
+        note: 'wrote modelsCreatedAt',
         message: `${describeRule(rule, index)}: wrote modelsCreatedAt: ${value} (${source}), which the controller would otherwise report for these models without showing it`,
       });
     }

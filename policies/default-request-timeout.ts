@@ -20,6 +20,7 @@ export default definePolicy({
       patch.set(['spec', 'rules', index, 'timeouts', 'request'], implied);
       findings.push({
         path: `spec.rules[${index}].timeouts.request`,
+        note: `wrote timeouts.request: ${implied}`,
         message: `${label}: wrote timeouts.request: ${implied}, the request timeout the controller applies when it is unset (set it yourself to choose another value)`,
       });
     }

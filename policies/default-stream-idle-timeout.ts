@@ -35,6 +35,7 @@ export default definePolicy<{ value: string }>({
       patch.set(['spec', 'rules', index, 'streamIdleTimeout'], params.value);
       findings.push({
         path: `spec.rules[${index}].streamIdleTimeout`,
+        note: `wrote streamIdleTimeout: ${params.value}`,
         message: `${label}: wrote streamIdleTimeout: ${params.value} (the operator's default for rules with ${levels.size} priority levels), so a silent model is failed over; set streamIdleTimeout yourself to choose another value`,
       });
     }

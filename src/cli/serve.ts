@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { ConfigHolder } from '../config/holder.js';
 import { startServer } from '../server/serve.js';
 import { WebhookCertManager } from '../cluster/webhook-certs.js';
-import { DEPLOY_NAMES } from '../deploy/webhook-rules.js';
+import { DEPLOY_NAMES, FAILURE_POLICY_WHEN_READY } from '../deploy/webhook-rules.js';
 import { createLogger } from '../observe/logger.js';
 import type { Command } from 'commander';
 import { readInput, parseSeconds, parseListen, loadKubeConfig, fail } from './common.js';
@@ -15,6 +15,7 @@ interface ServeFlags {
   tlsDir: string;
   config?: string;
   manageCerts?: boolean;
+  enforceFailurePolicy?: boolean;
   namespace?: string;
   service: string;
   certSecret: string;
@@ -37,6 +38,7 @@ export function registerServe(program: Command): void {
     .option('--namespace <ns>', 'namespace of the webhook\'s Service and Secret (default: $POD_NAMESPACE, else aigw-admission)')
     .option('--service <name>', 'Service name the certificate is made for', DEPLOY_NAMES.service)
     .option('--cert-secret <name>', 'Secret holding the certificates with --manage-certs', DEPLOY_NAMES.certSecret)
+    .option('--no-enforce-failure-policy', 'leave the webhook entries\' failurePolicy as installed (default: once ready, raise the validating and pod entries from Ignore to Fail)')
     .option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving this long with readiness false before closing (default 5 in a cluster, 0 standalone)')
     .option('--client-ca <file>', "require a client certificate signed by this CA (the API server's, from --admission-control-config-file); others are refused at the TLS handshake")
     .option('--webhook-configuration <name>', 'name of the Validating- and MutatingWebhookConfiguration to put the caBundle in', DEPLOY_NAMES.webhookConfiguration)
@@ -46,8 +48,12 @@ export function registerServe(program: Command): void {
         const kc = o.standalone ? undefined : await loadKubeConfig(o.kubeconfig);
         const logger = createLogger();
         const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? DEPLOY_NAMES.namespace;
-        const certClient =
-          kc && (o.manageCerts ?? true) ? (await import('../cluster/kube-cert-client.js')).kubeCertClient(kc) : undefined;
+        const clusterClient = kc ? (await import('../cluster/kube-cert-client.js')).kubeCertClient(kc) : undefined;
+        const certClient = o.manageCerts ?? true ? clusterClient : undefined;
+        const webhookConfigurations = [
+          { kind: 'ValidatingWebhookConfiguration' as const, name: o.webhookConfiguration },
+          { kind: 'MutatingWebhookConfiguration' as const, name: o.webhookConfiguration },
+        ];
         const certs =
           certClient
             ? new WebhookCertManager({
@@ -55,10 +61,7 @@ export function registerServe(program: Command): void {
                 namespace,
                 service: o.service,
                 secretName: o.certSecret,
-                webhooks: [
-                  { kind: 'ValidatingWebhookConfiguration', name: o.webhookConfiguration },
-                  { kind: 'MutatingWebhookConfiguration', name: o.webhookConfiguration },
-                ],
+                webhooks: webhookConfigurations,
                 now: () => new Date(),
                 logger,
                 mirrorDir: o.tlsDir,
@@ -74,6 +77,10 @@ export function registerServe(program: Command): void {
           namespace,
           logger,
           certs,
+          failurePolicy:
+            clusterClient && o.enforceFailurePolicy !== false
+              ? { client: clusterClient, webhooks: webhookConfigurations, wanted: FAILURE_POLICY_WHEN_READY }
+              : undefined,
           clientCa: o.clientCa === undefined ? undefined : readInput(o.clientCa),
           shutdownDelayMs: o.shutdownDelay === undefined ? undefined : parseSeconds('--shutdown-delay', o.shutdownDelay),
           kubeConfig: kc,

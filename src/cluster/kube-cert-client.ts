@@ -74,7 +74,7 @@ export function kubeCertClient(kc: KubeConfig): CertClusterClient {
           ref.kind === 'ValidatingWebhookConfiguration'
             ? await admission.readValidatingWebhookConfiguration({ name: ref.name })
             : await admission.readMutatingWebhookConfiguration({ name: ref.name });
-        return { webhooks: (obj.webhooks ?? []).map((w) => ({ name: w.name, caBundle: w.clientConfig?.caBundle })) };
+        return { webhooks: (obj.webhooks ?? []).map((w) => ({ name: w.name, caBundle: w.clientConfig?.caBundle, failurePolicy: w.failurePolicy })) };
       } catch (err) {
         if (status(err) === 404) return null;
         throw explain(err, `get ${ref.kind} ${ref.name}`);

@@ -21,7 +21,7 @@ export interface WebhookConfigRef {
 }
 
 export interface WebhookConfigState {
-  webhooks: Array<{ name: string; caBundle?: string }>;
+  webhooks: Array<{ name: string; caBundle?: string; failurePolicy?: string }>;
 }
 
 /** The API server answered 409: the object exists (create) or changed since it was read (update). */

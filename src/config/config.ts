@@ -10,7 +10,7 @@ import { DEFAULT_STALE_AFTER_SECONDS } from '../world/staleness.js';
 /** The whole configuration file (default `config.yaml`), validated at load and frozen. */
 export interface Config {
   policies: Record<string, PolicySettings>;
-  server: { maxBodyBytes: number };
+  server: { maxBodyBytes: number; reviewDeadlineMs: number; largeBodyBytes: number; maxLargeReviews: number };
   /** The cluster cache of `serve`: reviews that look objects up warn once its last synced view is older than this. */
   cache: { staleAfterSeconds: number };
   /** The background audit of `serve` in cluster mode: seconds between runs, 0 = off. */
@@ -23,9 +23,16 @@ export interface Config {
  * Objects reach up to ~3 MiB through the API server; an UPDATE review carries object and oldObject, so the body limit
  * leaves room for both plus the envelope.
  */
+export { DEFAULT_REVIEW_DEADLINE_MS } from '../review/deps.js';
+import { DEFAULT_REVIEW_DEADLINE_MS } from '../review/deps.js';
+
 export const DEFAULT_AUDIT_INTERVAL_SECONDS = 600;
 
 export const DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024;
+
+/** Bodies of at least this many bytes are "large" and run a few at a time (memory: see README, Failure behaviour). */
+export const DEFAULT_LARGE_BODY_BYTES = 512 * 1024;
+export const DEFAULT_MAX_LARGE_REVIEWS = 2;
 
 export function configSchema(policies: readonly AnyPolicy[]): Record<string, unknown> {
   const policyProps: Record<string, unknown> = {};
@@ -48,7 +55,13 @@ export function configSchema(policies: readonly AnyPolicy[]): Record<string, unk
       server: {
         type: 'object',
         additionalProperties: false,
-        properties: { maxBodyBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024 } },
+        properties: {
+          maxBodyBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024 },
+          // Well below the webhook's timeoutSeconds (5 in deploy/, at most 30).
+          reviewDeadlineMs: { type: 'integer', minimum: 10, maximum: 25_000 },
+          largeBodyBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024 },
+          maxLargeReviews: { type: 'integer', minimum: 1, maximum: 64 },
+        },
       },
       cache: {
         type: 'object',
@@ -103,7 +116,12 @@ export class ConfigLoader {
     const input = raw as Partial<Config>;
     const config: Config = {
       policies: input.policies ?? {},
-      server: { maxBodyBytes: input.server?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES },
+      server: {
+        maxBodyBytes: input.server?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        reviewDeadlineMs: input.server?.reviewDeadlineMs ?? DEFAULT_REVIEW_DEADLINE_MS,
+        largeBodyBytes: input.server?.largeBodyBytes ?? DEFAULT_LARGE_BODY_BYTES,
+        maxLargeReviews: input.server?.maxLargeReviews ?? DEFAULT_MAX_LARGE_REVIEWS,
+      },
       cache: { staleAfterSeconds: input.cache?.staleAfterSeconds ?? DEFAULT_STALE_AFTER_SECONDS },
       audit: { intervalSeconds: input.audit?.intervalSeconds ?? DEFAULT_AUDIT_INTERVAL_SECONDS },
       kubernetesMinor: input.kubernetesMinor,

@@ -30,6 +30,7 @@ export interface WebhookEntrySpec {
   carries(kind: KindMatch): boolean;
   /** Which operations this entry carries (default: all). */
   operations?: readonly Operation[];
+  /** The policy a ready replica holds the entry at; deploy/ installs every entry as Ignore (install safety). */
   failurePolicy: 'Fail' | 'Ignore';
   timeoutSeconds: number;
   objectSelector?: unknown;
@@ -106,6 +107,9 @@ export function rulesFor(
 
 type Kind = 'ValidatingWebhookConfiguration' | 'MutatingWebhookConfiguration';
 
+/** Entry name → the failure policy a ready replica holds it at (WEBHOOK_ENTRIES). */
+export const FAILURE_POLICY_WHEN_READY: ReadonlyMap<string, 'Fail' | 'Ignore'> = new Map(WEBHOOK_ENTRIES.map((e) => [e.name, e.failurePolicy]));
+
 /** One webhook configuration with an entry for each WEBHOOK_ENTRIES item of the endpoint that has rules. */
 export function webhookConfiguration(policies: readonly AnyPolicy[], endpoint: Endpoint): Record<string, unknown> {
   const kind: Kind = endpoint === 'validate' ? 'ValidatingWebhookConfiguration' : 'MutatingWebhookConfiguration';
@@ -119,7 +123,9 @@ export function webhookConfiguration(policies: readonly AnyPolicy[], endpoint: E
         // caBundle is filled in at run time: by the webhook itself (--manage-certs) or by cert-manager's CA injector.
         clientConfig: { service: { name: DEPLOY_NAMES.service, namespace: DEPLOY_NAMES.namespace, path: `/${endpoint}`, port: 443 } },
         rules,
-        failurePolicy: e.failurePolicy,
+        // Installed as Ignore so that nothing is refused before a pod can answer; a ready replica raises each entry to
+        // its declared policy (src/cluster/failure-policy.ts, README "Install safety").
+        failurePolicy: 'Ignore',
         matchPolicy: 'Equivalent',
         namespaceSelector: {
           matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', DEPLOY_NAMES.namespace] }],

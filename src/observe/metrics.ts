@@ -66,11 +66,13 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   private readonly latency: Histogram<'endpoint'>;
   private readonly findings: Counter<'policy' | 'mode'>;
   private readonly policyErrors: Counter<'policy'>;
+  private readonly policiesAbandoned: Counter<'policy'>;
   readonly httpErrors: Counter<'endpoint' | 'code'>;
   private readonly observationCounters = new Map<string, Counter<'reason'>>();
   private readonly otherObservations: Counter<'policy' | 'event' | 'reason'>;
   private readonly eventWrites: Counter<'result'>;
   private cacheAge: (() => number | undefined) | undefined;
+  private readiness: (() => boolean) | undefined;
   private readonly auditFindings: Gauge<'policy' | 'mode'>;
   private readonly auditDuration: Gauge;
 
@@ -94,7 +96,7 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
       name: 'aigw_admission_review_duration_seconds',
       help: 'Time to review one AdmissionReview, from the parsed body to the response, by endpoint (validate or mutate).',
       labelNames: ['endpoint'],
-      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5],
       registers: [this.registry],
     });
     this.findings = new Counter({
@@ -106,6 +108,12 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
     this.policyErrors = new Counter({
       name: 'aigw_admission_policy_errors_total',
       help: 'Internal errors inside a policy (the review follows the policy onError).',
+      labelNames: ['policy'],
+      registers: [this.registry],
+    });
+    this.policiesAbandoned = new Counter({
+      name: 'aigw_admission_policy_abandoned_total',
+      help: "Policies abandoned because the review's deadline passed, by policy (the review followed the policy onError).",
       labelNames: ['policy'],
       registers: [this.registry],
     });
@@ -143,6 +151,15 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
     });
     const metrics = this;
     new Gauge({
+      name: 'aigw_admission_ready',
+      help: 'Whether this replica is ready (1) or not (0), as /readyz answers; absent until the server runs.',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        if (metrics.readiness) this.set(metrics.readiness() ? 1 : 0);
+      },
+    });
+    new Gauge({
       name: 'aigw_admission_cache_synced_age_seconds',
       help: 'Seconds since the cluster cache last had a confirmed complete view of every kind (0 while every watch is open); absent before the first sync and in standalone mode.',
       registers: [this.registry],
@@ -175,6 +192,11 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
         if (expiry?.ca) this.set({ certificate: 'ca' }, Math.round((expiry.ca.getTime() - now) / 1000));
       },
     });
+  }
+
+  /** Where the readiness gauge reads from, on each scrape (the same answer as /readyz). */
+  observeReadiness(ready: () => boolean): void {
+    this.readiness = ready;
   }
 
   /** Where the cache age gauges read from, on each scrape: the whole cache's, and each kind's. */
@@ -235,5 +257,9 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
 
   policyError(policy: string): void {
     this.policyErrors.inc({ policy });
+  }
+
+  policyAbandoned(policy: string): void {
+    this.policiesAbandoned.inc({ policy });
   }
 }

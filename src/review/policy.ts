@@ -31,6 +31,8 @@ export interface PolicyContext<P> {
    * gets its result, so a model several policies derive from the same object is built once. Absent outside review().
    */
   memo?: <T>(scope: string, key: object, compute: () => T) => T;
+  /** What `prepare` built from the params when the config was loaded; absent when the policy is called on its own. */
+  prepared?: unknown;
 }
 
 export interface PolicyResult {
@@ -56,6 +58,11 @@ export interface Policy<P = Record<string, never>> {
   /** JSON Schema (ajv) of `params` in the config; compiled once at load. */
   paramsSchema: Record<string, unknown>;
   defaultParams: P;
+  /**
+   * Built once per config load from the params and kept while that config is in force (compiled programs, caches), so
+   * nothing that could be done once is done per review.
+   */
+  prepare?(params: P): unknown;
   evaluate(ctx: PolicyContext<P>): PolicyResult;
 }
 

@@ -18,6 +18,7 @@ import type { Logger, ReviewDeps } from '../review/deps.js';
 import type { Config } from '../config/config.js';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AnyPolicy } from '../review/policy.js';
+import { FailurePolicyEnforcer, type FailurePolicyEnforcerOptions } from '../cluster/failure-policy.js';
 
 export interface ServeOptions {
   host: string;
@@ -38,6 +39,8 @@ export interface ServeOptions {
   now?: () => Date;
   /** Where the serving certificate comes from (default: `tlsDir`, created when absent, re-read when renewed). */
   certs?: ServingCertSource;
+  /** Cluster mode: raise the webhook entries to their declared failure policy once ready (install safety). */
+  failurePolicy?: Omit<FailurePolicyEnforcerOptions, 'ready' | 'logger'>;
   /** Cluster mode (not standalone): the cluster to cache and to write Events to. */
   kubeConfig?: KubeConfig;
   /** Events' reportingInstance: the pod name. */
@@ -115,26 +118,39 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const deps = (): ReviewDeps => {
     if (currentDeps === undefined || depsFor !== config.config) {
       depsFor = config.config;
-      currentDeps = { policies: config.policies, world, now, logger, metrics, events, staleAfterSeconds: depsFor.cache.staleAfterSeconds };
+      currentDeps = {
+        policies: config.policies,
+        world,
+        now,
+        logger,
+        metrics,
+        events,
+        staleAfterSeconds: depsFor.cache.staleAfterSeconds,
+        deadlineMs: depsFor.server.reviewDeadlineMs,
+      };
     }
     return currentDeps;
   };
+  const readiness = () => {
+    const reasons: string[] = [];
+    if (config.policies.active.length === 0 && config.policies.all.length > 0) reasons.push('no policy enabled');
+    if (!world.ready()) reasons.push('cluster cache not synced yet');
+    return { ready: reasons.length === 0, reasons };
+  };
+  metrics.observeReadiness(() => readiness().ready);
   const webhook = createWebhookServer({
     host: opts.host,
     port: opts.port,
     tls,
     deps,
     maxBodyBytes: () => config.config.server.maxBodyBytes,
+    largeBodyBytes: () => config.config.server.largeBodyBytes,
+    maxLargeReviews: () => config.config.server.maxLargeReviews,
     clientCa: opts.clientCa,
     shutdownDelayMs: opts.shutdownDelayMs ?? (opts.standalone ? 0 : 5000),
     metrics,
     logger,
-    readiness: () => {
-      const reasons: string[] = [];
-      if (config.policies.active.length === 0 && config.policies.all.length > 0) reasons.push('no policy enabled');
-      if (!world.ready()) reasons.push('cluster cache not synced yet');
-      return { ready: reasons.length === 0, reasons };
-    },
+    readiness,
   });
   // A renewed certificate goes to new handshakes; open connections keep theirs.
   renew = (c) => {
@@ -152,6 +168,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     throw err;
   }
   config.watch(logger);
+  const enforcer = opts.failurePolicy ? new FailurePolicyEnforcer({ ...opts.failurePolicy, ready: () => readiness().ready, logger }) : undefined;
+  enforcer?.start();
   const audit: BackgroundAudit | undefined =
     auditing && cluster
       ? new (await import('../audit/background.js')).BackgroundAudit({
@@ -180,6 +198,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     audit,
     close: async () => {
       config.unwatch();
+      enforcer?.stop();
       await audit?.stop();
       certs.stop();
       await webhook.shutdown();

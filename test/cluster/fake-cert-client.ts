@@ -6,12 +6,20 @@ import type { JsonPatchOperation } from '../../src/kube/types.js';
 export class FakeCertClient implements CertClusterClient {
   secret: SecretState | null = null;
   private rv = 0;
-  readonly configs = new Map<string, { webhooks: Array<{ name: string; clientConfig: { caBundle?: string } }> }>();
+  readonly configs = new Map<string, { webhooks: Array<{ name: string; failurePolicy?: string; clientConfig: { caBundle?: string } }> }>();
   readonly calls: string[] = [];
   readonly patches: Array<{ ref: string; ops: JsonPatchOperation[] }> = [];
 
-  constructor(webhooks: Record<string, string[]> = { 'ValidatingWebhookConfiguration/aigw-admission': ['gateway.validate.aigw-admission.io'], 'MutatingWebhookConfiguration/aigw-admission': ['gateway.mutate.aigw-admission.io', 'pods.mutate.aigw-admission.io'] }) {
-    for (const [ref, names] of Object.entries(webhooks)) this.configs.set(ref, { webhooks: names.map((name) => ({ name, clientConfig: {} })) });
+  /** Entries given by name only get `failurePolicy: Fail`, as the API server defaults an omitted one. */
+  constructor(
+    webhooks: Record<string, Array<string | { name: string; failurePolicy: 'Fail' | 'Ignore' }>> = {
+      'ValidatingWebhookConfiguration/aigw-admission': ['gateway.validate.aigw-admission.io'],
+      'MutatingWebhookConfiguration/aigw-admission': ['gateway.mutate.aigw-admission.io', 'pods.mutate.aigw-admission.io'],
+    },
+  ) {
+    for (const [ref, entries] of Object.entries(webhooks)) {
+      this.configs.set(ref, { webhooks: entries.map((e) => (typeof e === 'string' ? { name: e, failurePolicy: 'Fail', clientConfig: {} } : { ...e, clientConfig: {} })) });
+    }
   }
 
   /** A `kubectl apply` of the manifests: caBundle is gone again. */
@@ -50,7 +58,7 @@ export class FakeCertClient implements CertClusterClient {
     const key = `${ref.kind}/${ref.name}`;
     this.calls.push(`get ${key}`);
     const c = this.configs.get(key);
-    return c ? { webhooks: c.webhooks.map((w) => ({ name: w.name, caBundle: w.clientConfig.caBundle })) } : null;
+    return c ? { webhooks: c.webhooks.map((w) => ({ name: w.name, caBundle: w.clientConfig.caBundle, failurePolicy: w.failurePolicy })) } : null;
   }
 
   async patchWebhookConfiguration(ref: WebhookConfigRef, ops: JsonPatchOperation[]) {

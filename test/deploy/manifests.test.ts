@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { ALL_POLICIES } from '../../policies/index.js';
-import { generatedDeployFiles, rulesFor, webhookConfiguration } from '../../src/deploy/webhook-rules.js';
+import { FAILURE_POLICY_WHEN_READY, generatedDeployFiles, rulesFor, webhookConfiguration } from '../../src/deploy/webhook-rules.js';
 import { ConfigLoader } from '../../src/config/config.js';
 import { definePolicy, type AnyPolicy } from '../../src/review/policy.js';
 import { AIGATEWAYROUTE, ENVOYPATCHPOLICY, POD } from '../../src/model/kinds.js';
@@ -66,10 +66,11 @@ describe('deploy/: webhook rules generated from the policies', () => {
       stub('route-delete-references', 'validate', [AIGATEWAYROUTE], ['DELETE']),
     ];
     const validating = webhookConfiguration(policies, 'validate') as { webhooks: Webhook[] };
-    // Deletes have their own entry with Ignore: a webhook outage never blocks deleting a route.
-    expect(validating.webhooks.map((w) => [w.name, w.failurePolicy])).toEqual([
-      ['gateway.validate.aigw-admission.io', 'Fail'],
-      ['gateway-deletes.validate.aigw-admission.io', 'Ignore'],
+    // Installed as Ignore everywhere (nothing is refused before a pod is ready); a ready replica raises the entries
+    // declared Fail. Deletes have their own entry that stays Ignore: a webhook outage never blocks deleting a route.
+    expect(validating.webhooks.map((w) => [w.name, w.failurePolicy, FAILURE_POLICY_WHEN_READY.get(w.name)])).toEqual([
+      ['gateway.validate.aigw-admission.io', 'Ignore', 'Fail'],
+      ['gateway-deletes.validate.aigw-admission.io', 'Ignore', 'Ignore'],
     ]);
     expect(validating.webhooks[0]!.rules).toEqual([
       { apiGroups: ['aigateway.envoyproxy.io'], apiVersions: ['v1alpha1', 'v1beta1'], operations: ['CREATE', 'UPDATE'], resources: ['aigatewayroutes'], scope: 'Namespaced' },
@@ -80,9 +81,9 @@ describe('deploy/: webhook rules generated from the policies', () => {
       { apiGroups: ['aigateway.envoyproxy.io'], apiVersions: ['v1alpha1', 'v1beta1'], operations: ['DELETE'], resources: ['aigatewayroutes'], scope: 'Namespaced' },
     ]);
     const mutating = webhookConfiguration(policies, 'mutate') as { webhooks: Webhook[] };
-    expect(mutating.webhooks.map((w) => [w.name, w.failurePolicy, w.reinvocationPolicy])).toEqual([
-      ['gateway.mutate.aigw-admission.io', 'Ignore', 'Never'],
-      ['pods.mutate.aigw-admission.io', 'Fail', 'IfNeeded'],
+    expect(mutating.webhooks.map((w) => [w.name, w.failurePolicy, FAILURE_POLICY_WHEN_READY.get(w.name), w.reinvocationPolicy])).toEqual([
+      ['gateway.mutate.aigw-admission.io', 'Ignore', 'Ignore', 'Never'],
+      ['pods.mutate.aigw-admission.io', 'Ignore', 'Fail', 'IfNeeded'],
     ]);
     const pods = mutating.webhooks[1]!;
     expect(pods.rules).toEqual([{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods'], scope: 'Namespaced' }]);
@@ -111,6 +112,7 @@ describe('deploy/: rendered manifests', () => {
       'ClusterRoleBinding/aigw-admission',
       'ConfigMap/aigw-admission-config',
       'Service/aigw-admission',
+      'PriorityClass/aigw-admission',
       'Deployment/aigw-admission',
       'PodDisruptionBudget/aigw-admission',
       'MutatingWebhookConfiguration/aigw-admission',
@@ -158,7 +160,7 @@ describe('deploy/: rendered manifests', () => {
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
     expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    expect(c.resources.requests).toEqual({ cpu: '100m', memory: '128Mi' });
+    expect(c.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '384Mi' } });
     expect(c.args).toEqual(['serve', '--listen=0.0.0.0:8443', '--tls-dir=/tls', '--config=/etc/aigw-admission/config.yaml', '--manage-certs']);
     expect(find(base, 'Service', 'aigw-admission').spec.ports).toEqual([{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
   });
@@ -179,7 +181,7 @@ describe('deploy/: rendered manifests', () => {
     expect(cluster.rules.some((r: { resources: string[] }) => r.resources.includes('secrets'))).toBe(false);
   });
 
-  it('the cert-manager overlay: CA injection on both configurations, the Secret mounted, --no-manage-certs, no cert rights', () => {
+  it('the cert-manager overlay: CA injection on both configurations, the Secret mounted, --no-manage-certs, no Secret rights', () => {
     for (const kind of ['ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration']) {
       expect(find(certManager, kind, 'aigw-admission').metadata!.annotations).toEqual({ 'cert-manager.io/inject-ca-from': 'aigw-admission/aigw-admission-serving' });
     }
@@ -188,7 +190,10 @@ describe('deploy/: rendered manifests', () => {
     expect(d.spec.template.spec.volumes.find((v: { name: string }) => v.name === 'tls')).toEqual({ name: 'tls', secret: { secretName: 'aigw-admission-tls', defaultMode: 0o440 } });
     expect(find(certManager, 'Certificate', 'aigw-admission-serving').spec.dnsNames).toContain('aigw-admission.aigw-admission.svc');
     expect(certManager.some((o) => o.kind === 'Role')).toBe(false);
-    expect(find(certManager, 'ClusterRole', 'aigw-admission').rules.some((r: { apiGroups: string[] }) => r.apiGroups[0] === 'admissionregistration.k8s.io')).toBe(false);
+    // It keeps get/patch on its own two webhook configurations: a ready replica raises their failurePolicy.
+    expect(find(certManager, 'ClusterRole', 'aigw-admission').rules.filter((r: { apiGroups: string[] }) => r.apiGroups[0] === 'admissionregistration.k8s.io')).toEqual([
+      { apiGroups: ['admissionregistration.k8s.io'], resources: ['validatingwebhookconfigurations', 'mutatingwebhookconfigurations'], resourceNames: ['aigw-admission'], verbs: ['get', 'patch'] },
+    ]);
   });
 
   it('the ConfigMap holds a configuration the webhook accepts', () => {
