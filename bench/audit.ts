@@ -71,12 +71,24 @@ function patchPolicies(count: number): KubeObject[] {
   }));
 }
 
-/** Serves `/apis/<group>/<version>/<plural>` and `/api/v1/pods` as paged lists (`limit` + `continue`), like the API server. */
+/**
+ * Serves `/apis/<group>/<version>/<plural>` and `/api/v1/pods` as paged lists (`limit` + `continue`), like the API
+ * server; `/version`; and watches (`watch=true`) held open without events, as on a quiet cluster.
+ */
 function fakeApi(stores: Map<string, KubeObject[]>): { server: http.Server; requests: () => number } {
   let requests = 0;
   const server = http.createServer((req, res) => {
     requests++;
     const url = new URL(req.url ?? '/', 'http://x');
+    if (url.pathname.startsWith('/version')) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"major":"1","minor":"33","gitVersion":"v1.33.0"}');
+      return;
+    }
+    if (url.searchParams.get('watch') === 'true') {
+      res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
+      res.flushHeaders();
+      return;
+    }
     const plural = url.pathname.split('/').at(-1) ?? '';
     const items = stores.get(plural);
     if (!items) {
@@ -99,8 +111,8 @@ function peakRss(): number {
 }
 
 /** The fake API in a process of its own, so the audit's peak RSS does not include the objects the fake serves. */
-async function startFakeApi(routeCount: number, patchCount: number): Promise<{ port: number; stop(): Promise<number> }> {
-  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', String(routeCount), String(patchCount)], { stdio: ['ignore', 'pipe', 'inherit'] });
+export async function startFakeApi(counts: FakeCounts): Promise<{ port: number; stop(): Promise<number> }> {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), '--serve', JSON.stringify(counts)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.setEncoding('utf8');
   const port = await new Promise<number>((resolve, reject) => {
@@ -122,25 +134,120 @@ async function startFakeApi(routeCount: number, patchCount: number): Promise<{ p
   };
 }
 
-function serveFake(routeCount: number, patchCount: number): void {
+function backendTrafficPolicies(count: number): KubeObject[] {
+  return Array.from({ length: count }, (_, i) => ({
+    apiVersion: 'gateway.envoyproxy.io/v1alpha1',
+    kind: 'BackendTrafficPolicy',
+    metadata: { name: `retry-${i}`, namespace: `team-${i % NAMESPACES}`, uid: `00000000-0000-4000-9000-${String(i).padStart(12, '0')}`, resourceVersion: String(200000 + i), creationTimestamp: '2026-11-22T13:29:36Z', generation: 1 },
+    spec: {
+      targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: `route-${i}` }],
+      retry: { numRetries: 2, retryOn: { triggers: ['connect-failure', 'retriable-status-codes'], httpStatusCodes: [500, 503] }, perRetry: { timeout: '20s' } },
+    },
+  }));
+}
+
+/** Envoy Gateway's proxy pods, as the API server returns them (the sidecar audit watches them). */
+function proxyPods(count: number): KubeObject[] {
+  return Array.from({ length: count }, (_, i) => {
+    const gateway = `ai-gateway-${i % 50}`;
+    const name = `envoy-team-${i % NAMESPACES}-${gateway}-5a1e3b2c`;
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: `${name}-7d9f8c6b5d-${String(i).padStart(5, '0')}`,
+        namespace: 'envoy-gateway-system',
+        uid: `00000000-0000-4000-a000-${String(i).padStart(12, '0')}`,
+        resourceVersion: String(300000 + i),
+        creationTimestamp: '2026-11-22T13:29:36Z',
+        labels: {
+          'app.kubernetes.io/component': 'proxy',
+          'app.kubernetes.io/managed-by': 'envoy-gateway',
+          'app.kubernetes.io/name': 'envoy',
+          'gateway.envoyproxy.io/owning-gateway-name': gateway,
+          'gateway.envoyproxy.io/owning-gateway-namespace': `team-${i % NAMESPACES}`,
+          'pod-template-hash': '7d9f8c6b5d',
+        },
+        annotations: { 'prometheus.io/path': '/stats/prometheus', 'prometheus.io/port': '19001', 'prometheus.io/scrape': 'true' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: `${name}-7d9f8c6b5d`, uid: 'rs-uid', controller: true, blockOwnerDeletion: true }],
+      },
+      spec: {
+        containers: [
+          {
+            name: 'envoy',
+            image: 'envoyproxy/envoy:distroless-v1.36.0',
+            args: ['--service-cluster', gateway, '--service-node $(ENVOY_POD_NAME)', '--log-level warn'],
+            ports: [{ name: 'http-80', containerPort: 10080, protocol: 'TCP' }, { name: 'metrics', containerPort: 19001, protocol: 'TCP' }],
+            resources: { requests: { cpu: '100m', memory: '512Mi' } },
+            volumeMounts: [{ name: 'certs', readOnly: true, mountPath: '/certs' }, { name: 'sds', mountPath: '/sds' }],
+          },
+          { name: 'shutdown-manager', image: 'envoyproxy/gateway:v1.6.0', args: ['envoy', 'shutdown-manager'] },
+        ],
+        volumes: [{ name: 'certs', secret: { secretName: 'envoy' } }, { name: 'sds', configMap: { name } }],
+        nodeName: `node-${i % 20}`,
+      },
+    };
+  });
+}
+
+/**
+ * What the API server adds to every object and the policies never read: managedFields, kubectl's last-applied copy of
+ * the object in an annotation, and a status. The cluster-mode figures use these, so the cache's RSS is that of real
+ * objects.
+ */
+function asServed(o: KubeObject): KubeObject {
+  const applied = JSON.stringify({ apiVersion: o.apiVersion, kind: o.kind, metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace }, spec: o.spec });
+  const fields = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries([['.', {}], ...Object.keys(v).map((k) => [`f:${k}`, fields((v as Record<string, unknown>)[k])])]) : {};
+  return {
+    ...o,
+    metadata: {
+      ...o.metadata,
+      annotations: { ...o.metadata?.annotations, 'kubectl.kubernetes.io/last-applied-configuration': `${applied}\n` },
+      managedFields: [
+        { manager: 'kubectl-client-side-apply', operation: 'Update', apiVersion: o.apiVersion, time: '2026-11-22T13:29:36Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:annotations': {} }, 'f:spec': fields(o.spec) } },
+        { manager: 'envoy-gateway', operation: 'Update', apiVersion: o.apiVersion, time: '2026-11-22T13:29:37Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:status': { '.': {}, 'f:conditions': {} } }, subresource: 'status' },
+      ],
+    },
+    status: {
+      conditions: [
+        { type: 'Accepted', status: 'True', reason: 'Accepted', message: 'Policy has been accepted.', lastTransitionTime: '2026-11-22T13:29:37Z', observedGeneration: 1 },
+        { type: 'ResolvedRefs', status: 'True', reason: 'ResolvedRefs', message: 'Resolved all the Object references.', lastTransitionTime: '2026-11-22T13:29:37Z', observedGeneration: 1 },
+      ],
+    },
+  };
+}
+
+export interface FakeCounts {
+  routes: number;
+  patchPolicies: number;
+  backendTrafficPolicies?: number;
+  pods?: number;
+  /** Objects with managedFields, a last-applied annotation and a status, as a real API server returns them. */
+  served?: boolean;
+}
+
+function serveFake(counts: FakeCounts): void {
+  const shape = (objects: KubeObject[]) => (counts.served ? objects.map(asServed) : objects);
   const stores = new Map<string, KubeObject[]>([
-    ['aigatewayroutes', routes(routeCount)],
-    ['envoypatchpolicies', patchPolicies(patchCount)],
+    ['aigatewayroutes', shape(routes(counts.routes))],
+    ['envoypatchpolicies', shape(patchPolicies(counts.patchPolicies))],
     ['aiservicebackends', []],
-    ['backendtrafficpolicies', []],
+    ['backendtrafficpolicies', shape(backendTrafficPolicies(counts.backendTrafficPolicies ?? 0))],
     ['backends', []],
     ['httproutes', []],
-    ['pods', []],
+    ['pods', shape(proxyPods(counts.pods ?? 0))],
   ]);
   const api = fakeApi(stores);
   api.server.listen(0, '127.0.0.1', () => process.stdout.write(`listening ${(api.server.address() as { port: number }).port}\n`));
   process.on('SIGTERM', () => {
     process.stdout.write(`requests ${api.requests()}\n`, () => process.exit(0));
+    api.server.closeAllConnections();
   });
 }
 
 export async function runAudit(routeCount = 10_000, patchCount = 1_000): Promise<AuditFigures> {
-  const api = await startFakeApi(routeCount, patchCount);
+  const api = await startFakeApi({ routes: routeCount, patchPolicies: patchCount });
   const kc = new KubeConfig();
   kc.loadFromOptions({
     clusters: [{ name: 'fake', server: `http://127.0.0.1:${api.port}`, skipTLSVerify: true }],
@@ -173,7 +280,7 @@ export async function runAudit(routeCount = 10_000, patchCount = 1_000): Promise
 }
 
 if (process.argv[2] === '--serve') {
-  serveFake(Number(process.argv[3]), Number(process.argv[4]));
+  serveFake(JSON.parse(process.argv[3]!) as FakeCounts);
 } else if (process.argv[1]?.endsWith('audit.js')) {
   const [routeCount, patchCount] = process.argv.slice(2).map(Number);
   runAudit(routeCount || undefined, patchCount || undefined).then(

@@ -7,12 +7,15 @@ import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
 import type { AdmissionReviewRequest, Endpoint, KubeObject } from '../src/kube/types.js';
 
 /** The project root: this file runs from dist/bench/. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARED_REVIEWS = resolve(ROOT, '..', 'shared', 'fixtures', 'admission-reviews');
 const OWN_REVIEWS = join(ROOT, 'test', 'fixtures', 'admission-reviews');
+const SHARED_TOKEN_RATELIMIT = resolve(ROOT, '..', 'shared', 'fixtures', 'examples', 'ai-gateway', 'examples__token_ratelimit__token_ratelimit.yaml');
+const OWN_SINGLE_ROUTE = join(ROOT, 'test', 'fixtures', 'bench', 'token-cost-route.yaml');
 export const HAS_SHARED = existsSync(SHARED_REVIEWS);
 
 export interface BenchBody {
@@ -120,6 +123,32 @@ export function largeRoute(rules: number, backends: number, endpoint: Endpoint, 
     spec,
   };
   return envelope(object, 'aigatewayroutes');
+}
+
+/**
+ * The single-body case: one real upstream AIGatewayRoute (the token-ratelimit example, with a CEL cost) as kubectl
+ * apply sends it to /validate, or the project's own route of the same shape without ../shared.
+ */
+export function singleRoute(): { type: string; review: AdmissionReviewRequest } {
+  const upstream = existsSync(SHARED_TOKEN_RATELIMIT);
+  const file = upstream ? SHARED_TOKEN_RATELIMIT : OWN_SINGLE_ROUTE;
+  const manifest = parseAllDocuments(readFileSync(file, 'utf8'))
+    .map((d) => d.toJS() as KubeObject | null)
+    .find((o) => o?.kind === 'AIGatewayRoute');
+  if (!manifest) throw new Error(`${file} holds no AIGatewayRoute`);
+  // CRD defaults are already applied when the webhook sees the object.
+  const spec = structuredClone(manifest.spec) as { rules: Json[] };
+  for (const rule of spec.rules) {
+    rule.modelsOwnedBy ??= 'Envoy AI Gateway';
+    for (const ref of rule.backendRefs as Json[]) ref.weight ??= 1;
+  }
+  const object: KubeObject = {
+    apiVersion: manifest.apiVersion,
+    kind: manifest.kind,
+    metadata: appliedMetadata(manifest, 'validate', Object.keys(manifest.spec as Json)) as KubeObject['metadata'],
+    spec,
+  };
+  return { type: upstream ? 'AIGatewayRoute upstream token-ratelimit example' : 'AIGatewayRoute token-cost (test fixture)', review: envelope(object, 'aigatewayroutes') };
 }
 
 /** An EnvoyPatchPolicy with `patches` JSON patches against the xDS of a route's rules (routes and clusters). */

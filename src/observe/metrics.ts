@@ -28,9 +28,45 @@ export interface AuditMetrics {
   audited(findings: readonly Finding[], seconds: number): void;
 }
 
+/** Label sets kept for reuse; past this (kinds nobody registered, sent by hand) they are built per request. */
+const MAX_CACHED_LABEL_SETS = 1000;
+
+/** Seconds left until each certificate the webhook serves expires, read on each scrape. */
+export interface CertificateExpiry {
+  /** The serving certificate's `notAfter`. */
+  serving: Date | undefined;
+  /** The CA's (the caBundle clients trust); undefined when unknown. */
+  ca: Date | undefined;
+}
+
+/** One cache age per watched kind: seconds since its view was last confirmed complete (0 while its watch is open). */
+export interface KindCacheAge {
+  kind: string;
+  seconds: number | undefined;
+}
+
+export interface MetricsOptions {
+  /** prom-client's default process and Node.js metrics, under their standard (unprefixed) names. */
+  processMetrics?: boolean;
+  /** The package version, as `aigw_admission_build_info{version}`. */
+  version?: string;
+}
+
 /** One registry per process instance (no global default registry), so tests can run several servers side by side. */
 export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   readonly registry = new Registry();
+  /**
+   * Label objects resolved once per label set and reused: the review path looks one up by a string key instead of
+   * building and stringifying a new object on every request.
+   */
+  private readonly requestLabels = new Map<string, Record<'endpoint' | 'kind' | 'operation' | 'allowed' | 'dry_run', string>>();
+  private readonly findingLabels = new Map<string, Record<'policy' | 'mode', string>>();
+  private readonly endpointLabels: Readonly<Record<Endpoint, Record<'endpoint', string>>> = {
+    validate: { endpoint: 'validate' },
+    mutate: { endpoint: 'mutate' },
+  };
+  private certificates: (() => CertificateExpiry) | undefined;
+  private kindCacheAges: (() => KindCacheAge[]) | undefined;
   private readonly requests: Counter<'endpoint' | 'kind' | 'operation' | 'allowed' | 'dry_run'>;
   private readonly latency: Histogram<'endpoint'>;
   private readonly findings: Counter<'policy' | 'mode'>;
@@ -51,25 +87,25 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   private readonly auditDuration: Gauge;
   private readonly auditSkipped: Gauge<'policy'>;
 
-  constructor(options: { processMetrics?: boolean; version?: string } = {}) {
+  constructor(options: MetricsOptions = {}) {
+    // Standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes, …): the dashboards and alerts everyone
+    // has for Node.js processes match them only without a prefix.
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
-    if (options.version) {
-      new Gauge({
-        name: 'aigw_admission_build_info',
-        help: 'Always 1; the labels say which aigw-admission version and Node.js runs.',
-        labelNames: ['version', 'node'],
-        registers: [this.registry],
-      }).set({ version: options.version, node: process.versions.node }, 1);
-    }
+    new Gauge({
+      name: 'aigw_admission_build_info',
+      help: 'Always 1; the version label says which release of the webhook is running.',
+      labelNames: ['version'],
+      registers: [this.registry],
+    }).set({ version: options.version ?? 'unknown' }, 1);
     this.requests = new Counter({
       name: 'aigw_admission_requests_total',
-      help: 'AdmissionReviews answered, by endpoint, kind, operation, verdict and dry run.',
+      help: 'AdmissionReviews answered, by endpoint, kind, operation, allowed (true: admitted, false: denied) and dry_run (true for a dry-run request).',
       labelNames: ['endpoint', 'kind', 'operation', 'allowed', 'dry_run'],
       registers: [this.registry],
     });
     this.latency = new Histogram({
       name: 'aigw_admission_review_duration_seconds',
-      help: 'Time to review one AdmissionReview, from the parsed body to the response.',
+      help: 'Time to review one AdmissionReview, from the parsed body to the response, by endpoint (validate or mutate).',
       labelNames: ['endpoint'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5],
       registers: [this.registry],
@@ -88,7 +124,7 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
     });
     this.policiesAbandoned = new Counter({
       name: 'aigw_admission_policy_abandoned_total',
-      help: "Policies abandoned because the review's deadline passed (the review followed the policy onError).",
+      help: "Policies abandoned because the review's deadline passed, by policy (the review followed the policy onError).",
       labelNames: ['policy'],
       registers: [this.registry],
     });
@@ -160,12 +196,35 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
     });
     new Gauge({
       name: 'aigw_admission_cache_synced_age_seconds',
-      help: 'Seconds since the cluster cache last had a confirmed complete view (0 while every watch is open); absent before the first sync and in standalone mode.',
+      help: 'Seconds since the cluster cache last had a confirmed complete view of every kind (0 while every watch is open); absent before the first sync and in standalone mode.',
       registers: [this.registry],
       collect() {
         const age = metrics.cacheAge?.();
         this.reset();
         if (age !== undefined) this.set(age);
+      },
+    });
+    new Gauge({
+      name: 'aigw_admission_cache_age_seconds',
+      help: 'Seconds since the cluster cache last had a confirmed complete view of one kind (0 while its watch is open), by kind (group/Kind); absent for a kind before its first list and in standalone mode.',
+      labelNames: ['kind'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const { kind, seconds } of metrics.kindCacheAges?.() ?? []) if (seconds !== undefined) this.set({ kind }, seconds);
+      },
+    });
+    new Gauge({
+      name: 'aigw_admission_certificate_expiry_seconds',
+      help: 'Seconds until the certificate expires (its notAfter; negative once expired), by certificate: serving (the TLS certificate the webhook presents) or ca (the CA in the webhook configurations\' caBundle).',
+      labelNames: ['certificate'],
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const expiry = metrics.certificates?.();
+        const now = Date.now();
+        if (expiry?.serving) this.set({ certificate: 'serving' }, Math.round((expiry.serving.getTime() - now) / 1000));
+        if (expiry?.ca) this.set({ certificate: 'ca' }, Math.round((expiry.ca.getTime() - now) / 1000));
       },
     });
   }
@@ -175,9 +234,15 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
     this.readiness = ready;
   }
 
-  /** Where the cache age gauge reads from, on each scrape. */
-  observeCacheAge(age: () => number | undefined): void {
+  /** Where the cache age gauges read from, on each scrape: the whole cache's, and each kind's. */
+  observeCacheAge(age: () => number | undefined, perKind?: () => KindCacheAge[]): void {
     this.cacheAge = age;
+    this.kindCacheAges = perKind;
+  }
+
+  /** Where the certificate expiry gauge reads the current certificates' notAfter from, on each scrape. */
+  observeCertificates(expiry: () => CertificateExpiry): void {
+    this.certificates = expiry;
   }
 
   audited(findings: readonly Finding[], seconds: number): void {
@@ -210,12 +275,24 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   }
 
   reviewed(l: { endpoint: Endpoint; kind: string; operation: string; allowed: boolean; dryRun: boolean }, seconds: number): void {
-    this.requests.inc({ endpoint: l.endpoint, kind: l.kind, operation: l.operation, allowed: String(l.allowed), dry_run: String(l.dryRun) });
-    this.latency.observe({ endpoint: l.endpoint }, seconds);
+    const key = `${l.endpoint}|${l.kind}|${l.operation}|${l.allowed}|${l.dryRun}`;
+    let labels = this.requestLabels.get(key);
+    if (!labels) {
+      labels = { endpoint: l.endpoint, kind: l.kind, operation: l.operation, allowed: String(l.allowed), dry_run: String(l.dryRun) };
+      if (this.requestLabels.size < MAX_CACHED_LABEL_SETS) this.requestLabels.set(key, labels);
+    }
+    this.requests.inc(labels);
+    this.latency.observe(this.endpointLabels[l.endpoint] ?? { endpoint: l.endpoint }, seconds);
   }
 
   finding(policy: string, mode: string): void {
-    this.findings.inc({ policy, mode });
+    const key = `${policy}|${mode}`;
+    let labels = this.findingLabels.get(key);
+    if (!labels) {
+      labels = { policy, mode };
+      if (this.findingLabels.size < MAX_CACHED_LABEL_SETS) this.findingLabels.set(key, labels);
+    }
+    this.findings.inc(labels);
   }
 
   policyError(policy: string): void {

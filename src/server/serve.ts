@@ -1,9 +1,12 @@
-import { join, resolve } from 'node:path';
+import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { ConfigHolder } from '../config/holder.js';
 import { createLogger } from '../observe/logger.js';
 import { packageVersion } from '../observe/build-info.js';
-import { Metrics } from '../observe/metrics.js';
+import { Metrics, type CertificateExpiry } from '../observe/metrics.js';
 import { createWebhookServer, type TlsMinVersion, type WebhookServer } from './server.js';
 import { createProbeServer, type ProbeServer } from './probes.js';
 import { AdmissionError } from '../review/errors.js';
@@ -54,6 +57,8 @@ export interface ServeOptions {
   /** Tuning of the cache and the Event writer (tests shorten the retry delays). */
   cluster?: Partial<Omit<ClusterWorldOptions, 'kubeConfig' | 'logger'>>;
   eventSink?: Partial<Omit<KubeEventSinkOptions, 'kubeConfig' | 'logger' | 'reportingInstance'>>;
+  /** The version in `aigw_admission_build_info` (default: this package's). */
+  version?: string;
   /** The background audit's timer and report writer (tests fire runs by hand and may fake the writer). */
   audit?: { schedule?: Scheduler; reports?: ReportClient };
 }
@@ -78,7 +83,7 @@ export interface RunningServer {
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger();
   const config = new ConfigHolder(opts.policies ?? ALL_POLICIES, opts.configPath);
-  const metrics = new Metrics({ processMetrics: true, version: packageVersion() });
+  const metrics = new Metrics({ processMetrics: true, version: opts.version ?? packageVersion() });
   const now = opts.now ?? (() => new Date());
   const cluster = !opts.standalone && opts.kubeConfig ? opts.kubeConfig : undefined;
   // Imported only in cluster mode: they pull in @kubernetes/client-node (about 70 MB), which standalone never uses.
@@ -100,10 +105,11 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     ? new (await import('../world/kube-events.js')).KubeEventSink({ kubeConfig: cluster, logger, now, metrics, reportingInstance: opts.podName ?? 'aigw-admission', ...opts.eventSink })
     : undefined;
   if (clusterWorld) {
-    metrics.observeCacheAge(() => {
-      const at = clusterWorld.syncedAt();
-      return at ? Math.max(0, (now().getTime() - at.getTime()) / 1000) : undefined;
-    });
+    const age = (at: Date | undefined) => (at ? Math.max(0, (now().getTime() - at.getTime()) / 1000) : undefined);
+    metrics.observeCacheAge(
+      () => age(clusterWorld.syncedAt()),
+      () => clusterWorld.status().map((k) => ({ kind: k.key, seconds: age(k.confirmedAt) })),
+    );
   }
   const tlsDir = resolve(opts.tlsDir);
   const extraSans = ['localhost', '127.0.0.1'];
@@ -115,6 +121,9 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
       onReload: (result) => metrics.certReloads.inc({ result }),
     });
   let certsLoaded = false;
+  // Parsed once per certificate, not per scrape.
+  let expiry: CertificateExpiry = { serving: undefined, ca: undefined };
+  metrics.observeCertificates(() => expiry);
 
   // Rebuilt only when the config is reloaded, not per review.
   let depsFor: Readonly<Config> | undefined;
@@ -177,7 +186,12 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   }
   try {
     // A renewed certificate goes to new handshakes; open connections keep theirs.
-    webhook.setTls(await certs.start((c) => webhook.setTls(c)));
+    const loaded = await certs.start((c) => {
+      webhook.setTls(c);
+      expiry = certificateExpiry(c);
+    });
+    webhook.setTls(loaded);
+    expiry = certificateExpiry(loaded);
     certsLoaded = true;
   } catch (err) {
     certs.stop();
@@ -249,4 +263,16 @@ async function listenOrExplain<T>(listen: () => Promise<T>, flag: string, host: 
     const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
     throw new AdmissionError('LISTEN_FAILED', `${flag} ${where}: ${code}: ${LISTEN_FAILURES[code] ?? (err as Error).message}`, { cause: err });
   }
+}
+
+/** notAfter of the leaf certificate and of the CA (the first certificate of each PEM); undefined where unparseable. */
+export function certificateExpiry(certs: Pick<ServingCerts, 'cert' | 'ca'>): CertificateExpiry {
+  const notAfter = (pem: string): Date | undefined => {
+    try {
+      return new Date(new X509Certificate(pem).validTo);
+    } catch {
+      return undefined;
+    }
+  };
+  return { serving: notAfter(certs.cert), ca: certs.ca ? notAfter(certs.ca) : undefined };
 }

@@ -4,6 +4,8 @@ import type { Logger } from '../review/deps.js';
 import type { KubeObject } from '../kube/types.js';
 import { WORLD_KEYS } from '../kube/registry.js';
 import { parseKubernetesMinor, type World } from './world.js';
+import { slimForCache } from './slim.js';
+import { NamespacedStore } from './store.js';
 
 export { parseKubernetesMinor };
 import { AUDIT_CACHED_KINDS, CACHED_KINDS, apiPath, makePageLister, type ListedKind, type PageLister } from './list-page.js';
@@ -99,7 +101,7 @@ class Pauses {
 
 /** One kind: list (in pages) → watch from the list's resourceVersion → on expiry relist; on failure back off and retry. */
 class KindCache {
-  store = new Map<string, KubeObject>();
+  store = new NamespacedStore();
   resourceVersion = '';
   state: KindState = 'listing';
   synced = false;
@@ -212,13 +214,13 @@ class KindCache {
     for (let tried = 0; tried < versions.length; tried++) {
       const version = versions[(this.versionIndex + tried) % versions.length]!;
       try {
-        const items = new Map<string, KubeObject>();
+        const items = new NamespacedStore();
         let token: string | undefined;
         let resourceVersion = '';
         do {
           const page = await this.ctx.listPage(this.kind, version, { limit: this.ctx.pageSize, continue: token });
           if (this.stopped) return 'failed';
-          for (const o of page.items) items.set(`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, o);
+          for (const o of page.items) items.set(slimForCache(o));
           token = page.continue;
           resourceVersion = page.resourceVersion;
         } while (token);
@@ -267,7 +269,7 @@ class KindCache {
           'CRD not installed: treating the kind as empty and looking again periodically',
         );
       }
-      this.store = new Map();
+      this.store = new NamespacedStore();
       this.resourceVersion = '';
       this.servedVersion = undefined;
       this.synced = true;
@@ -319,9 +321,8 @@ class KindCache {
           else errorStatus = `watch ERROR event: ${obj?.code ?? ''} ${obj?.reason ?? ''} ${obj?.message ?? ''}`.replace(/\s+/g, ' ').trim();
           return;
         }
-        const key = `${obj?.metadata?.namespace ?? ''}/${obj?.metadata?.name ?? ''}`;
-        if (type === 'ADDED' || type === 'MODIFIED') this.store.set(key, obj);
-        else if (type === 'DELETED') this.store.delete(key);
+        if (type === 'ADDED' || type === 'MODIFIED') this.store.set(slimForCache(obj));
+        else if (type === 'DELETED') this.store.delete(obj?.metadata?.namespace ?? '', obj?.metadata?.name ?? '');
         else if (type !== 'BOOKMARK') return;
         const rv = obj?.metadata?.resourceVersion;
         if (typeof rv === 'string' && rv) this.resourceVersion = rv;
@@ -480,14 +481,11 @@ export class ClusterWorld implements World {
   }
 
   get(groupKind: string, namespace: string, name: string): KubeObject | undefined {
-    return this.byKey.get(groupKind)?.store.get(`${namespace}/${name}`);
+    return this.byKey.get(groupKind)?.store.get(namespace, name);
   }
 
   list(groupKind: string, namespace?: string): KubeObject[] {
-    const store = this.byKey.get(groupKind)?.store;
-    if (!store) return [];
-    const all = [...store.values()];
-    return namespace === undefined ? all : all.filter((o) => (o.metadata?.namespace ?? '') === namespace);
+    return this.byKey.get(groupKind)?.store.list(namespace) ?? [];
   }
 
   /** A watched kind once its first full list arrived (a kind whose CRD is not installed is known to be empty). */

@@ -47,6 +47,33 @@ describe('parseKubernetesMinor (GET /version)', () => {
 });
 
 describe('ClusterWorld: list + watch cache', () => {
+  it('keeps only what is read: no managedFields, status or unread annotations, from lists and from watch events alike', async () => {
+    const heavy = (name: string) => {
+      const r = route([{ name: 'r0' }], name, 'team-a');
+      r.metadata = {
+        ...r.metadata,
+        labels: { app: 'chat' },
+        annotations: { 'kubectl.kubernetes.io/last-applied-configuration': JSON.stringify(r), 'aigw-admission.io/inject': 'false' },
+        managedFields: [{ manager: 'kubectl-client-side-apply', operation: 'Update', fieldsType: 'FieldsV1', fieldsV1: { 'f:spec': {} } }],
+      };
+      return { ...r, status: { parents: [{ conditions: [{ type: 'Accepted', status: 'True' }] }] } };
+    };
+    const slim = (name: string, resourceVersion: string) => {
+      const r = route([{ name: 'r0' }], name, 'team-a');
+      return { ...r, metadata: { ...r.metadata, resourceVersion, labels: { app: 'chat' }, annotations: { 'aigw-admission.io/inject': 'false' } } };
+    };
+    fake = fakeCluster();
+    await fake.start();
+    fake.add(heavy('listed'));
+    const { world: w } = await started();
+    await w.until((x) => x.ready());
+    expect(w.get(WORLD_KEYS.aiGatewayRoute, 'team-a', 'listed')).toEqual(slim('listed', '1001'));
+    await w.until(watching);
+    fake.add(heavy('watched'));
+    await w.until((x) => x.get(WORLD_KEYS.aiGatewayRoute, 'team-a', 'watched') !== undefined);
+    expect(w.get(WORLD_KEYS.aiGatewayRoute, 'team-a', 'watched')).toEqual(slim('watched', '1002'));
+  });
+
   it('lists in pages, follows ADDED / MODIFIED / DELETED / BOOKMARK, and relists after a 410 Expired', async () => {
     fake = fakeCluster();
     await fake.start();

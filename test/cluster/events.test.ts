@@ -209,6 +209,7 @@ describe('serve in cluster mode (the fake API server as the cluster)', () => {
 
       const metrics = (await client.raw('GET', '/metrics')).body;
       expect(metrics).toContain('\naigw_admission_cache_synced_age_seconds 0\n');
+      expect(metrics).toContain('\naigw_admission_cache_age_seconds{kind="aigateway.envoyproxy.io/AIGatewayRoute"} 0\n');
       await server.events!.idle();
       expect((await client.raw('GET', '/metrics')).body).toContain('\naigw_admission_kube_events_total{result="created"} 1\n');
     } finally {

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import { X509Certificate } from 'node:crypto';
 import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { silentLogger } from '../../src/review/deps.js';
 import { certificateSans, createCertBundle } from '../../src/tls/certs.js';
@@ -103,6 +104,15 @@ describe('served webhook, called like the API server', () => {
     expect(metrics).toContain('aigw_admission_requests_total{endpoint="validate",kind="AIGatewayRoute",operation="CREATE",allowed="false",dry_run="false"} 1');
     expect(metrics).toContain('aigw_admission_http_errors_total{endpoint="validate",code="415"} 1');
     expect(metrics).toMatch(/aigw_admission_review_duration_seconds_count\{endpoint="validate"\} \d+/);
+    expect(metrics).toContain(`aigw_admission_build_info{version="${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}"} 1\n`);
+    // The certificates made at start are valid for a year (CA: ten); the gauge counts down to their notAfter.
+    const expiry = (certificate: string) => Number(new RegExp(`^aigw_admission_certificate_expiry_seconds\\{certificate="${certificate}"\\} (-?\\d+)$`, 'm').exec(metrics)?.[1]);
+    const notAfter = (file: string) => Math.round((new Date(new X509Certificate(readFileSync(join(tlsDir, file))).validTo).getTime() - Date.now()) / 1000);
+    expect(Math.abs(expiry('serving') - notAfter('tls.crt'))).toBeLessThan(600);
+    expect(Math.abs(expiry('ca') - notAfter('ca.crt'))).toBeLessThan(600);
+    // Process and Node metrics under prom-client's standard names, which the usual dashboards match.
+    expect(metrics).toMatch(/^process_cpu_seconds_total \d/m);
+    expect(metrics).not.toContain('aigw_admission_process_');
   });
 });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { MAX_LOG_LINE_BYTES, boundLogLine, createLogger } from '../../src/observe/logger.js';
+import { MAX_LOG_LINE_BYTES, boundLogLine, createLogger, isoTimestamps } from '../../src/observe/logger.js';
 
 const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
@@ -55,5 +55,14 @@ describe('logger: a line has a size bound', () => {
     const line = `${JSON.stringify({ level: 'info', time: 't', service: 'aigw-admission', event: 'review', msg: 'm', wide })}\n`;
     expect(boundLogLine(line)).toBe(`{"level":"info","time":"t","service":"aigw-admission","event":"review","msg":"m","truncated":true,"bytes":${Buffer.byteLength(line)}}\n`);
     expect(boundLogLine('{"level":"info","msg":"short"}\n')).toBe('{"level":"info","msg":"short"}\n');
+  });
+});
+
+describe('log timestamps', () => {
+  it('are what Date#toISOString gives, built once per second and reused for the milliseconds within it', () => {
+    const times = [Date.UTC(2026, 10, 28, 2, 5, 9, 7), Date.UTC(2026, 10, 28, 2, 5, 9, 42), Date.UTC(2026, 10, 28, 2, 5, 9, 999), Date.UTC(2026, 10, 28, 2, 5, 10, 0), Date.UTC(2026, 11, 31, 23, 59, 59, 120)];
+    let i = 0;
+    const stamp = isoTimestamps(() => times[i++]!);
+    expect(times.map(() => stamp())).toEqual(times.map((t) => `,"time":"${new Date(t).toISOString()}"`));
   });
 });
