@@ -1,7 +1,7 @@
 import { apply_patch } from 'jsonpatch';
 import type { AnyPolicy } from '../review/policy.js';
 import { PolicySet, type PolicySettings } from '../review/policy-set.js';
-import { review } from '../review/review.js';
+import { fullWarnings, review } from '../review/review.js';
 import { silentLogger } from '../review/deps.js';
 import type { AdmissionReviewRequest, JsonPatchOperation, KubeObject } from '../kube/types.js';
 import { MemoryWorld } from '../world/world.js';
@@ -69,7 +69,7 @@ export function injectPods(
       // The ops the response carries (none when the pod was refused or the policy only audits).
       const patch: JsonPatchOperation[] = out.response.patch ? verdict.patch : [];
       const pod = patch.length > 0 ? (apply_patch(structuredClone(m.object), patch) as KubeObject) : m.object;
-      return { source: m.source, pod, patch, warnings: out.response.warnings ?? [], skipped };
+      return { source: m.source, pod, patch, warnings: fullWarnings(verdict), skipped };
     }),
   };
 }
