@@ -14,6 +14,7 @@ export default definePolicy({
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
   modes: ['warn', 'audit'],
+  vap: { missing: 'mutation', why: 'writes a default; a ValidatingAdmissionPolicy cannot patch' },
   evaluate({ object, oldObject, operation, now, patch }) {
     // On CREATE the API server has not set creationTimestamp yet when mutating webhooks run: use the review time.
     const previous = operation === 'UPDATE' ? oldObject?.metadata?.creationTimestamp : undefined;

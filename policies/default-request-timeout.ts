@@ -9,6 +9,7 @@ export default definePolicy({
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
   modes: ['warn', 'audit'],
+  vap: { missing: 'mutation', why: 'writes a default; a ValidatingAdmissionPolicy cannot patch' },
   evaluate({ object, patch }) {
     const findings = [];
     // Written as the controller's documented default reads, `60s` (formatDuration would print 1m0s).

@@ -21,6 +21,7 @@ export default definePolicy<{ value: string }>({
     properties: { value: { type: 'string', pattern: GEP_2257_PATTERN.source } },
   },
   defaultParams: { value: '30s' },
+  vap: { missing: 'mutation', why: 'writes a default; a ValidatingAdmissionPolicy cannot patch' },
   evaluate({ object, params, patch }) {
     const parsed = parseDuration(params.value);
     if (!parsed.ok || parsed.ms === 0) return {};

@@ -24,6 +24,9 @@ import defaultStreamIdleTimeout from './default-stream-idle-timeout.js';
 import injectExtprocSidecar from './inject-extproc-sidecar.js';
 import routeRuleIndex from './route-rule-index.js';
 import orphanedRuleReferences from './orphaned-rule-references.js';
+import crdSchema from './crd-schema.js';
+import crdCel from './crd-cel.js';
+import sidecarDrift from './sidecar-drift.js';
 
 /** Every policy the webhook knows. Order is the order findings are reported in. */
 export const ALL_POLICIES: readonly AnyPolicy[] = [
@@ -52,4 +55,7 @@ export const ALL_POLICIES: readonly AnyPolicy[] = [
   injectExtprocSidecar,
   routeRuleIndex,
   orphanedRuleReferences,
+  crdSchema,
+  crdCel,
+  sidecarDrift,
 ];

@@ -36,6 +36,7 @@ export default definePolicy<LlmCostLimits>({
   defaultParams: { ...DEFAULT_LLM_COST_LIMITS },
   // One compiler and program cache per config: the same route's expressions are compiled once, not on every review.
   prepare: (limits) => new LlmCostCel(limits),
+  vap: { missing: 'not-expressible', why: "it compiles the cost expression with the controller's CEL environment, which CEL cannot do to itself" },
   evaluate({ object, params, prepared }) {
     const costs = (object?.spec as { llmRequestCosts?: unknown } | undefined)?.llmRequestCosts;
     if (!Array.isArray(costs)) return {};

@@ -12,10 +12,14 @@ import { registerAudit } from './cli/audit.js';
 import { registerInject } from './cli/inject.js';
 import { registerExplain } from './cli/explain.js';
 import { registerCerts } from './cli/certs.js';
+import { packageVersion, registerVersion } from './cli/version.js';
+import { registerTest } from './cli/test.js';
+import { registerVap } from './cli/vap.js';
 
 export function buildProgram(): Command {
   const program = new Command('aigw-admission')
     .description('Policy-as-code admission webhook for Envoy AI Gateway')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError()
     .exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : EXIT.badInput));
   registerServe(program);
@@ -25,6 +29,9 @@ export function buildProgram(): Command {
   registerInject(program);
   registerExplain(program);
   registerCerts(program);
+  registerTest(program);
+  registerVersion(program);
+  registerVap(program);
   return program;
 }
 

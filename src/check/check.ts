@@ -3,9 +3,10 @@ import { review, resourceOf } from '../review/review.js';
 import { silentLogger, type Logger } from '../review/deps.js';
 import type { AdmissionReviewRequest, Finding, KubeObject, ResourceRef } from '../kube/types.js';
 import { MemoryWorld, type World } from '../world/world.js';
-import { splitApiVersion, type CrdSchemas } from '../crd/schemas.js';
+import { NOT_CHECKED, splitApiVersion, type CrdSchemas } from '../crd/schemas.js';
+import type { SourceLocation } from '../input/manifests.js';
 
-/** Policy ids of the findings that come from the CRDs rather than from a policy. */
+/** Policies judged here with the CRDs rather than in the review (registered in policies/ so the config and exemptions reach them). */
 export const CRD_SCHEMA_POLICY = 'crd-schema';
 export const CRD_RULE_POLICY = 'crd-cel';
 
@@ -13,7 +14,12 @@ export interface CheckedObject {
   object: KubeObject;
   /** `file:line` (files) or any label the caller has (audit: the object's API path). */
   source?: string;
+  /** File, line and document index, when read from a file. */
+  location?: SourceLocation;
 }
+
+/** A finding with where its object was read. */
+export type CheckFinding = Finding & { source?: string; location?: SourceLocation };
 
 export interface CheckOptions {
   policies: PolicySet;
@@ -27,7 +33,7 @@ export interface CheckOptions {
 }
 
 export interface CheckResult {
-  findings: (Finding & { source?: string })[];
+  findings: CheckFinding[];
   /** How many objects were checked. */
   objects: number;
   /** Things said once on stderr: what could not be checked offline. */
@@ -55,6 +61,27 @@ function isNamespaced(obj: KubeObject, crds: CrdSchemas | undefined): boolean {
   return crds?.namespaced(group, String(obj.kind)) ?? !CLUSTER_SCOPED.has(`${group}/${obj.kind}`);
 }
 
+/** The request the API server would send for `kubectl create --dry-run=server` of the object. */
+export function dryRunCreate(object: KubeObject, uid: string, namespaced = true): AdmissionReviewRequest['request'] {
+  const [group, version] = splitApiVersion(String(object.apiVersion));
+  return {
+    uid,
+    kind: { group, version, kind: String(object.kind) },
+    name: object.metadata?.name,
+    namespace: namespaced ? object.metadata?.namespace : undefined,
+    operation: 'CREATE',
+    object,
+    oldObject: null,
+    dryRun: true,
+  };
+}
+
+/** An object placed as kubectl would send it: without a namespace, in `default` (cluster-scoped kinds stay without). */
+export function placed(object: KubeObject, crds?: CrdSchemas): KubeObject {
+  if (object.metadata?.namespace || !isNamespaced(object, crds)) return object;
+  return { ...object, metadata: { ...object.metadata, namespace: 'default' } };
+}
+
 /**
  * Checks objects as if each were created now: the CRD's schema and rules first (what the API server itself would
  * refuse), then every validating policy through the same review core as the webhook, each object as a dry-run CREATE.
@@ -62,37 +89,36 @@ function isNamespaced(obj: KubeObject, crds: CrdSchemas | undefined): boolean {
  * files, `audit` can pass the cluster's objects and its world.
  */
 export function checkObjects(items: readonly CheckedObject[], opts: CheckOptions): CheckResult {
-  const placed = items.map((item) => {
-    const object = item.object;
-    if (object.metadata?.namespace || !isNamespaced(object, opts.crds)) return item;
-    return { ...item, object: { ...object, metadata: { ...object.metadata, namespace: 'default' } } };
-  });
+  const inNamespaces = items.map((item) => ({ ...item, object: placed(item.object, opts.crds) }));
   const notes = new Set<string>();
   const findings: CheckResult['findings'] = [];
-  const prepared = placed.map((item) => {
+  const prepared = inNamespaces.map((item) => {
     const schema = opts.crds?.check(item.object);
     return { ...item, schema, object: schema?.object ?? item.object };
   });
   const world = opts.world ?? new MemoryWorld(prepared.map((p) => p.object), { kubernetesMinor: opts.kubernetesMinor });
 
+  const crdEntries = [CRD_SCHEMA_POLICY, CRD_RULE_POLICY].map((id) => opts.policies.get(id));
   prepared.forEach((item, i) => {
-    const { object, source } = item;
-    const [group, version] = splitApiVersion(String(object.apiVersion));
-    const request: AdmissionReviewRequest['request'] = {
-      uid: `check-${i}`,
-      kind: { group, version, kind: String(object.kind) },
-      name: object.metadata?.name,
-      namespace: isNamespaced(object, opts.crds) ? object.metadata?.namespace : undefined,
-      operation: 'CREATE',
-      object,
-      oldObject: null,
-      dryRun: true,
-    };
+    const { object, source, location } = item;
+    const from = { ...(source !== undefined ? { source } : {}), ...(location ? { location } : {}) };
+    const request = dryRunCreate(object, `check-${i}`, isNamespaced(object, opts.crds));
     const resource: ResourceRef = resourceOf(request);
-    const add = (policy: string, path: string, message: string) => findings.push({ policy, mode: 'deny', resource, path, message, source });
+    // The CRD policies take their mode from the config, are left out when disabled, and honour exemptions.
+    const add = (which: 0 | 1, path: string, message: string) => {
+      const entry = crdEntries[which];
+      if (!entry) return;
+      const exemption = opts.policies.exemption(entry.policy.id, object, resource.namespace);
+      findings.push({ policy: entry.policy.id, mode: entry.mode, ...(exemption ? { result: 'skip' as const, exemption } : {}), resource, path, message, ...from });
+    };
     if (item.schema) {
-      for (const f of item.schema.schema) add(CRD_SCHEMA_POLICY, f.path, f.message);
-      for (const f of item.schema.rules) add(CRD_RULE_POLICY, f.path, f.message);
+      for (const f of item.schema.schema) add(0, f.path, f.message);
+      for (const f of item.schema.rules) {
+        // Not a mistake of its own: the API server's remark that the schema errors kept it from running the rules.
+        if (f.message.endsWith(NOT_CHECKED) && item.schema.schema.length > 0) {
+          notes.add(`${resource.kind} ${resource.namespace ? `${resource.namespace}/` : ''}${resource.name}${source ? ` (${source})` : ''}: ${NOT_CHECKED}`);
+        } else add(1, f.path, f.message);
+      }
       for (const n of item.schema.notes) notes.add(n);
     }
     const { verdict } = review({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request }, 'validate', {
@@ -101,39 +127,65 @@ export function checkObjects(items: readonly CheckedObject[], opts: CheckOptions
       now: opts.now,
       logger: opts.logger ?? silentLogger,
     });
-    for (const f of verdict.findings) findings.push({ ...f, source });
+    for (const f of verdict.findings) findings.push({ ...f, ...from });
   });
   return { findings, objects: items.length, notes: [...notes] };
 }
 
-/** Findings in the SPEC shape (what `-o json|yaml` prints): no source. */
-export function specFindings(findings: readonly (Finding & { source?: string })[]): Finding[] {
-  return findings.map(({ policy, mode, resource, path, message }) => ({ policy, mode, resource, path, message }));
+/**
+ * Findings in the SPEC shape (what `-o json|yaml` prints), plus what the run knows beyond it: `result` and `exemption`
+ * on skipped and errored findings, `source` (file, line, document index) when the object was read from a file.
+ */
+export function specFindings(findings: readonly CheckFinding[]): (Finding & { source?: SourceLocation })[] {
+  return findings.map(({ policy, mode, result, exemption, resource, path, message, location }) => ({
+    policy,
+    mode,
+    ...(result ? { result } : {}),
+    ...(exemption ? { exemption } : {}),
+    resource,
+    path,
+    message,
+    ...(location ? { source: location } : {}),
+  }));
 }
 
+const COLUMNS = ['MODE', 'SOURCE', 'KIND', 'NAMESPACE/NAME', 'POLICY', 'PATH', 'MESSAGE'] as const;
 
-const COLUMNS = ['MODE', 'KIND', 'NAMESPACE/NAME', 'POLICY', 'PATH', 'MESSAGE'] as const;
+/** `file:line`, with `#document` when the file holds more than one (the line alone already tells them apart). */
+export function sourceLabel(f: Pick<CheckFinding, 'source' | 'location'>): string {
+  if (f.location) return `${f.location.file}:${f.location.line}${f.location.item !== undefined ? ` items[${f.location.item}]` : ''}`;
+  return f.source ?? '';
+}
+
+/** What the MODE column shows: the mode, or `skip` (exempted) / `error` (the policy could not run). */
+export function modeLabel(f: Pick<Finding, 'mode' | 'result'>): string {
+  return f.result === 'skip' ? 'skip' : f.result === 'error' ? `${f.mode}:error` : f.mode;
+}
 
 /**
  * A kubectl-like table: columns padded to their widest cell, three spaces apart, the message last and never cut.
- * With `width` (a terminal), long messages wrap under the MESSAGE column instead of running off the edge.
+ * With `width` (a terminal), long messages wrap under the MESSAGE column instead of running off the edge. The SOURCE
+ * column is there when some finding has one (files), not for cluster objects.
  */
-export function formatFindingsTable(findings: readonly Finding[], width?: number): string {
+export function formatFindingsTable(findings: readonly CheckFinding[], width?: number): string {
+  const withSource = findings.some((f) => sourceLabel(f));
+  const columns = COLUMNS.filter((c) => withSource || c !== 'SOURCE');
   const rows = findings.map((f) => [
-    f.mode,
+    modeLabel(f),
+    ...(withSource ? [sourceLabel(f) || '-'] : []),
     f.resource.kind,
     f.resource.namespace ? `${f.resource.namespace}/${f.resource.name}` : f.resource.name,
     f.policy,
     f.path || '-',
-    f.message,
+    f.exemption ? `${f.message} (skipped: ${f.exemption})` : f.message,
   ]);
-  const widths = COLUMNS.slice(0, -1).map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+  const widths = columns.slice(0, -1).map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
   const indent = widths.reduce((a, w) => a + w + 3, 0);
   const line = (cells: readonly string[]) => {
     const head = cells.slice(0, -1).map((c, i) => c.padEnd(widths[i]! + 3)).join('');
     return head + wrap(cells[cells.length - 1]!, width ? width - indent : undefined).join(`\n${' '.repeat(indent)}`);
   };
-  return [line(COLUMNS), ...rows.map(line)].join('\n') + '\n';
+  return [line(columns), ...rows.map(line)].join('\n') + '\n';
 }
 
 function wrap(text: string, width: number | undefined): string[] {
@@ -150,11 +202,19 @@ function wrap(text: string, width: number | undefined): string[] {
   return lines;
 }
 
-/** One line for stderr after the table: how many findings of each mode in how many objects. */
-export function summarize(result: CheckResult): string {
-  const count = (m: string) => result.findings.filter((f) => f.mode === m).length;
+/**
+ * One line for stderr after the table: how many findings of each mode (policy errors and skipped ones said apart) in
+ * how many objects.
+ */
+export function summarize(result: Pick<CheckResult, 'findings' | 'objects'>): string {
+  const applied = result.findings.filter((f) => f.result !== 'skip');
+  const skipped = result.findings.length - applied.length;
+  const errors = applied.filter((f) => f.result === 'error').length;
+  const count = (m: string) => applied.filter((f) => f.mode === m).length;
   const objects = `${result.objects} object${result.objects === 1 ? '' : 's'}`;
-  if (result.findings.length === 0) return `no findings in ${objects}`;
+  const skippedPart = skipped > 0 ? `, ${skipped} skipped by exemptions` : '';
+  if (applied.length === 0) return `no findings${skippedPart} in ${objects}`;
   const parts = (['deny', 'warn', 'audit'] as const).filter((m) => count(m) > 0).map((m) => `${count(m)} ${m}`);
-  return `${result.findings.length} finding${result.findings.length === 1 ? '' : 's'} (${parts.join(', ')}) in ${objects}`;
+  if (errors > 0) parts.push(`${errors} policy error${errors === 1 ? '' : 's'}`);
+  return `${applied.length} finding${applied.length === 1 ? '' : 's'} (${parts.join(', ')})${skippedPart} in ${objects}`;
 }

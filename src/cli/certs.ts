@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createCertBundle, writeCertBundle, caBundleBase64 } from '../tls/certs.js';
-import { fail } from './common.js';
+import { examples, fail } from './common.js';
 
 export function registerCerts(program: Command): void {
   program
@@ -11,6 +11,7 @@ export function registerCerts(program: Command): void {
     .requiredOption('--out <dir>', 'directory to write tls.crt, tls.key, ca.crt, ca.key into')
     .option('--local', 'also cover localhost and 127.0.0.1')
     .option('--san <name...>', 'extra DNS names or IPv4 addresses')
+    .addHelpText('after', examples('aigw-admission certs --service aigw-admission --namespace aigw-admission --out certs/', 'aigw-admission certs --service aigw-admission --namespace default --out certs/ --local'))
     .action((o: { service: string; namespace: string; out: string; local?: boolean; san?: string[] }) => {
       try {
         const extraSans = [...(o.local ? ['localhost', '127.0.0.1'] : []), ...(o.san ?? [])];

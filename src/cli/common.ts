@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AdmissionError } from '../review/errors.js';
+import { describeFsError } from '../input/manifests.js';
 
 export const EXIT = { ok: 0, denied: 1, badInput: 2 } as const;
 
@@ -10,19 +11,29 @@ export function readInput(file: string): string {
   try {
     return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (err) {
-    throw new AdmissionError('INVALID_INPUT_FILE', `${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new AdmissionError('INVALID_INPUT_FILE', `${file === '-' ? '<stdin>' : file}: ${describeFsError(err)}`);
   }
 }
 
+/** A bad flag value or combination: exit 2, naming the flag and the fix. */
+export function usageError(detail: string): AdmissionError {
+  return new AdmissionError('INVALID_FLAG', detail);
+}
+
+/** The `Examples:` block every verb's --help ends with. */
+export function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;
+}
+
 export function parseSeconds(flag: string, value: string): number {
-  if (!/^\d{1,3}(\.\d+)?$/.test(value)) throw new AdmissionError('INVALID_INPUT_FILE', `${flag} ${value}: expected seconds, e.g. 5`);
+  if (!/^\d{1,3}(\.\d+)?$/.test(value)) throw new AdmissionError('INVALID_FLAG', `${flag} ${value}: expected seconds, e.g. 5`);
   return Math.round(Number(value) * 1000);
 }
 
 export function parseListen(value: string): { host: string; port: number } {
   const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(value);
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new AdmissionError('INVALID_INPUT_FILE', `--listen ${value}: expected HOST:PORT, e.g. 0.0.0.0:8443`);
+  if (!m || port > 65535) throw new AdmissionError('INVALID_FLAG', `--listen ${value}: expected HOST:PORT, e.g. 0.0.0.0:8443`);
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
@@ -37,16 +48,17 @@ export async function findKubeConfig(file: string | undefined): Promise<KubeConf
     return findCluster(file, process.env, homedir());
   } catch (err) {
     const source = file ? `--kubeconfig ${file}` : `KUBECONFIG ${process.env.KUBECONFIG ?? '~/.kube/config'}`;
-    throw new AdmissionError('INVALID_CONFIG', `${source}: cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new AdmissionError('INVALID_CONFIG', `${source}: cannot be read: ${describeFsError(err)}`);
   }
 }
 
-export async function loadKubeConfig(file: string | undefined): Promise<KubeConfig> {
+/** `otherwise`: what the verb can do without a cluster, if anything (serve: --standalone). */
+export async function loadKubeConfig(file: string | undefined, otherwise?: string): Promise<KubeConfig> {
   const kc = await findKubeConfig(file);
   if (!kc) {
     throw new AdmissionError(
       'INVALID_CONFIG',
-      'no Kubernetes cluster found: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod; use --standalone to run without a cluster',
+      `no Kubernetes cluster found: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod${otherwise ? `; ${otherwise}` : ''}`,
     );
   }
   return kc;

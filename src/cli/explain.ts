@@ -4,7 +4,7 @@ import { ConfigHolder } from '../config/holder.js';
 import { AdmissionError } from '../review/errors.js';
 import { readManifests } from '../input/manifests.js';
 import { explain, renderText, worldOf } from '../explain/explain.js';
-import { findKubeConfig, fail } from './common.js';
+import { examples, findKubeConfig, fail } from './common.js';
 
 export function registerExplain(program: Command): void {
   program
@@ -15,9 +15,10 @@ export function registerExplain(program: Command): void {
     .option('--kubeconfig <file>', 'kubeconfig for --route (default: like kubectl)')
     .addOption(new Option('-o, --output <format>', 'output format').choices(['text', 'json']).default('text'))
     .option('--config <file>', 'policy configuration (default: config.yaml when present)')
+    .addHelpText('after', examples('aigw-admission explain -f route.yaml -f retry.yaml', 'aigw-admission explain --route default/chat', 'aigw-admission explain -f manifests/ -o json'))
     .action(async (o: { file?: string[]; route?: string; kubeconfig?: string; output: 'text' | 'json'; config?: string }) => {
       try {
-        if (!o.file === !o.route) throw new AdmissionError('INVALID_INPUT_FILE', 'give either -f FILE_OR_DIR... or --route NAMESPACE/NAME');
+        if (!o.file === !o.route) throw new AdmissionError('INVALID_FLAG', 'give either -f FILE_OR_DIR... or --route NAMESPACE/NAME');
         const holder = new ConfigHolder(ALL_POLICIES, ConfigHolder.resolvePath(o.config));
         let world, routes;
         if (o.file) {

@@ -5,16 +5,22 @@ import { AdmissionError } from '../review/errors.js';
 import { MODES } from '../kube/types.js';
 import type { AnyPolicy } from '../review/policy.js';
 import { PolicySet, type PolicySettings } from '../review/policy-set.js';
+import { EXCLUSION_SCHEMA, type Exclusion } from '../review/exemptions.js';
 import { DEFAULT_STALE_AFTER_SECONDS } from '../world/staleness.js';
 
 /** The whole configuration file (default `config.yaml`), validated at load and frozen. */
 export interface Config {
   policies: Record<string, PolicySettings>;
+  /** Objects that some (or all) policies do not apply to; their findings are reported as `skip`. */
+  exclusions: Exclusion[];
   server: { maxBodyBytes: number; reviewDeadlineMs: number; largeBodyBytes: number; maxLargeReviews: number };
   /** The cluster cache of `serve`: reviews that look objects up warn once its last synced view is older than this. */
   cache: { staleAfterSeconds: number };
-  /** The background audit of `serve` in cluster mode: seconds between runs, 0 = off. */
-  audit: { intervalSeconds: number };
+  /**
+   * The background audit of `serve` in cluster mode: seconds between runs, 0 = off. `reports`: the report API written by
+   * it and by `audit --write-reports` (`auto`: openreports.io when the cluster serves it, else wgpolicyk8s.io).
+   */
+  audit: { intervalSeconds: number; reports: ReportApiChoice };
   /** Kubernetes minor version to assume without a cluster (standalone, check, inject). */
   kubernetesMinor?: number;
 }
@@ -27,6 +33,8 @@ export { DEFAULT_REVIEW_DEADLINE_MS } from '../review/deps.js';
 import { DEFAULT_REVIEW_DEADLINE_MS } from '../review/deps.js';
 
 export const DEFAULT_AUDIT_INTERVAL_SECONDS = 600;
+export const REPORT_API_CHOICES = ['auto', 'openreports.io', 'wgpolicyk8s.io'] as const;
+export type ReportApiChoice = (typeof REPORT_API_CHOICES)[number];
 
 export const DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024;
 
@@ -52,6 +60,7 @@ export function configSchema(policies: readonly AnyPolicy[]): Record<string, unk
     additionalProperties: false,
     properties: {
       policies: { type: 'object', additionalProperties: false, properties: policyProps },
+      exclusions: EXCLUSION_SCHEMA,
       server: {
         type: 'object',
         additionalProperties: false,
@@ -71,7 +80,7 @@ export function configSchema(policies: readonly AnyPolicy[]): Record<string, unk
       audit: {
         type: 'object',
         additionalProperties: false,
-        properties: { intervalSeconds: { type: 'integer', minimum: 0, maximum: 86400 } },
+        properties: { intervalSeconds: { type: 'integer', minimum: 0, maximum: 86400 }, reports: { enum: [...REPORT_API_CHOICES] } },
       },
       kubernetesMinor: { type: 'integer', minimum: 16, maximum: 99 },
     },
@@ -114,8 +123,14 @@ export class ConfigLoader {
       throw new AdmissionError('INVALID_CONFIG', `${source}: ${[...new Set(problems)].join('; ')}`);
     }
     const input = raw as Partial<Config>;
+    const known = new Set(this.policies.map((p) => p.id));
+    const unknownIds = (input.exclusions ?? []).flatMap((e, i) => (e.policies ?? []).filter((id) => !known.has(id)).map((id) => `exclusions[${i}].policies: ${id}`));
+    if (unknownIds.length > 0) {
+      throw new AdmissionError('INVALID_CONFIG', `${source}: ${unknownIds.join('; ')}: unknown policy; known policies: ${[...known].join(', ')}`);
+    }
     const config: Config = {
       policies: input.policies ?? {},
+      exclusions: input.exclusions ?? [],
       server: {
         maxBodyBytes: input.server?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
         reviewDeadlineMs: input.server?.reviewDeadlineMs ?? DEFAULT_REVIEW_DEADLINE_MS,
@@ -123,7 +138,7 @@ export class ConfigLoader {
         maxLargeReviews: input.server?.maxLargeReviews ?? DEFAULT_MAX_LARGE_REVIEWS,
       },
       cache: { staleAfterSeconds: input.cache?.staleAfterSeconds ?? DEFAULT_STALE_AFTER_SECONDS },
-      audit: { intervalSeconds: input.audit?.intervalSeconds ?? DEFAULT_AUDIT_INTERVAL_SECONDS },
+      audit: { intervalSeconds: input.audit?.intervalSeconds ?? DEFAULT_AUDIT_INTERVAL_SECONDS, reports: input.audit?.reports ?? 'auto' },
       kubernetesMinor: input.kubernetesMinor,
     };
     return deepFreeze(config);
@@ -140,7 +155,7 @@ export class ConfigLoader {
   }
 
   policySet(config: Readonly<Config>): PolicySet {
-    return new PolicySet(this.policies, config.policies);
+    return new PolicySet(this.policies, config.policies, config.exclusions);
   }
 }
 

@@ -63,7 +63,7 @@ export interface SchemaCheck {
   object: KubeObject;
 }
 
-const NOT_CHECKED =
+export const NOT_CHECKED =
   'some validation rules were not checked because the object was invalid; correct the existing errors to complete validation';
 
 /**

@@ -10,7 +10,7 @@ export const ROUTE_NEEDS_CLUSTER =
 
 export function parseRouteArg(value: string): { namespace: string; name: string } {
   const m = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?)\/([a-z0-9]([-.a-z0-9]*[a-z0-9])?)$/.exec(value);
-  if (!m) throw new AdmissionError('INVALID_INPUT_FILE', `--route ${value}: expected NAMESPACE/NAME of an AIGatewayRoute, e.g. default/my-route`);
+  if (!m) throw new AdmissionError('INVALID_FLAG', `--route ${value}: expected NAMESPACE/NAME of an AIGatewayRoute, e.g. default/my-route`);
   return { namespace: m[1]!, name: m[3]! };
 }
 

@@ -73,6 +73,14 @@ export interface ResourceRef {
   name: string;
 }
 
+/**
+ * What a policy's run on an object came to, beyond an ordinary finding (the object fails the policy): `error`, the
+ * policy could not run (it crashed; its onError decides the mode); `skip`, the object is exempted from the policy
+ * (annotation or config exclusion), so the finding is reported but never denies, warns or patches. With `pass` and
+ * `fail`, these are the PolicyReport results.
+ */
+export type FindingResult = 'error' | 'skip';
+
 /** One shape everywhere: responses, check, audit, reports, logs (SPEC §1). */
 export interface Finding {
   policy: string;
@@ -82,6 +90,10 @@ export interface Finding {
   message: string;
   /** Set on a note about what a mutating policy wrote (see FindingDraft.note): the phrase the answer's digest counts. */
   note?: string;
+  /** Absent on an ordinary finding. */
+  result?: FindingResult;
+  /** With `result: skip`: the reason the exemption gives. */
+  exemption?: string;
 }
 
 /** What a policy reports; the review fills in policy, mode and resource. */

@@ -31,6 +31,7 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   private readonly findings: Counter<'policy' | 'mode'>;
   private readonly policyErrors: Counter<'policy'>;
   private readonly policiesAbandoned: Counter<'policy'>;
+  private readonly skips: Counter<'policy'>;
   readonly httpErrors: Counter<'endpoint' | 'code'>;
   private readonly observationCounters = new Map<string, Counter<'reason'>>();
   private readonly otherObservations: Counter<'policy' | 'event' | 'reason'>;
@@ -39,9 +40,18 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   private readiness: (() => boolean) | undefined;
   private readonly auditFindings: Gauge<'policy' | 'mode'>;
   private readonly auditDuration: Gauge;
+  private readonly auditSkipped: Gauge<'policy'>;
 
-  constructor(options: { processMetrics?: boolean } = {}) {
+  constructor(options: { processMetrics?: boolean; version?: string } = {}) {
     if (options.processMetrics) collectDefaultMetrics({ register: this.registry });
+    if (options.version) {
+      new Gauge({
+        name: 'aigw_admission_build_info',
+        help: 'Always 1; the labels say which aigw-admission version and Node.js runs.',
+        labelNames: ['version', 'node'],
+        registers: [this.registry],
+      }).set({ version: options.version, node: process.versions.node }, 1);
+    }
     this.requests = new Counter({
       name: 'aigw_admission_requests_total',
       help: 'AdmissionReviews answered, by endpoint, kind, operation, verdict and dry run.',
@@ -73,6 +83,12 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
       labelNames: ['policy'],
       registers: [this.registry],
     });
+    this.skips = new Counter({
+      name: 'aigw_admission_skipped_findings_total',
+      help: 'Findings not applied because the object is exempted from the policy (skip annotation or config exclusion), by policy.',
+      labelNames: ['policy'],
+      registers: [this.registry],
+    });
     this.httpErrors = new Counter({
       name: 'aigw_admission_http_errors_total',
       help: 'Requests refused before review (4xx) or failed (5xx), by endpoint and status code.',
@@ -98,6 +114,12 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
       name: 'aigw_admission_audit_findings',
       help: 'Findings of the last background audit of the cluster, by policy and mode.',
       labelNames: ['policy', 'mode'],
+      registers: [this.registry],
+    });
+    this.auditSkipped = new Gauge({
+      name: 'aigw_admission_audit_skipped_findings',
+      help: 'Findings of the last background audit on objects exempted from the policy (reported as skip), by policy.',
+      labelNames: ['policy'],
       registers: [this.registry],
     });
     this.auditDuration = new Gauge({
@@ -140,8 +162,13 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   audited(findings: readonly Finding[], seconds: number): void {
     // Reset first: a policy whose findings are gone must drop to absent, not keep its last count.
     this.auditFindings.reset();
+    this.auditSkipped.reset();
     const counts = new Map<string, { policy: string; mode: string; n: number }>();
     for (const f of findings) {
+      if (f.result === 'skip') {
+        this.auditSkipped.inc({ policy: f.policy });
+        continue;
+      }
       const key = `${f.policy}|${f.mode}`;
       const c = counts.get(key) ?? { policy: f.policy, mode: f.mode, n: 0 };
       c.n++;
@@ -176,5 +203,9 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
 
   policyAbandoned(policy: string): void {
     this.policiesAbandoned.inc({ policy });
+  }
+
+  skipped(policy: string): void {
+    this.skips.inc({ policy });
   }
 }

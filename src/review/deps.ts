@@ -16,6 +16,8 @@ export interface ReviewMetrics {
   policyError(policy: string): void;
   /** A policy abandoned because the review's deadline passed (it followed its onError). */
   policyAbandoned?(policy: string): void;
+  /** A finding of a policy the object is exempted from (reported as `skip`). */
+  skipped?(policy: string): void;
   observed(policy: string, event: string, reason: string): void;
 }
 

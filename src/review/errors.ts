@@ -12,6 +12,8 @@ export const ERRORS = {
   NOT_FOUND: { status: 404, title: 'no such endpoint' },
   INVALID_CONFIG: { status: 400, title: 'invalid configuration' },
   INVALID_INPUT_FILE: { status: 400, title: 'invalid input file' },
+  /** A command-line flag with a bad value or a bad combination of flags (CLI exit 2), apart from the files it reads. */
+  INVALID_FLAG: { status: 400, title: 'invalid flag' },
   NO_CLUSTER: { status: 400, title: 'no cluster' },
   CLUSTER_REQUEST_FAILED: { status: 400, title: 'cluster request failed' },
   INTERNAL: { status: 500, title: 'internal error' },

@@ -1,5 +1,6 @@
 import type { AnyPolicy } from './policy.js';
-import type { Endpoint, Mode, Operation } from '../kube/types.js';
+import type { Endpoint, KubeObject, Mode, Operation } from '../kube/types.js';
+import { exemptionFor, type Exclusion } from './exemptions.js';
 
 export interface ActivePolicy {
   policy: AnyPolicy;
@@ -22,11 +23,16 @@ export interface PolicySettings {
 export class PolicySet {
   private readonly index = new Map<string, ActivePolicy[]>();
   readonly active: readonly ActivePolicy[];
+  /** Every policy id the set knows, enabled or not (for exemptions naming policies). */
+  readonly ids: ReadonlySet<string>;
 
   constructor(
     readonly all: readonly AnyPolicy[],
     settings: Readonly<Record<string, PolicySettings>> = {},
+    /** Config-level exclusions: objects these policies do not apply to. */
+    readonly exclusions: readonly Exclusion[] = [],
   ) {
+    this.ids = new Set(all.map((p) => p.id));
     const active: ActivePolicy[] = [];
     for (const policy of all) {
       const s = settings[policy.id] ?? {};
@@ -42,6 +48,16 @@ export class PolicySet {
       }
     }
     this.active = active;
+  }
+
+  /** The active entry of one policy by id (policies judged outside review, e.g. crd-schema, read their mode here). */
+  get(id: string): ActivePolicy | undefined {
+    return this.active.find((a) => a.policy.id === id);
+  }
+
+  /** Why `policy` does not apply to `object` in `namespace` (annotation or config exclusion), or undefined. */
+  exemption(policy: string, object: KubeObject | null | undefined, namespace: string): string | undefined {
+    return exemptionFor(policy, object, namespace, this.exclusions);
   }
 
   matching(endpoint: Endpoint, group: string, kind: string, operation: Operation): ActivePolicy[] {

@@ -7,6 +7,7 @@ import type { ReviewDeps } from './deps.js';
 import type { World } from '../world/world.js';
 import { cacheNotice } from '../world/staleness.js';
 import { overSchemaLimits } from '../model/schema-limits.js';
+import { annotationProblems, EXEMPTION_POLICY } from './exemptions.js';
 import type {
   AdmissionRequest,
   AdmissionReviewRequest,
@@ -124,6 +125,7 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
     verdict.findings.push({
       policy: policy.id,
       mode: failClosed ? 'deny' : 'warn',
+      result: 'error',
       resource,
       path: '',
       message: failClosed
@@ -143,9 +145,12 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
     cache.set(key, value);
     return value;
   };
+  const subject = request.object ?? request.oldObject;
   for (const { policy, mode, params, prepared } of matching) {
+    // An exempted policy still runs, so what it would have said is reported (as `skip`), but it never denies or patches.
+    const exemption = deps.policies.exemption(policy.id, subject, resource.namespace);
     if (clock() - started >= deadlineMs) {
-      abandon(policy, mode, false);
+      if (!exemption) abandon(policy, mode, false);
       continue;
     }
     const patch = new PatchBuilder(request.object, created);
@@ -171,12 +176,13 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
         { event: 'policy_error', uid: request.uid, policy: policy.id, err: { message: (err as Error)?.message, stack: (err as Error)?.stack } },
         'policy failed',
       );
-      if (mode === 'audit') continue;
+      if (mode === 'audit' || exemption) continue;
       const failClosed = policy.onError === 'deny';
       verdict.fired.push(policy.id);
       verdict.findings.push({
         policy: policy.id,
         mode: failClosed ? 'deny' : 'warn',
+        result: 'error',
         resource,
         path: '',
         message: failClosed
@@ -184,6 +190,13 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
           : `internal error in policy ${policy.id}; the request was not checked by it (onError: allow-with-warning). The webhook log has the error under uid ${request.uid}`,
       });
       if (failClosed) verdict.allowed = false;
+      continue;
+    }
+    if (exemption) {
+      for (const f of result.findings ?? []) {
+        verdict.findings.push({ policy: policy.id, mode, result: 'skip', exemption, resource, path: f.path, message: f.message });
+        deps.metrics?.skipped?.(policy.id);
+      }
       continue;
     }
     // A policy that finished past the deadline is abandoned: its answer came too late to be trusted on time.
@@ -216,6 +229,9 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
     if (applies && result.events) for (const e of result.events) verdict.events.push(e);
     yield;
   }
+  // Core kinds (pods) only reach /mutate; every other kind reports an unknown id once, on /validate.
+  const problems = annotationProblems(subject, matching.map((m) => m.policy.id), endpoint === 'validate' || group === '' ? deps.policies.ids : undefined);
+  for (const p of problems) verdict.findings.push({ policy: EXEMPTION_POLICY, mode: 'warn', resource, path: p.path, message: p.message });
   if (seen.lookups() > 0) {
     const notice = cacheNotice(deps.world, now, deps.staleAfterSeconds);
     if (notice) verdict.notices.push(notice);
@@ -241,9 +257,11 @@ export function formatFinding(f: Pick<Finding, 'policy' | 'path' | 'message'>): 
 export function buildResponse(uid: string, verdict: Verdict, endpoint: Endpoint, resource?: ResourceRef): AdmissionReviewResponse {
   const response: AdmissionReviewResponse['response'] = { uid, allowed: verdict.allowed };
   const about = resource ?? verdict.findings[0]?.resource ?? { apiVersion: '', kind: '', namespace: '', name: '' };
-  const warnings = boundedWarnings(verdict.findings, verdict.notices, endpoint, about);
+  // Skipped findings never deny or warn: they are logged, counted and reported by check and audit.
+  const applied = verdict.findings.filter((f) => f.result !== 'skip');
+  const warnings = boundedWarnings(applied, verdict.notices, endpoint, about);
   if (!verdict.allowed) {
-    const denials = verdict.findings.filter((f) => f.mode === 'deny');
+    const denials = applied.filter((f) => f.mode === 'deny');
     response.status = { code: 403, reason: 'Forbidden', message: boundedDenial(denials, about) };
   }
   if (warnings.length > 0) response.warnings = warnings;
@@ -311,7 +329,9 @@ function finish(
       allowed: verdict.allowed,
       policies: verdict.fired,
       // Messages carry field paths and values the policies chose to quote, never object contents.
-      findings: verdict.findings.length ? verdict.findings.map((f) => ({ policy: f.policy, mode: f.mode, path: f.path, message: f.message })) : undefined,
+      findings: verdict.findings.length
+        ? verdict.findings.map((f) => ({ policy: f.policy, mode: f.mode, ...(f.result ? { result: f.result } : {}), path: f.path, message: f.message }))
+        : undefined,
       patchOps: verdict.patch.length || undefined,
       notices: verdict.notices.length ? verdict.notices : undefined,
       ms: Math.round(seconds * 1e6) / 1000,

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { ConfigHolder } from '../config/holder.js';
 import { createLogger } from '../observe/logger.js';
+import { packageVersion } from '../observe/build-info.js';
 import { Metrics } from '../observe/metrics.js';
 import { createWebhookServer, type WebhookServer } from './server.js';
 import { TLS_FILES } from '../tls/certs.js';
@@ -67,7 +68,7 @@ export interface RunningServer {
 export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const logger = opts.logger ?? createLogger();
   const config = new ConfigHolder(opts.policies ?? ALL_POLICIES, opts.configPath);
-  const metrics = new Metrics({ processMetrics: true });
+  const metrics = new Metrics({ processMetrics: true, version: packageVersion() });
   const now = opts.now ?? (() => new Date());
   const cluster = !opts.standalone && opts.kubeConfig ? opts.kubeConfig : undefined;
   // Imported only in cluster mode: they pull in @kubernetes/client-node (about 70 MB), which standalone never uses.
@@ -165,7 +166,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           policies: () => config.policies,
           intervalSeconds: () => config.config.audit.intervalSeconds,
           kubernetesMinor: () => config.config.kubernetesMinor,
-          reports: opts.audit?.reports ?? (await import('../audit/policy-report.js')).kubeReportClient(cluster),
+          reports: opts.audit?.reports ?? (await import('../audit/policy-report.js')).kubeReportClient(cluster, config.config.audit.reports, logger),
           metrics,
           logger,
           now,

@@ -31,7 +31,7 @@ describe('aigw-admission review', () => {
     const r = run(['review', '-f', '-'], '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}');
     expect(r.status).toBe(2);
     expect(r.stderr).toBe('aigw-admission: invalid AdmissionReview request field: request is missing, expected an object\n');
-    expect(run(['review', '-f', 'no-such.json']).stderr).toBe('aigw-admission: invalid input file: no-such.json: ENOENT\n');
+    expect(run(['review', '-f', 'no-such.json']).stderr).toBe('aigw-admission: invalid input file: no-such.json: no such file or directory\n');
   });
   it('exits 2 on an invalid config, naming the field', () => {
     const dir = mkdtempSync(join(tmpdir(), 'aigw-cfg-'));
@@ -123,10 +123,10 @@ describe('aigw-admission inject', () => {
     expect(bad.stderr).toMatch(/^aigw-admission: invalid input file: <stdin>:4: not valid YAML: /);
     const none = run(['inject', '-f', routeFile]);
     expect(none.status).toBe(2);
-    expect(none.stderr).toBe(`aigw-admission: invalid input file: ${routeFile}: no Pod (apiVersion v1, kind Pod) found\n`);
+    expect(none.stderr).toBe(`aigw-admission: invalid input file: ${routeFile}: no Pod or workload with a pod template (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) found\n`);
     const minor = run(['inject', '-f', pod, '--kubernetes-minor', 'latest']);
     expect(minor.status).toBe(2);
-    expect(minor.stderr).toBe('aigw-admission: invalid input file: --kubernetes-minor latest: expected the minor version, e.g. 32, 33 or 33+\n');
+    expect(minor.stderr).toBe('aigw-admission: invalid flag: --kubernetes-minor latest: expected the minor version, e.g. 32, 33 or 33+\n');
   });
 });
 
@@ -140,6 +140,6 @@ describe('aigw-admission serve without --standalone', () => {
     );
     const missing = runEnv(['serve', '--kubeconfig', '/no/such/kubeconfig'], {});
     expect(missing.status).toBe(2);
-    expect(missing.stderr).toBe('aigw-admission: invalid configuration: --kubeconfig /no/such/kubeconfig: cannot be read: ENOENT\n');
+    expect(missing.stderr).toBe('aigw-admission: invalid configuration: --kubeconfig /no/such/kubeconfig: cannot be read: no such file or directory\n');
   });
 });

@@ -106,8 +106,8 @@ describe('aigw-admission explain', () => {
   });
 
   it('bad input exits 2 naming the file', () => {
-    expect(run(['explain', '-f', 'no-such.yaml']).stderr).toBe('aigw-admission: invalid input file: no-such.yaml: ENOENT\n');
-    expect(run(['explain']).stderr).toBe('aigw-admission: invalid input file: give either -f FILE_OR_DIR... or --route NAMESPACE/NAME\n');
+    expect(run(['explain', '-f', 'no-such.yaml']).stderr).toBe('aigw-admission: invalid input file: no-such.yaml: no such file or directory\n');
+    expect(run(['explain']).stderr).toBe('aigw-admission: invalid flag: give either -f FILE_OR_DIR... or --route NAMESPACE/NAME\n');
   });
 
   it.runIf(HAS_SHARED)('the upstream stream_idle_timeout example falls over on both rules with no finding', () => {

@@ -15,7 +15,7 @@ describe('checkObjects', () => {
     const r = checkObjects(readManifests([FILE]), opts);
     expect(r.objects).toBe(2);
     expect(r.findings.map((f) => [f.policy, f.mode, `${f.resource.kind} ${f.resource.namespace}/${f.resource.name}`, f.path, f.source])).toEqual([
-      ['route-rule-index', 'deny', 'EnvoyPatchPolicy default/patch', 'spec.jsonPatches[0].operation.jsonPath', `${FILE}:10`],
+      ['route-rule-index', 'deny', 'EnvoyPatchPolicy default/patch', 'spec.jsonPatches[0].operation.jsonPath', `${FILE}:11`],
     ]);
     expect(r.findings[0]!.message).toContain('but AIGatewayRoute default/chat has 1 rule: 0 ("chat")');
   });
