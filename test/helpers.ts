@@ -3,6 +3,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
 import { ALL_POLICIES } from '../policies/index.js';
+import { fullWarnings } from '../src/review/review.js';
+import { shortFinding, WARNING_MAX_BYTES } from '../src/review/bounded-answer.js';
 import { PolicySet } from '../src/review/policy-set.js';
 import { MemoryWorld } from '../src/world/world.js';
 import { silentLogger, type ReviewDeps } from '../src/review/deps.js';
@@ -86,10 +88,15 @@ export function retryPolicy(
 /** The world of most route tests: team-a/chat has a working fall-over retry, so only the policy under test speaks. */
 export const fallingOverWorld = (): MemoryWorld => new MemoryWorld([retryPolicy()]);
 
+/** The warnings of a verdict in full, as the log and `check` keep them; the answer carries them bounded (bounded-answer.ts). */
+export const warningsInFull = fullWarnings;
+
 /**
- * The warnings of a verdict in full, as the log and `check` keep them (`[policy] path: message`, then the notices); the
- * answer itself carries them bounded (src/review/bounded-answer.ts, asserted in test/unit/bounded-answer.test.ts).
+ * A full `[policy] path: message` line as the served answer carries it (bounded-answer.ts, whose exact cuts its own test
+ * asserts): at most `maxBytes`, with the pointer to the full text for `about`.
  */
-export function warningsInFull(verdict: { findings: Array<{ policy: string; mode: string; path: string; message: string }>; notices: string[] }): string[] {
-  return [...verdict.findings.filter((f) => f.mode === 'warn').map((f) => (f.path ? `[${f.policy}] ${f.path}: ${f.message}` : `[${f.policy}] ${f.message}`)), ...verdict.notices];
+export function asAnswered(full: string, about: { kind: string; namespace: string; name: string }, maxBytes = WARNING_MAX_BYTES): string {
+  const m = /^\[([^\]]+)\] (\S+): ([\s\S]*)$/.exec(full);
+  if (!m) throw new Error(`not a [policy] path: message line: ${full}`);
+  return shortFinding({ policy: m[1]!, path: m[2]!, message: m[3]!, resource: { apiVersion: '', ...about } }, maxBytes);
 }

@@ -1,7 +1,7 @@
 import { apply_patch } from 'jsonpatch';
 import type { AnyPolicy } from '../review/policy.js';
 import { PolicySet, type PolicySettings } from '../review/policy-set.js';
-import { review } from '../review/review.js';
+import { fullWarnings, review } from '../review/review.js';
 import { silentLogger } from '../review/deps.js';
 import type { JsonPatchOperation, KubeObject } from '../kube/types.js';
 import { reviewFor } from '../kube/request.js';
@@ -65,7 +65,7 @@ export function injectPods(
       const podPatch: JsonPatchOperation[] = out.response.patch ? verdict.patch : [];
       const patch = podPatch.map((op) => relocate(op, pointer));
       const injected = patch.length > 0 ? (apply_patch(target, patch) as KubeObject) : m.object;
-      return { source: m.source, pod: injected, patch, warnings: out.response.warnings ?? [], skipped };
+      return { source: m.source, pod: injected, patch, warnings: fullWarnings(verdict), skipped };
     }),
   };
 }

@@ -50,8 +50,7 @@ export function fullTextPointer(resource: ResourceRef): string {
 
 /** `[policy] path: message`, cut to `maxBytes` with a pointer to the full text when cut. */
 export function shortFinding(f: Pick<Finding, 'policy' | 'path' | 'message' | 'resource'>, maxBytes: number): string {
-  // Messages that start with their own field (`spec.rules[0] ("chat"): …`) need it said once.
-  const head = f.path && !f.message.startsWith(f.path) ? `[${f.policy}] ${f.path}: ` : `[${f.policy}] `;
+  const head = f.path ? `[${f.policy}] ${f.path}: ` : `[${f.policy}] `;
   const whole = head + f.message;
   if (utf8Bytes(whole) <= maxBytes) return whole;
   const tail = ` (${fullTextPointer(f.resource)})`;

@@ -241,6 +241,11 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
 
 const MODE_SEVERITY: Readonly<Record<Mode, number>> = { audit: 0, warn: 1, deny: 2 };
 
+/** The warnings of a verdict in full (warn findings, then notices): what the CLI prints, where no 4 KiB limit applies. */
+export function fullWarnings(verdict: Pick<Verdict, 'findings' | 'notices'>): string[] {
+  return [...verdict.findings.filter((f) => f.mode === 'warn').map(formatFinding), ...verdict.notices];
+}
+
 export function formatFinding(f: Pick<Finding, 'policy' | 'path' | 'message'>): string {
   return f.path ? `[${f.policy}] ${f.path}: ${f.message}` : `[${f.policy}] ${f.message}`;
 }

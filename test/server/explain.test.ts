@@ -6,8 +6,9 @@ import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { silentLogger } from '../../src/review/deps.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { ApiServerClient } from './apiserver-client.js';
-import { HAS_SHARED, ROOT, SHARED, admissionReview, modelMatch, retryPolicy, route } from '../helpers.js';
+import { HAS_SHARED, ROOT, SHARED, admissionReview, modelMatch, retryPolicy, route, asAnswered } from '../helpers.js';
 import { runCli } from '../cli-run.js';
+import { DENIAL_LINE_MAX_BYTES } from '../../src/review/bounded-answer.js';
 
 const run = (args: string[], env?: NodeJS.ProcessEnv) => runCli(args, { env });
 
@@ -22,6 +23,8 @@ const PRIORITY_WARNING =
   '[fallover-priority-unreachable] spec.retry.numAttemptsPerPriority: AIGatewayRoute team-a/chat spec.rules[0] ("chat"): the retry of BackendTrafficPolicy team-a/chat-retry (route-level, HTTPRoute team-a/chat) ' +
   'has numAttemptsPerPriority unset, so Envoy Gateway adds no previous_priorities retry plugin and all 2 retries go to priority 0 (openai) while it counts as healthy; ' +
   'priority 1 (anthropic) is reached only after health checks eject priority 0. Fix: in BackendTrafficPolicy team-a/chat-retry set spec.retry.numAttemptsPerPriority: 1 (then the first retry goes to priority 1).';
+
+const BTP = { kind: 'BackendTrafficPolicy', namespace: 'team-a', name: 'chat-retry' };
 
 describe('BackendTrafficPolicy admission through the served webhook', () => {
   const servers: RunningServer[] = [];
@@ -42,7 +45,9 @@ describe('BackendTrafficPolicy admission through the served webhook', () => {
   it('retry: {} for a route with a streamIdleTimeout is admitted with the warnings kubectl prints', async () => {
     const input = admissionReview(retryPolicy({ retry: {} }));
     const { review } = await warnClient.admit('/validate', input);
-    expect(review.response).toEqual({ uid: input.request.uid, allowed: true, warnings: [TRIGGERS_WARNING, PRIORITY_WARNING] });
+    expect(review.response).toEqual({ uid: input.request.uid, allowed: true, warnings: [TRIGGERS_WARNING, PRIORITY_WARNING].map((w) => asAnswered(w, BTP)) });
+    // Each is cut to 256 bytes with a pointer to the full text, which `check` and the log keep.
+    expect(review.response.warnings![0]).toMatch(/has retry_on "connect-failure,ref… \(full text: aigw-admission check -f FILE\)$/);
   });
 
   it('with fallover-retry-triggers at mode deny the same policy is refused, the fix in the message', async () => {
@@ -55,8 +60,8 @@ describe('BackendTrafficPolicy admission through the served webhook', () => {
     expect(review.response).toEqual({
       uid: input.request.uid,
       allowed: false,
-      status: { code: 403, reason: 'Forbidden', message: TRIGGERS_WARNING },
-      warnings: [PRIORITY_WARNING],
+      status: { code: 403, reason: 'Forbidden', message: asAnswered(TRIGGERS_WARNING, BTP, DENIAL_LINE_MAX_BYTES) },
+      warnings: [asAnswered(PRIORITY_WARNING, BTP)],
     });
     client.close();
   });

@@ -8,7 +8,7 @@ import { startServer, type RunningServer } from '../../src/server/serve.js';
 import { silentLogger } from '../../src/review/deps.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { ApiServerClient } from './apiserver-client.js';
-import { HAS_SHARED, ROOT, SHARED, admissionReview, retryPolicy, yamlObjects } from '../helpers.js';
+import { HAS_SHARED, ROOT, SHARED, admissionReview, retryPolicy, yamlObjects, asAnswered } from '../helpers.js';
 import { runCli } from '../cli-run.js';
 
 const run = (args: string[]) => runCli(args);
@@ -43,7 +43,7 @@ describe('provider findings through the served webhook, check and explain', () =
   it('the AIGatewayRoute create is admitted with the warnings kubectl prints', async () => {
     const input = admissionReview(assistants);
     const { review } = await client.admit('/validate', input);
-    expect(review.response).toEqual({ uid: input.request.uid, allowed: true, warnings: [SAME_PROVIDER, PRIORITIES_IGNORED] });
+    expect(review.response).toEqual({ uid: input.request.uid, allowed: true, warnings: [SAME_PROVIDER, PRIORITIES_IGNORED].map((w) => asAnswered(w, { kind: 'AIGatewayRoute', namespace: input.request.namespace ?? '', name: input.request.name ?? '' })) });
   });
 
   it('check reports the same findings from the files', async () => {

@@ -36,7 +36,7 @@ describe('the warnings budget, shared by /mutate and /validate', () => {
     for (const id of ids) expect(validated.warnings!.some((w) => w.startsWith(`[${id}] `))).toBe(true);
     expect(validated.warnings).toHaveLength(12);
     expect(validated.warnings![0]).toBe(
-      '[fallover-retry-missing] spec.rules[0] ("model-0"): it has 2 priority levels (priority 0 (openai), priority 1 (anthropic)), but no BackendTrafficPolicy retry applies to it: none targets HTTPRoute t… (full text: aigw-admission explain --route team-a/chat)',
+      '[fallover-retry-missing] spec.rules[0]: spec.rules[0] ("model-0"): it has 2 priority levels (priority 0 (openai), priority 1 (anthropic)), but no BackendTrafficPolicy retry applies to it: none targ… (full text: aigw-admission explain --route team-a/chat)',
     );
     expect(validated.warnings![11]).toBe('…and 4 more (fallover-retry-missing ×4); full text: aigw-admission explain --route team-a/chat');
   });
