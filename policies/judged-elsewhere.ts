@@ -1,4 +1,4 @@
-import { definePolicy, type Policy } from '../src/review/policy.js';
+import { definePolicy, type Policy, type VapDeclaration } from '../src/review/policy.js';
 
 /**
  * A policy whose judging happens outside the admission review (against CRDs in `check`, against running pods in
@@ -6,13 +6,14 @@ import { definePolicy, type Policy } from '../src/review/policy.js';
  * skip annotation and exclusions name it, and its findings carry its id. It matches no kind, so the webhook never
  * runs it and no webhook rule is generated for it.
  */
-export function judgedElsewhere(id: string, description: string, defaultMode: 'deny' | 'warn'): Policy<Record<string, never>> {
+export function judgedElsewhere(id: string, description: string, defaultMode: 'deny' | 'warn', vap: VapDeclaration): Policy<Record<string, never>> {
   return definePolicy<Record<string, never>>({
     id,
     description,
     endpoint: 'validate',
     match: { kinds: [], operations: ['CREATE', 'UPDATE'] },
     defaultMode,
+    vap,
     onError: 'allow-with-warning',
     paramsSchema: { type: 'object', additionalProperties: false },
     defaultParams: {},

@@ -15,7 +15,7 @@ import { routeRules, ruleBackendRefs, ruleMatches, type AIGatewayRoute } from '.
 import { routeFallover } from '../src/model/fallover.js';
 import { refAddressType, routeProviders } from '../src/model/providers.js';
 import type { KubeObject } from '../src/kube/types.js';
-import type { World } from '../src/world/world.js';
+import type { World } from '../src/kube/types.js';
 import { providerData } from './provider-shared.js';
 import { listenerHostnames } from '../src/model/parent-refs.js';
 import type { EventDraft, FindingDraft, Mode, Observation } from '../src/kube/types.js';

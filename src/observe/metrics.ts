@@ -142,7 +142,7 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
     });
     this.connectionsDropped = new Counter({
       name: 'aigw_admission_connections_dropped_total',
-      help: 'Connections closed before a request: handshake_timeout, handshake_failed, evicted (too many unfinished handshakes), first_request_timeout.',
+      help: 'Connections closed before a request, by reason: handshake_timeout, handshake_failed, evicted (too many unfinished handshakes), first_request_timeout.',
       labelNames: ['reason'],
       registers: [this.registry],
     });

@@ -6,6 +6,7 @@ import { startServer, type RunningServer } from '../../src/server/serve.js';
 import type { ClusterWorld } from '../../src/world/cluster-world.js';
 import { silentLogger } from '../../src/review/deps.js';
 import injectPolicy from '../../policies/inject-extproc-sidecar.js';
+import sidecarDrift from '../../policies/sidecar-drift.js';
 import { route } from '../helpers.js';
 import { ApiServerClient } from '../server/apiserver-client.js';
 import type { FakeApiServer } from './fake-apiserver.js';
@@ -53,7 +54,7 @@ describe('background audit in serve (cluster mode)', () => {
       standalone: false,
       kubeConfig: fake.kubeConfig(),
       logger: silentLogger,
-      policies: [routeLookup, injectPolicy],
+      policies: [routeLookup, injectPolicy, sidecarDrift],
       now: () => T0,
       cluster: { retry: FAST_RETRY },
       shutdownDelayMs: 0,

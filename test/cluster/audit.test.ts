@@ -7,6 +7,7 @@ import { MemoryWorld } from '../../src/world/world.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { templateDigest } from '../../src/model/sidecar.js';
 import injectPolicy from '../../policies/inject-extproc-sidecar.js';
+import sidecarDrift from '../../policies/sidecar-drift.js';
 import { route } from '../helpers.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { T0, fakeCluster, patchPolicy, recordingLogger, routeLookup } from './support.js';
@@ -130,7 +131,7 @@ describe('auditSidecars', () => {
 });
 
 describe('PolicyReports', () => {
-  const policies = new PolicySet([routeLookup, injectPolicy], { 'test-route-lookup': { mode: 'deny' } });
+  const policies = new PolicySet([routeLookup, injectPolicy, sidecarDrift], { 'test-route-lookup': { mode: 'deny' } });
   const objects = [route([{ name: 'r0' }], 'chat', 'team-a'), patchPolicy('ok', 'chat', 'team-a'), patchPolicy('broken', 'nope', 'team-b')];
 
   it('one report per namespace: created once, then replaced in place (PUT with the read resourceVersion), emptied when nothing is left', async () => {

@@ -234,7 +234,13 @@ describe('deploy/: rendered manifests', () => {
       'openreports.io Report reports Namespaced v1alpha1',
     ]);
     for (const api of [OPENREPORTS, WGPOLICY]) expect(served(find(crds, 'CustomResourceDefinition', `${api.plural}.${api.group}`))).toContain(api.version);
-    const rule = (find(base, 'ClusterRole', 'aigw-admission').rules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>).find((r) => r.apiGroups.includes(OPENREPORTS.group));
-    expect(rule).toEqual({ apiGroups: ['openreports.io', 'wgpolicyk8s.io'], resources: ['reports', 'policyreports'], verbs: ['get', 'list', 'create', 'update'] });
+    // The reports are the background audit's: its optional ClusterRole may write both APIs (read and replace by name).
+    const rules = find(render('deploy/overlays/audit'), 'ClusterRole', 'aigw-admission-audit').rules as Array<{ apiGroups: string[]; resources: string[]; resourceNames?: string[]; verbs: string[] }>;
+    for (const api of [OPENREPORTS, WGPOLICY]) {
+      expect(rules.filter((r) => r.apiGroups.includes(api.group))).toEqual([
+        { apiGroups: [api.group], resources: [api.plural], resourceNames: ['aigw-admission'], verbs: ['get', 'update'] },
+        { apiGroups: [api.group], resources: [api.plural], verbs: ['list', 'create'] },
+      ]);
+    }
   });
 });

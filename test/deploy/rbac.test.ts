@@ -12,7 +12,7 @@ import { KINDS, type Caller } from '../../src/kube/registry.js';
 import { generatedRbacFiles } from '../../src/deploy/rbac.js';
 import { ClusterWorld, CLUSTER_KINDS, PROXY_POD_KIND } from '../../src/world/cluster-world.js';
 import { KubeEventSink } from '../../src/world/kube-events.js';
-import { buildReports, kubeReportClient, writeReports } from '../../src/audit/policy-report.js';
+import { OPENREPORTS, WGPOLICY, buildReports, kubeReportClient, writeReports } from '../../src/audit/policy-report.js';
 import { silentLogger } from '../../src/review/deps.js';
 import type { KubeObject } from '../../src/kube/types.js';
 import { FakeApiServer } from '../cluster/fake-apiserver.js';
@@ -75,10 +75,14 @@ describe('deploy/: RBAC generated from the registry of kinds', () => {
     const audited = render('deploy/overlays/audit');
     expect(granted(rulesOf(audited, 'ClusterRole', 'aigw-admission-audit')!)).toEqual(declared('background-audit'));
     expect(granted(rulesOf(audited, 'ClusterRole', 'aigw-admission-audit')!)).toEqual([
+      'create openreports.io/reports',
       'create wgpolicyk8s.io/policyreports',
+      'get openreports.io/reports/aigw-admission',
       'get wgpolicyk8s.io/policyreports/aigw-admission',
       'list /pods',
+      'list openreports.io/reports',
       'list wgpolicyk8s.io/policyreports',
+      'update openreports.io/reports/aigw-admission',
       'update wgpolicyk8s.io/policyreports/aigw-admission',
       'watch /pods',
     ]);
@@ -166,14 +170,20 @@ describe('the calls the code makes, measured on the fake API server', () => {
     await world.stop();
     const client = kubeReportClient(fake.kubeConfig());
     const reports = () => buildReports([], [patchPolicy('p', 'chat', 'team-a')], T0);
-    expect(await writeReports(client, reports())).toEqual({ created: ['team-a'], updated: [], emptied: [] });
-    expect(await writeReports(client, reports())).toEqual({ created: [], updated: ['team-a'], emptied: [] });
+    expect(await writeReports(client, reports())).toEqual({ api: WGPOLICY, created: ['team-a'], updated: [], emptied: [] });
+    expect(await writeReports(client, reports())).toEqual({ api: WGPOLICY, created: [], updated: ['team-a'], emptied: [] });
+    // The same through the other report API, once the cluster serves it.
+    fake.install('openreports.io/v1alpha1', 'reports', 'Report');
+    const openReports = kubeReportClient(fake.kubeConfig(), 'openreports.io');
+    expect(await writeReports(openReports, reports())).toEqual({ api: OPENREPORTS, created: ['team-a'], updated: [], emptied: [] });
+    expect(await writeReports(openReports, reports())).toEqual({ api: OPENREPORTS, created: [], updated: ['team-a'], emptied: [] });
     expect(measured(fake, 0)).toEqual(declared('background-audit'));
   });
 
   it('--manage-certs (the Secret created, read and rotated; the caBundle put in) calls exactly what the registry lists for it', async () => {
     fake = await everyKindInstalled();
     fake.install('v1', 'secrets', 'Secret');
+    fake.createNamespace('aigw-admission');
     let now = Date.parse('2026-03-01T00:00:00Z');
     const manager = new WebhookCertManager({
       client: kubeCertClient(fake.kubeConfig()),

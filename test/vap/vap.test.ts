@@ -199,7 +199,9 @@ describe('equivalence on every fixture', () => {
       const a = asAdmitted(o.object);
       return a ? [{ ...o, object: a }] : [];
     });
-    expect(admitted.length).toBeGreaterThan(HAS_SHARED ? 50 : 2);
+    // The upstream examples hold many routes and few BackendTrafficPolicies.
+    const least = policy.match.kinds.some((k) => k.kind === 'BackendTrafficPolicy') ? (HAS_SHARED ? 10 : 2) : HAS_SHARED ? 50 : 2;
+    expect(admitted.length).toBeGreaterThan(least);
     for (const { source, object } of admitted) expectSameVerdict(policy, object, source);
   }, SLOW);
 
@@ -354,6 +356,7 @@ describe('generated ValidatingAdmissionPolicies', () => {
       objects.filter((o) => o.kind === 'ValidatingAdmissionPolicyBinding').map((o) => [o.metadata!.name, (o.spec as { validationActions: string[] }).validationActions]),
     );
     expect(bindings).toEqual({
+      'aigw-admission-btp-retry-refused': ['Deny'],
       'aigw-admission-stream-idle-within-request': ['Audit'],
       'aigw-admission-stream-idle-zero': ['Warn'],
       'aigw-admission-backend-request-within-implied-request': ['Deny'],
