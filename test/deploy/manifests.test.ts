@@ -230,7 +230,7 @@ describe('deploy/: rendered manifests', () => {
     const served = (crd: KubeObject & Record<string, any>) => // eslint-disable-line @typescript-eslint/no-explicit-any
       `${crd.spec.group} ${crd.spec.names.kind} ${crd.spec.names.plural} ${crd.spec.scope} ${(crd.spec.versions as Array<{ name: string; served: boolean }>).filter((v) => v.served).map((v) => v.name).join(',')}`;
     expect(crds.map((c) => served(c as never))).toEqual([
-      'wgpolicyk8s.io PolicyReport policyreports Namespaced v1alpha1,v1alpha2,v1beta1',
+      'wgpolicyk8s.io PolicyReport policyreports Namespaced v1alpha2',
       'openreports.io Report reports Namespaced v1alpha1',
     ]);
     for (const api of [OPENREPORTS, WGPOLICY]) expect(served(find(crds, 'CustomResourceDefinition', `${api.plural}.${api.group}`))).toContain(api.version);
