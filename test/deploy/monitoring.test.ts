@@ -67,6 +67,7 @@ describe('deploy/monitoring', () => {
       'AigwAdmissionNotReady',
       'AigwAdmissionLatencyNearTimeout',
       'AigwAdmissionErrors',
+      'AigwAdmissionCertificateExpiresSoon',
       'AigwAdmissionCacheStale',
       'AigwAdmissionDenials',
     ]);

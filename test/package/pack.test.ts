@@ -54,9 +54,9 @@ describe('the npm package', () => {
         '',
       ].join('\n'),
     );
-    const help = spawnSync('npx', ['--offline', 'aigw-admission', '--help'], { cwd: app, encoding: 'utf8' });
-    expect(help.status).toBe(0);
-    expect(help.stdout).toContain('Usage: aigw-admission [options] [command]');
+    const version = spawnSync('npx', ['--offline', 'aigw-admission', '--version'], { cwd: app, encoding: 'utf8' });
+    expect(version.status).toBe(0);
+    expect(version.stdout).toBe(`${JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).version}\n`);
     const check = spawnSync('npx', ['--offline', 'aigw-admission', 'check', '-f', 'route.yaml', '-o', 'json'], { cwd: app, encoding: 'utf8' });
     expect(check.status).toBe(1);
     const findings = JSON.parse(check.stdout) as { policy: string; path: string }[];
