@@ -32,7 +32,7 @@ describe('caBundle repair', () => {
           spec: { parentRefs: [{ name: 'gw', kind: 'Gateway', group: 'gateway.networking.k8s.io' }], rules: [{ backendRefs: [{ name: 'openai' }] }] },
         }),
       });
-      return r.code === 0 && r.stderr.includes('[default-request-timeout]') ? r : undefined;
+      return r.code === 0 && r.stderr.includes('[defaults] wrote timeouts.request') ? r : undefined;
     });
   });
 });

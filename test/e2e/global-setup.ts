@@ -13,7 +13,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:https';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import type { TestProject } from 'vitest/node';
 import type { RigContext } from './rig.js';
 
@@ -170,7 +170,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const configPath = join(work, 'config.yaml');
     // deploy/'s policy configuration, plus: no background audit (the reports scenario drives `audit` itself).
     const shipped = parseAllDocuments(readFileSync(join(ROOT, 'deploy/base/config.yaml'), 'utf8'))[0]!.toJS() as { data: { 'config.yaml': string } };
-    writeFileSync(configPath, `${shipped.data['config.yaml']}audit:\n  intervalSeconds: 0\n`);
+    // The shipped config, with the background audit off (the scenarios run audits themselves).
+    const config = parseYaml(shipped.data['config.yaml']) as Record<string, unknown>;
+    writeFileSync(configPath, stringifyYaml({ ...config, audit: { ...(config.audit as object | undefined), intervalSeconds: 0 } }));
 
     const serveLogPath = join(work, 'serve.log');
     const tlsDir = join(work, 'certs');
@@ -217,7 +219,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     });
     await until('the API server to call the webhook', () => {
       const r = spawnSync(KUBECTL, ['--kubeconfig', admin, 'apply', '--dry-run=server', '-f', '-'], { input: probe, encoding: 'utf8' });
-      return r.status === 0 && r.stderr.includes('[default-request-timeout]');
+      return r.status === 0 && r.stderr.includes('[defaults] wrote timeouts.request');
     }, 60);
 
     const ctx: RigContext = {
