@@ -20,8 +20,9 @@ describe('an Event on a real route-name miss', () => {
     };
     const r = kubectl(['apply', '-f', '-'], { input: JSON.stringify(policy) });
     expect(r.code).toBe(0);
+    // The warning is cut to the API server's 256 characters; the Event keeps the whole message.
     expect(warningsOf(r.stderr)).toEqual([
-      `[route-rule-index] spec.jsonPatches[0].name: jsonPatches[0] names "httproute/${ns}/nope/rule/0", but there is no AIGatewayRoute ${ns}/nope, so nothing generates this name and the patch does not apply. When the AIGatewayRoute is applied after this EnvoyPatchPolicy (kubectl apply -f dir/ in file order, a GitOps sync), this goes away once it exists. Fix: create AIGatewayRoute ${ns}/nope, or correct the namespace and name in the reference.`,
+      `[route-rule-index] spec.jsonPatches[0].name: jsonPatches[0] names "httproute/${ns}/nope/rule/0", but there is no AIGatewayRoute ${ns}/nope, so nothing generates this name and the patch do… (full text: aigw-admission check -f FILE)`,
     ]);
     const events = await waitFor('the RouteLookupMiss Event', () => {
       const found = getJson<EventList>(['-n', ns, 'events.v1.events.k8s.io']).items.filter((e) => e.regarding.name === 'nope-buffer');

@@ -21,20 +21,22 @@ describe("deploy/'s RBAC, used through the ServiceAccount token", () => {
         can('watch', 'aigatewayroutes.aigateway.envoyproxy.io', ['-A']),
         can('list', 'envoypatchpolicies.gateway.envoyproxy.io', ['-A']),
         can('create', 'events.events.k8s.io', ['-n', 'default']),
-        can('update', 'reports.openreports.io', ['-n', 'default']),
-        can('update', 'policyreports.wgpolicyk8s.io', ['-n', 'default']),
         can('get', 'secrets/aigw-admission-tls', ['-n', 'aigw-admission']),
         can('patch', 'validatingwebhookconfigurations/aigw-admission'),
       ],
-    ).toEqual(['yes', 'yes', 'yes', 'yes', 'yes', 'yes', 'yes']);
+    ).toEqual(['yes', 'yes', 'yes', 'yes', 'yes']);
+    // Pods and reports belong to the optional background audit (deploy/components/audit), not to the base.
     expect(
       [
+        can('update', 'reports.openreports.io', ['-n', 'default']),
+        can('update', 'policyreports.wgpolicyk8s.io', ['-n', 'default']),
+        can('list', 'pods', ['-A']),
         can('get', 'secrets', ['-n', 'default']),
         can('get', 'secrets/other', ['-n', 'aigw-admission']),
         can('delete', 'reports.openreports.io', ['-n', 'default']),
         can('patch', 'validatingwebhookconfigurations/someone-else'),
         can('create', 'aigatewayroutes.aigateway.envoyproxy.io', ['-n', 'default']),
       ],
-    ).toEqual(['no', 'no', 'no', 'no', 'no']);
+    ).toEqual(['no', 'no', 'no', 'no', 'no', 'no', 'no', 'no']);
   });
 });
