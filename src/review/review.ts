@@ -114,25 +114,24 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
   const clock = deps.clock ?? performance.now.bind(performance);
   const deadlineMs = deps.deadlineMs ?? DEFAULT_REVIEW_DEADLINE_MS;
   const started = clock();
+  /** A policy that crashed or was abandoned: `result: error`, and its onError decides between deny and warn. */
+  const policyCouldNotRun = (policy: AnyPolicy, denyMessage: string, warnMessage: string): void => {
+    const failClosed = policy.onError === 'deny';
+    verdict.fired.push(policy.id);
+    verdict.findings.push({ policy: policy.id, mode: failClosed ? 'deny' : 'warn', result: 'error', resource, path: '', message: failClosed ? denyMessage : warnMessage });
+    if (failClosed) verdict.allowed = false;
+  };
   const abandon = (policy: AnyPolicy, mode: Mode, overran: boolean): void => {
     deps.metrics?.policyAbandoned?.(policy.id);
     const elapsed = Math.round(clock() - started);
     deps.logger.warn({ event: 'policy_abandoned', uid: request.uid, policy: policy.id, deadlineMs, elapsedMs: elapsed, overran }, 'policy abandoned at the review deadline');
     if (mode === 'audit') return;
-    const failClosed = policy.onError === 'deny';
     const what = overran ? `did not finish within the review's deadline of ${deadlineMs}ms` : `was not run: the review's deadline of ${deadlineMs}ms had passed`;
-    verdict.fired.push(policy.id);
-    verdict.findings.push({
-      policy: policy.id,
-      mode: failClosed ? 'deny' : 'warn',
-      result: 'error',
-      resource,
-      path: '',
-      message: failClosed
-        ? `${what}; the request is refused because this policy fails closed (onError: deny). Retry, or raise server.reviewDeadlineMs; the log has uid ${request.uid}`
-        : `${what}; the object was not checked by it (onError: allow-with-warning). The log has uid ${request.uid}`,
-    });
-    if (failClosed) verdict.allowed = false;
+    policyCouldNotRun(
+      policy,
+      `${what}; the request is refused because this policy fails closed (onError: deny). Retry, or raise server.reviewDeadlineMs; the log has uid ${request.uid}`,
+      `${what}; the object was not checked by it (onError: allow-with-warning). The log has uid ${request.uid}`,
+    );
   };
   const created = new Set<string>();
   const seen = countingWorld(deps.world);
@@ -177,19 +176,11 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
         'policy failed',
       );
       if (mode === 'audit' || exemption) continue;
-      const failClosed = policy.onError === 'deny';
-      verdict.fired.push(policy.id);
-      verdict.findings.push({
-        policy: policy.id,
-        mode: failClosed ? 'deny' : 'warn',
-        result: 'error',
-        resource,
-        path: '',
-        message: failClosed
-          ? `internal error in policy ${policy.id}; the request is refused because this policy fails closed (onError: deny). The webhook log has the error under uid ${request.uid}; to admit meanwhile, set policies.${policy.id}.mode to warn or audit in the config`
-          : `internal error in policy ${policy.id}; the request was not checked by it (onError: allow-with-warning). The webhook log has the error under uid ${request.uid}`,
-      });
-      if (failClosed) verdict.allowed = false;
+      policyCouldNotRun(
+        policy,
+        `internal error in policy ${policy.id}; the request is refused because this policy fails closed (onError: deny). The webhook log has the error under uid ${request.uid}; to admit meanwhile, set policies.${policy.id}.mode to warn or audit in the config`,
+        `internal error in policy ${policy.id}; the request was not checked by it (onError: allow-with-warning). The webhook log has the error under uid ${request.uid}`,
+      );
       continue;
     }
     if (exemption) {
