@@ -24,7 +24,7 @@ describe('aigw-admission audit (a process against a fake API server)', () => {
     const kubeconfig = fakeKubeconfig(dir, fake.port);
     // Only two policies, so the expected findings stay exact.
     const config = join(dir, 'config.yaml');
-    const keep = new Set(['stream-idle-zero', 'inject-extproc-sidecar']);
+    const keep = new Set(['stream-idle-zero', 'inject-extproc-sidecar', 'sidecar-drift']);
     writeFileSync(
       config,
       `policies:\n${ALL_POLICIES.filter((p) => !keep.has(p.id)).map((p) => `  ${p.id}: {enabled: false}\n`).join('')}  stream-idle-zero: {mode: deny}\n`,

@@ -62,6 +62,7 @@ describe('aigw-admission check with a cluster', () => {
         resource: { apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'AIGatewayRoute', namespace: 'team-a', name: 'chat' },
         path: 'spec.rules',
         message: 'Too many: 2: must have at most 1 items',
+        source: { file: manifest, line: 1, document: 0 },
       },
     ]);
     expect(fake.count('list', 'customresourcedefinitions')).toBe(1);
