@@ -22,6 +22,7 @@ import { HAS_SHARED, ROOT, servedMix, type BenchBody } from './bodies.js';
 import type { LoadPlan, LoadResult, PlannedRequest } from './load.js';
 import { sizeSeries, type SizeSeries } from './size.js';
 import { num, showSpread, spread, table, type Spread } from './stats.js';
+import { renderWorstCases, worstCases } from './worst-case.js';
 
 interface Options {
   quick: boolean;
@@ -298,8 +299,14 @@ async function main(): Promise<void> {
     const peakRss = procStatus(ours.child.pid!, 'VmHWM') ?? (await scrapeRss(oursUrl, readFileSync(join(tlsDir, 'ca.crt'))));
     await cleanup();
 
+    // Section 6: the worst cases, each against a fresh serve, after the load so they do not disturb it.
+    process.stderr.write('bench: section 6, worst cases (largest legal route, costliest CEL, thousands of findings, 2.9 MB objects, silent sockets)\n');
+    const worst = await worstCases();
+
     const report = render({ opts, machine, bodies, rows: [...rows.values()], figures, halfRate, halfRuns, halfRunsNode, sizes, audits, peakRss, idleRss, failures, seconds: (Date.now() - started) / 1000 });
     process.stdout.write(report.text);
+    process.stdout.write(`\n6. ${renderWorstCases(worst)}\n`);
+    (report.json as Record<string, unknown>).worstCases = worst;
     const resultsDir = join(ROOT, 'bench', 'results');
     mkdirSync(resultsDir, { recursive: true });
     writeFileSync(join(resultsDir, 'latest.json'), `${JSON.stringify(report.json, null, 2)}\n`);

@@ -1,3 +1,4 @@
+import { BACKEND_REQUEST_WITHIN_IMPLIED_REQUEST_VAP } from '../src/vap/forms.js';
 import { definePolicy } from '../src/review/policy.js';
 import { IMPLIED_REQUEST_TIMEOUT_MS } from '../src/model/timeouts.js';
 import { formatDuration } from '../src/model/duration.js';
@@ -10,6 +11,7 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'deny',
+  vap: { form: BACKEND_REQUEST_WITHIN_IMPLIED_REQUEST_VAP },
   evaluate({ object }) {
     const findings = [];
     for (const { index, label, timeouts } of rulesWithTimeouts(object)) {

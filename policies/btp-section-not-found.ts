@@ -29,6 +29,7 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_ROUTE_AND_BTP_WRITES,
   defaultMode: 'warn',
+  vap: { missing: 'cross-object', why: "needs the targeted AIGatewayRoute's rule names" },
   evaluate({ object, world }) {
     if (!object) return {};
     const findings: FindingDraft[] = [];

@@ -14,6 +14,7 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_ROUTE_AND_BTP_WRITES,
   defaultMode: 'warn',
+  vap: { missing: 'cross-object', why: 'needs the AIGatewayRoutes and Gateways the BackendTrafficPolicy targets' },
   evaluate({ object, world }) {
     if (object?.kind !== 'BackendTrafficPolicy') return {};
     const self = btpRef(object);

@@ -14,6 +14,7 @@ export default definePolicy({
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
   modes: ['warn', 'audit'],
+  vap: { missing: 'mutation', why: 'writes a default; a ValidatingAdmissionPolicy cannot patch' },
   evaluate({ object, oldObject, operation, now, patch }) {
     // On CREATE the API server has not set creationTimestamp yet when mutating webhooks run: use the review time.
     const previous = operation === 'UPDATE' ? oldObject?.metadata?.creationTimestamp : undefined;
@@ -25,6 +26,7 @@ export default definePolicy({
       patch.set(['spec', 'rules', index, 'modelsCreatedAt'], value);
       findings.push({
         path: `spec.rules[${index}].modelsCreatedAt`,
+        note: 'wrote modelsCreatedAt',
         message: `${describeRule(rule, index)}: wrote modelsCreatedAt: ${value} (${source}), which the controller would otherwise report for these models without showing it`,
       });
     }

@@ -9,6 +9,7 @@ export default definePolicy({
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
   modes: ['warn', 'audit'],
+  vap: { missing: 'mutation', why: 'writes a default; a ValidatingAdmissionPolicy cannot patch' },
   evaluate({ object, patch }) {
     const findings = [];
     // Written as the controller's documented default reads, `60s` (formatDuration would print 1m0s).
@@ -20,6 +21,7 @@ export default definePolicy({
       patch.set(['spec', 'rules', index, 'timeouts', 'request'], implied);
       findings.push({
         path: `spec.rules[${index}].timeouts.request`,
+        note: `wrote timeouts.request: ${implied}`,
         message: `${label}: wrote timeouts.request: ${implied}, the request timeout the controller applies when it is unset (set it yourself to choose another value)`,
       });
     }

@@ -21,6 +21,7 @@ export default definePolicy<{ value: string }>({
     properties: { value: { type: 'string', pattern: GEP_2257_PATTERN.source } },
   },
   defaultParams: { value: '30s' },
+  vap: { missing: 'mutation', why: 'writes a default; a ValidatingAdmissionPolicy cannot patch' },
   evaluate({ object, params, patch }) {
     const parsed = parseDuration(params.value);
     if (!parsed.ok || parsed.ms === 0) return {};
@@ -35,6 +36,7 @@ export default definePolicy<{ value: string }>({
       patch.set(['spec', 'rules', index, 'streamIdleTimeout'], params.value);
       findings.push({
         path: `spec.rules[${index}].streamIdleTimeout`,
+        note: `wrote streamIdleTimeout: ${params.value}`,
         message: `${label}: wrote streamIdleTimeout: ${params.value} (the operator's default for rules with ${levels.size} priority levels), so a silent model is failed over; set streamIdleTimeout yourself to choose another value`,
       });
     }

@@ -9,6 +9,7 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'deny',
+  vap: { missing: 'not-expressible', why: "the AIGatewayRoute CRD's pattern already refuses these durations before any admission policy runs; the webhook adds the explanation" },
   evaluate({ object }) {
     const findings: NonNullable<PolicyResult['findings']> = [];
     for (const [index, rule] of routeRules(object as AIGatewayRoute).entries()) {

@@ -2,7 +2,7 @@ import { definePolicy } from '../src/review/policy.js';
 import type { FindingDraft } from '../src/kube/types.js';
 import { endpointText, refAddressType, type ResolvedRef } from '../src/model/providers.js';
 import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';
-import { isRoute } from './fallover-shared.js';
+import { FALLOVER_VAP_MISSING, isRoute } from './fallover-shared.js';
 import { providersOf } from './provider-shared.js';
 
 function refWithAddress(r: ResolvedRef): string {
@@ -18,6 +18,7 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
+  vap: { missing: 'fall-over', why: FALLOVER_VAP_MISSING },
   evaluate(ctx) {
     const { object } = ctx;
     if (!object || !isRoute(object)) return {};

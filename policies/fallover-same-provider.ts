@@ -3,7 +3,7 @@ import type { FindingDraft } from '../src/kube/types.js';
 import { endpointKey, endpointText, repeatsProvider, type ProviderLevel } from '../src/model/providers.js';
 import { routeFallover, type RuleFallover } from '../src/model/fallover.js';
 import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';
-import { btpsWith, fmt, isRoute } from './fallover-shared.js';
+import { FALLOVER_VAP_MISSING, btpsWith, fmt, isRoute } from './fallover-shared.js';
 import { providerLevelText, providersOf } from './provider-shared.js';
 
 /** What one level of fall-over costs when the provider is down and silent: the timer that ends each attempt there. */
@@ -40,6 +40,7 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
+  vap: { missing: 'fall-over', why: FALLOVER_VAP_MISSING },
   evaluate(ctx) {
     const { object } = ctx;
     if (!object || !isRoute(object)) return {};

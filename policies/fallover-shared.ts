@@ -117,8 +117,13 @@ export function falloverPolicy(def: { id: string; description: string; check: Ru
     ...ON_ROUTE_AND_BTP_WRITES,
     defaultMode: 'warn',
     evaluate: (ctx) => ({ findings: runRuleCheck(ctx, def.check) }),
+    vap: { missing: 'fall-over', why: FALLOVER_VAP_MISSING },
   });
 }
+
+/** Why no fall-over policy has a ValidatingAdmissionPolicy form. */
+export const FALLOVER_VAP_MISSING =
+  "judges the route together with the BackendTrafficPolicies attached to it (and their merging), which a ValidatingAdmissionPolicy cannot see";
 
 // ---- wording shared by the messages ----
 

@@ -1,3 +1,4 @@
+import { HTTPROUTE_LIMITS_VAP } from '../src/vap/forms.js';
 import { definePolicy, type PolicyResult } from '../src/review/policy.js';
 import { describeRule, routeRules, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import { HTTPROUTE_LIMITS as L, generatedMatchCount, ruleBackendRefs, ruleMatches } from '../src/model/httproute.js';
@@ -9,6 +10,7 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'deny',
+  vap: { form: HTTPROUTE_LIMITS_VAP },
   evaluate({ object }) {
     const route = object as AIGatewayRoute;
     const findings: NonNullable<PolicyResult['findings']> = [];

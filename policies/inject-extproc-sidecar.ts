@@ -131,6 +131,7 @@ export default definePolicy<InjectParams>({
     env: {},
     requireAIGatewayRoute: true,
   },
+  vap: { missing: 'mutation', why: 'injects the ext_proc sidecar into Envoy pods; a ValidatingAdmissionPolicy cannot patch' },
   evaluate({ object: pod, params, mode, world, patch }) {
     if (!pod) return {};
     const observations: Observation[] = [];

@@ -23,6 +23,7 @@ export default definePolicy({
   onError: 'allow-with-warning',
   paramsSchema: NO_PARAMS,
   defaultParams: {},
+  vap: { missing: 'cross-object', why: 'needs the EnvoyPatchPolicies that name the deleted or shortened route' },
   evaluate({ operation, object, oldObject, world }) {
     const before = oldObject as AIGatewayRoute | null;
     const after = operation === 'DELETE' ? null : (object as AIGatewayRoute | null);

@@ -42,6 +42,7 @@ export default definePolicy<RouteRuleIndexParams>({
     properties: { routeNotFoundMode: { enum: ['deny', 'warn', 'audit'] } },
   },
   defaultParams: { routeNotFoundMode: 'warn' },
+  vap: { missing: 'cross-object', why: "looks up the AIGatewayRoute an xDS name points at; parsing the names in jsonPath filters and values is beyond CEL's cost limit too" },
   evaluate({ object, world, params }) {
     if (!object) return {};
     const referencing = refOf({ ...object, apiVersion: object.apiVersion ?? 'gateway.envoyproxy.io/v1alpha1', kind: object.kind ?? 'EnvoyPatchPolicy' });

@@ -9,6 +9,7 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
+  vap: { missing: 'fall-over', why: 'a fall-over judgement (priorities), reworked with the fall-over policies; the webhook keeps it' },
   evaluate({ object }) {
     const findings = [];
     for (const { rule, index, label, timeouts } of rulesWithTimeouts(object)) {

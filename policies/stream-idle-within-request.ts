@@ -1,3 +1,4 @@
+import { STREAM_IDLE_WITHIN_REQUEST_VAP } from '../src/vap/forms.js';
 import { definePolicy } from '../src/review/policy.js';
 import { attemptBound } from '../src/model/timeouts.js';
 import { formatDuration } from '../src/model/duration.js';
@@ -15,6 +16,7 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'deny',
+  vap: { form: STREAM_IDLE_WITHIN_REQUEST_VAP },
   evaluate({ object }) {
     const findings = [];
     for (const { index, label, timeouts } of rulesWithTimeouts(object)) {

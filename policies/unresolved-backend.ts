@@ -29,6 +29,7 @@ export default definePolicy({
   endpoint: 'validate',
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
+  vap: { missing: 'cross-object', why: 'needs the referenced AIServiceBackends and Backends' },
   evaluate(ctx) {
     const { object } = ctx;
     if (!object || !isRoute(object)) return {};

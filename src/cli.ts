@@ -14,6 +14,7 @@ import { registerExplain } from './cli/explain.js';
 import { registerCerts } from './cli/certs.js';
 import { packageVersion, registerVersion } from './cli/version.js';
 import { registerTest } from './cli/test.js';
+import { registerVap } from './cli/vap.js';
 
 export function buildProgram(): Command {
   const program = new Command('aigw-admission')
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
   registerCerts(program);
   registerTest(program);
   registerVersion(program);
+  registerVap(program);
   return program;
 }
 

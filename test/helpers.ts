@@ -99,3 +99,11 @@ export function retryPolicy(
 
 /** The world of most route tests: team-a/chat has a working fall-over retry, so only the policy under test speaks. */
 export const fallingOverWorld = (): MemoryWorld => new MemoryWorld([retryPolicy()]);
+
+/**
+ * The warnings of a verdict in full, as the log and `check` keep them (`[policy] path: message`, then the notices); the
+ * answer itself carries them bounded (src/review/bounded-answer.ts, asserted in test/unit/bounded-answer.test.ts).
+ */
+export function warningsInFull(verdict: { findings: Array<{ policy: string; mode: string; path: string; message: string }>; notices: string[] }): string[] {
+  return [...verdict.findings.filter((f) => f.mode === 'warn').map((f) => (f.path ? `[${f.policy}] ${f.path}: ${f.message}` : `[${f.policy}] ${f.message}`)), ...verdict.notices];
+}

@@ -3,7 +3,7 @@ import type { PolicySet } from '../review/policy-set.js';
 import type { Logger } from '../review/deps.js';
 import { AdmissionError } from '../review/errors.js';
 import type { Finding, KubeObject } from '../kube/types.js';
-import type { World } from '../world/world.js';
+import { MemoryWorld, type World } from '../world/world.js';
 import { CLUSTER_KINDS, PROXY_POD_KIND, describeApiError } from '../world/cluster-world.js';
 import type { ListedKind, PageLister } from '../world/list-page.js';
 import { WORLD_KEYS } from '../model/kinds.js';
@@ -112,6 +112,36 @@ export function auditObjects(objects: readonly KubeObject[], pods: readonly Kube
     notes.push(`${inject ? SIDECAR_DRIFT_POLICY : INJECT_POLICY} is disabled in the config: proxy pods were not checked for the ext_proc sidecar`);
   }
   return { findings, checked: [...objects, ...podsChecked], notes };
+}
+
+/**
+ * The world the CLI audit judges: what it listed. Every listed kind is known in full from the API server's answer (its
+ * CRD served, with objects or none; or not installed, so none can exist), exactly as the cache in `serve` knows it,
+ * never from whether objects of it happen to exist.
+ */
+export function listedWorld(listed: ListedCluster, kubernetesMinor: number | undefined): MemoryWorld {
+  return new MemoryWorld([...listed.objects.values()].flat(), { kubernetesMinor, complete: listed.objects.keys() });
+}
+
+const KIND_ORDER = new Map(AUDIT_KINDS.map((k, i) => [k.key.split('/')[1]!, i]));
+const placeOf = (kind: string, namespace = '', name = '') => [KIND_ORDER.get(kind) ?? AUDIT_KINDS.length, namespace, name] as const;
+function byPlace(a: readonly [number, string, string], b: readonly [number, string, string]): number {
+  return a[0] - b[0] || a[1].localeCompare(b[1]) || a[2].localeCompare(b[2]);
+}
+
+/**
+ * The one audit: `aigw-admission audit` (over what it listed) and the background audit in `serve` (over its cache) both
+ * call this, so the same world gives the same findings, in the same order (kind, namespace, name; an object's findings
+ * in policy order), and the same reports.
+ */
+export function auditWorld(world: World, opts: Omit<AuditOptions, 'world'>): AuditResult {
+  const { objects, pods } = objectsOf((key) => world.list(key));
+  const result = auditObjects(objects, pods, { ...opts, world });
+  const findings = [...result.findings].sort((a, b) => byPlace(placeOf(a.resource.kind, a.resource.namespace, a.resource.name), placeOf(b.resource.kind, b.resource.namespace, b.resource.name)));
+  const checked = [...result.checked].sort((a, b) =>
+    byPlace(placeOf(String(a.kind), a.metadata?.namespace, a.metadata?.name), placeOf(String(b.kind), b.metadata?.namespace, b.metadata?.name)),
+  );
+  return { findings, checked, notes: result.notes };
 }
 
 /** The non-pod objects of a world, in the order of AUDIT_KINDS. */

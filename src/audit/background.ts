@@ -3,8 +3,8 @@ import type { PolicySet } from '../review/policy-set.js';
 import type { Logger } from '../review/deps.js';
 import type { Finding } from '../kube/types.js';
 import type { World } from '../world/world.js';
-import { auditObjects, objectsOf } from './audit.js';
-import { buildReports, writeReports, type ReportClient, type WriteSummary } from './policy-report.js';
+import { auditWorld } from './audit.js';
+import { apiVersionOf, buildReports, writeReports, type ReportClient, type WriteSummary } from './policy-report.js';
 
 export interface AuditMetrics {
   /** One finished run: its findings (the gauge is set per run, not added to) and how long it took. */
@@ -89,19 +89,19 @@ export class BackgroundAudit {
       return undefined;
     }
     const started = performance.now();
-    const { objects, pods } = objectsOf((key) => world.list(key));
-    const result = auditObjects(objects, pods, {
+    // One moment per run: the findings are judged and the reports stamped at the same time.
+    const at = this.opts.now();
+    const result = auditWorld(world, {
       policies: this.opts.policies(),
-      world,
       kubernetesMinor: world.kubernetesMinor() ?? this.opts.kubernetesMinor(),
-      now: this.opts.now,
+      now: () => at,
     });
     let reports: WriteSummary | undefined;
     if (this.opts.reports) {
       try {
-        reports = await writeReports(this.opts.reports, buildReports(result.findings, result.checked, this.opts.now()));
+        reports = await writeReports(this.opts.reports, buildReports(result.findings, result.checked, at), { at });
       } catch (err) {
-        logger.warn({ event: 'audit_report_failed', message: (err as Error).message }, 'background audit could not write its PolicyReports; retrying next run');
+        logger.warn({ event: 'audit_report_failed', message: (err as Error).message }, 'background audit could not write its reports; retrying next run');
       }
     }
     const seconds = (performance.now() - started) / 1000;
@@ -112,7 +112,7 @@ export class BackgroundAudit {
         event: 'audit_finished',
         objects: result.checked.length,
         findings: { deny: count('deny'), warn: count('warn'), audit: count('audit') },
-        reports: reports && { created: reports.created.length, updated: reports.updated.length, emptied: reports.emptied.length },
+        reports: reports && { apiVersion: apiVersionOf(reports.api), created: reports.created.length, updated: reports.updated.length, emptied: reports.emptied.length },
         seconds,
       },
       'background audit finished',

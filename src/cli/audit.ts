@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { ConfigHolder } from '../config/holder.js';
 import { AdmissionError } from '../review/errors.js';
-import { MemoryWorld, parseKubernetesMinor } from '../world/world.js';
+import { parseKubernetesMinor } from '../world/world.js';
 import { consolidate, fails, renderFindings, summaryLine, type FailOn, type FindingFormat } from '../check/output.js';
 import { findingOutputOptions } from './check.js';
 import { packageVersion } from './version.js';
@@ -15,7 +15,7 @@ export function registerAudit(program: Command): void {
     .description('evaluate the objects in the cluster and the ext_proc sidecar of its Envoy proxies; exit 1 when a finding is at mode deny (see --fail-on)')
     .option('--kubeconfig <file>', 'kubeconfig to find the cluster with (default: like kubectl)')
     .option('--namespace <ns>', "only this namespace's objects (and the proxy pods of its Gateways)")
-    .option('--write-reports', 'write one wgpolicyk8s.io/v1alpha2 PolicyReport per namespace, updated in place');
+    .option('--write-reports', 'write one report per namespace, updated in place: an openreports.io/v1alpha1 Report, or a wgpolicyk8s.io/v1alpha2 PolicyReport (audit.reports in the config; auto: what the cluster serves)');
   findingOutputOptions(command)
     .option('--config <file>', 'policy configuration (default: config.yaml when present)')
     .addHelpText('after', examples('aigw-admission audit', 'aigw-admission audit --namespace team-a -o json', 'aigw-admission audit --write-reports --fail-on never'))
@@ -25,8 +25,8 @@ export function registerAudit(program: Command): void {
         const holder = new ConfigHolder(ALL_POLICIES, ConfigHolder.resolvePath(o.config));
         const kc = await loadKubeConfig(o.kubeconfig);
         const { VersionApi } = await import('@kubernetes/client-node');
-        const { auditObjects, listCluster } = await import('../audit/audit.js');
-        const { buildReports, kubeReportClient, writeReports } = await import('../audit/policy-report.js');
+        const { auditWorld, listCluster, listedWorld } = await import('../audit/audit.js');
+        const { apiVersionOf, buildReports, kubeReportClient, writeReports } = await import('../audit/policy-report.js');
         const { makePageLister } = await import('../world/list-page.js');
         const { describeApiError } = await import('../world/cluster-world.js');
         const server = kc.getCurrentCluster()?.server ?? 'the cluster';
@@ -42,23 +42,20 @@ export function registerAudit(program: Command): void {
           onProgress: (kind, n) => progress!.update(`listing ${kind.plural}: ${n}`),
         });
         progress.update('evaluating…');
-        const all = [...listed.objects.values()].flat();
-        const pods = listed.objects.get('/Pod') ?? [];
-        const result = auditObjects(
-          all.filter((x) => x.kind !== 'Pod'),
-          pods,
-          { policies: holder.policies, world: new MemoryWorld(all, { kubernetesMinor: minor }), kubernetesMinor: minor, now: () => new Date() },
-        );
+        // The same audit as serve's background audit: one world, one moment for the findings and the reports.
+        const at = new Date();
+        const result = auditWorld(listedWorld(listed, minor), { policies: holder.policies, kubernetesMinor: minor, now: () => at });
         let written;
         if (o.writeReports) {
-          progress.update('writing PolicyReports…');
-          written = await writeReports(kubeReportClient(kc), buildReports(result.findings, result.checked, new Date()), { namespace: o.namespace }).catch((err: Error) => {
-            throw new AdmissionError('CLUSTER_REQUEST_FAILED', `PolicyReports not written: ${err.message}`);
+          progress.update('writing reports…');
+          const client = kubeReportClient(kc, holder.config.audit.reports);
+          written = await writeReports(client, buildReports(result.findings, result.checked, at), { namespace: o.namespace, at }).catch((err: Error) => {
+            throw err instanceof AdmissionError ? err : new AdmissionError('CLUSTER_REQUEST_FAILED', `reports not written: ${err.message}`);
           });
         }
         progress.clear();
         if (o.writeReports && o.namespace) {
-          process.stderr.write(`note: with --namespace only the PolicyReport of ${o.namespace} is written; proxy pods elsewhere are printed, not reported\n`);
+          process.stderr.write(`note: with --namespace only the report of ${o.namespace} is written; proxy pods elsewhere are printed, not reported\n`);
         }
         for (const k of listed.notInstalled) process.stderr.write(`note: ${k} is not installed in the cluster (its CRD is missing): nothing of it was checked\n`);
         for (const n of result.notes) process.stderr.write(`note: ${n}\n`);
@@ -68,7 +65,7 @@ export function registerAudit(program: Command): void {
         if (o.output === 'table') process.stderr.write(`${summaryLine(findings, result.checked.length, result.findings.length - findings.length)}\n`);
         if (written) {
           const parts = (['created', 'updated', 'emptied'] as const).filter((k) => written[k].length > 0).map((k) => `${k} in ${written[k].join(', ')}`);
-          process.stderr.write(`PolicyReports ${parts.length > 0 ? parts.join('; ') : 'not needed: nothing checked'}\n`);
+          process.stderr.write(`${apiVersionOf(written.api)} ${written.api.kind}s ${parts.length > 0 ? parts.join('; ') : 'not needed: nothing checked'}\n`);
         }
         process.exitCode = findings.some((f) => fails(f, o.failOn)) ? EXIT.denied : EXIT.ok;
       } catch (err) {

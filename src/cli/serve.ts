@@ -3,12 +3,13 @@ import { hostname } from 'node:os';
 import { ConfigHolder } from '../config/holder.js';
 import { startServer } from '../server/serve.js';
 import { WebhookCertManager } from '../cluster/webhook-certs.js';
-import { DEPLOY_NAMES, FAILURE_POLICY_WHEN_READY } from '../deploy/webhook-rules.js';
+import { DEPLOY_NAMES, failurePolicyWhenReady } from '../deploy/webhook-rules.js';
 import { createLogger } from '../observe/logger.js';
 import type { Command } from 'commander';
 import { examples, readInput, parseSeconds, parseListen, loadKubeConfig, fail } from './common.js';
 
 interface ServeFlags {
+  keepIgnore?: string[];
   standalone?: boolean;
   kubeconfig?: string;
   listen?: string;
@@ -22,6 +23,7 @@ interface ServeFlags {
   webhookConfiguration: string;
   clientCa?: string;
   shutdownDelay?: string;
+  certCheckInterval?: string;
 }
 
 export function registerServe(program: Command): void {
@@ -39,7 +41,9 @@ export function registerServe(program: Command): void {
     .option('--service <name>', 'Service name the certificate is made for', DEPLOY_NAMES.service)
     .option('--cert-secret <name>', 'Secret holding the certificates with --manage-certs', DEPLOY_NAMES.certSecret)
     .option('--no-enforce-failure-policy', 'leave the webhook entries\' failurePolicy as installed (default: once ready, raise the validating and pod entries from Ignore to Fail)')
+    .option('--keep-ignore <entry...>', 'webhook entries a ready replica leaves at failurePolicy Ignore (e.g. gateway.validate.aigw-admission.io once the ValidatingAdmissionPolicies of deploy/overlays/vap are installed)')
     .option('--shutdown-delay <seconds>', 'on SIGTERM, keep serving this long with readiness false before closing (default 5 in a cluster, 0 standalone)')
+    .option('--cert-check-interval <seconds>', 'with --manage-certs, how often the Secret and the caBundles are checked and repaired (default 30)')
     .option('--client-ca <file>', "require a client certificate signed by this CA (the API server's, from --admission-control-config-file); others are refused at the TLS handshake")
     .option('--webhook-configuration <name>', 'name of the Validating- and MutatingWebhookConfiguration to put the caBundle in', DEPLOY_NAMES.webhookConfiguration)
     .addHelpText('after', examples('aigw-admission serve --standalone --listen 127.0.0.1:8443 --tls-dir certs/', 'aigw-admission serve --config /etc/aigw-admission/config.yaml'))
@@ -66,6 +70,9 @@ export function registerServe(program: Command): void {
                 now: () => new Date(),
                 logger,
                 mirrorDir: o.tlsDir,
+                intervalMs: o.certCheckInterval === undefined ? undefined : Math.max(1000, parseSeconds('--cert-check-interval', o.certCheckInterval)),
+                // Registered by URL (a workstation, or a webhook outside the cluster): the API server checks the URL's host.
+                extraSans: host === '0.0.0.0' || host === '::' ? [] : [host],
               })
             : undefined;
         const running = await startServer({
@@ -80,7 +87,7 @@ export function registerServe(program: Command): void {
           certs,
           failurePolicy:
             clusterClient && o.enforceFailurePolicy !== false
-              ? { client: clusterClient, webhooks: webhookConfigurations, wanted: FAILURE_POLICY_WHEN_READY }
+              ? { client: clusterClient, webhooks: webhookConfigurations, wanted: failurePolicyWhenReady(o.keepIgnore ?? []) }
               : undefined,
           clientCa: o.clientCa === undefined ? undefined : readInput(o.clientCa),
           shutdownDelayMs: o.shutdownDelay === undefined ? undefined : parseSeconds('--shutdown-delay', o.shutdownDelay),

@@ -7,6 +7,7 @@ import {
   type KubeConfig,
   type V1Secret,
 } from '@kubernetes/client-node';
+import { AdmissionError } from '../review/errors.js';
 import { ConflictError, type CertClusterClient, type SecretState, type WebhookConfigRef, type WebhookConfigState } from './webhook-certs.js';
 
 const FIELD_MANAGER = 'aigw-admission';
@@ -20,6 +21,16 @@ function explain(err: unknown, call: string): Error {
   const code = status(err);
   if (code === 403) return new Error(`${call}: forbidden (403); the ServiceAccount needs the rules in deploy/rbac.yaml`);
   return new Error(`${call}: ${code ? `HTTP ${code}` : (err as Error).message}`);
+}
+
+/** The managed certificate's Secret cannot be created: its namespace does not exist. A user error, with both ways out. */
+export function namespaceMissing(namespace: string, name: string): AdmissionError {
+  return new AdmissionError(
+    'NO_CLUSTER',
+    `cannot keep the webhook certificate in Secret ${namespace}/${name}: namespace "${namespace}" does not exist. ` +
+      `Create it (kubectl create namespace ${namespace}), or pass --namespace with one that exists, ` +
+      `or serve a certificate of your own: --no-manage-certs --tls-dir DIR (made when absent)`,
+  );
 }
 
 function decode(secret: V1Secret): SecretState {
@@ -57,6 +68,8 @@ export function kubeCertClient(kc: KubeConfig): CertClusterClient {
         return decode(await core.createNamespacedSecret({ namespace, body: secretBody(namespace, name, data, annotations), fieldManager: FIELD_MANAGER }));
       } catch (err) {
         if (status(err) === 409) throw new ConflictError(`create Secret ${namespace}/${name}`);
+        // Secrets are always served: a 404 on create is the namespace (a workstation `serve --kubeconfig` before install).
+        if (status(err) === 404) throw namespaceMissing(namespace, name);
         throw explain(err, `create Secret ${namespace}/${name}`);
       }
     },

@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
+import { isIP } from 'node:net';
 import { createCertBundle, TLS_FILES } from '../tls/certs.js';
 import { keyMatchesCert, type ServingCerts, type ServingCertSource } from '../tls/source.js';
 import type { Logger } from '../review/deps.js';
@@ -79,6 +80,11 @@ export interface WebhookCertOptions {
   intervalMs?: number;
   /** Also write tls.crt, tls.key, ca.crt here on each change (--tls-dir), for inspection. */
   mirrorDir?: string;
+  /**
+   * More names the serving certificate must carry besides the Service's DNS names: the --listen IP or host of a
+   * webhook registered by URL (the API server checks the URL's host against the certificate).
+   */
+  extraSans?: string[];
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----(\r?\n)?/g;
@@ -198,7 +204,14 @@ export class WebhookCertManager implements ServingCertSource {
 
   /** Data for a fresh CA and serving pair; `keepCas` (still valid older CAs) stay in the bundle behind it. */
   private newGeneration(keepCas: string[]): Record<string, string> {
-    const b = createCertBundle({ service: this.opts.service, namespace: this.opts.namespace, now: this.opts.now(), caValidityDays: this.validityDays, validityDays: this.validityDays });
+    const b = createCertBundle({
+      service: this.opts.service,
+      namespace: this.opts.namespace,
+      extraSans: this.opts.extraSans,
+      now: this.opts.now(),
+      caValidityDays: this.validityDays,
+      validityDays: this.validityDays,
+    });
     return { [SECRET_KEYS.cert]: b.cert, [SECRET_KEYS.key]: b.key, [SECRET_KEYS.bundle]: [b.caCert, ...keepCas].join(''), [SECRET_KEYS.caKey]: b.caKey };
   }
 
@@ -210,6 +223,9 @@ export class WebhookCertManager implements ServingCertSource {
     if (validTo(cert) <= now) return `tls.crt expired at ${cert.validTo}`;
     const host = `${this.opts.service}.${this.opts.namespace}.svc`;
     if (cert.checkHost(host) === undefined) return `tls.crt does not cover ${host}`;
+    for (const extra of this.opts.extraSans ?? []) {
+      if ((isIP(extra) ? cert.checkIP(extra) : cert.checkHost(extra)) === undefined) return `tls.crt does not cover ${extra} (the --listen address)`;
+    }
     const cas = splitPemCertificates(data[SECRET_KEYS.bundle] ?? '').map(parse);
     if (!cas.some((ca) => ca && cert.checkIssued(ca) && cert.verify(ca.publicKey))) return 'ca.crt does not hold the CA that signed tls.crt';
     return null;

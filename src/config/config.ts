@@ -13,11 +13,14 @@ export interface Config {
   policies: Record<string, PolicySettings>;
   /** Objects that some (or all) policies do not apply to; their findings are reported as `skip`. */
   exclusions: Exclusion[];
-  server: { maxBodyBytes: number };
+  server: { maxBodyBytes: number; reviewDeadlineMs: number; largeBodyBytes: number; maxLargeReviews: number };
   /** The cluster cache of `serve`: reviews that look objects up warn once its last synced view is older than this. */
   cache: { staleAfterSeconds: number };
-  /** The background audit of `serve` in cluster mode: seconds between runs, 0 = off. */
-  audit: { intervalSeconds: number };
+  /**
+   * The background audit of `serve` in cluster mode: seconds between runs, 0 = off. `reports`: the report API written by
+   * it and by `audit --write-reports` (`auto`: openreports.io when the cluster serves it, else wgpolicyk8s.io).
+   */
+  audit: { intervalSeconds: number; reports: ReportApiChoice };
   /** Kubernetes minor version to assume without a cluster (standalone, check, inject). */
   kubernetesMinor?: number;
 }
@@ -26,9 +29,18 @@ export interface Config {
  * Objects reach up to ~3 MiB through the API server; an UPDATE review carries object and oldObject, so the body limit
  * leaves room for both plus the envelope.
  */
+export { DEFAULT_REVIEW_DEADLINE_MS } from '../review/deps.js';
+import { DEFAULT_REVIEW_DEADLINE_MS } from '../review/deps.js';
+
 export const DEFAULT_AUDIT_INTERVAL_SECONDS = 600;
+export const REPORT_API_CHOICES = ['auto', 'openreports.io', 'wgpolicyk8s.io'] as const;
+export type ReportApiChoice = (typeof REPORT_API_CHOICES)[number];
 
 export const DEFAULT_MAX_BODY_BYTES = 7 * 1024 * 1024;
+
+/** Bodies of at least this many bytes are "large" and run a few at a time (memory: see README, Failure behaviour). */
+export const DEFAULT_LARGE_BODY_BYTES = 512 * 1024;
+export const DEFAULT_MAX_LARGE_REVIEWS = 2;
 
 export function configSchema(policies: readonly AnyPolicy[]): Record<string, unknown> {
   const policyProps: Record<string, unknown> = {};
@@ -52,7 +64,13 @@ export function configSchema(policies: readonly AnyPolicy[]): Record<string, unk
       server: {
         type: 'object',
         additionalProperties: false,
-        properties: { maxBodyBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024 } },
+        properties: {
+          maxBodyBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024 },
+          // Well below the webhook's timeoutSeconds (5 in deploy/, at most 30).
+          reviewDeadlineMs: { type: 'integer', minimum: 10, maximum: 25_000 },
+          largeBodyBytes: { type: 'integer', minimum: 1024, maximum: 64 * 1024 * 1024 },
+          maxLargeReviews: { type: 'integer', minimum: 1, maximum: 64 },
+        },
       },
       cache: {
         type: 'object',
@@ -62,7 +80,7 @@ export function configSchema(policies: readonly AnyPolicy[]): Record<string, unk
       audit: {
         type: 'object',
         additionalProperties: false,
-        properties: { intervalSeconds: { type: 'integer', minimum: 0, maximum: 86400 } },
+        properties: { intervalSeconds: { type: 'integer', minimum: 0, maximum: 86400 }, reports: { enum: [...REPORT_API_CHOICES] } },
       },
       kubernetesMinor: { type: 'integer', minimum: 16, maximum: 99 },
     },
@@ -113,9 +131,14 @@ export class ConfigLoader {
     const config: Config = {
       policies: input.policies ?? {},
       exclusions: input.exclusions ?? [],
-      server: { maxBodyBytes: input.server?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES },
+      server: {
+        maxBodyBytes: input.server?.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+        reviewDeadlineMs: input.server?.reviewDeadlineMs ?? DEFAULT_REVIEW_DEADLINE_MS,
+        largeBodyBytes: input.server?.largeBodyBytes ?? DEFAULT_LARGE_BODY_BYTES,
+        maxLargeReviews: input.server?.maxLargeReviews ?? DEFAULT_MAX_LARGE_REVIEWS,
+      },
       cache: { staleAfterSeconds: input.cache?.staleAfterSeconds ?? DEFAULT_STALE_AFTER_SECONDS },
-      audit: { intervalSeconds: input.audit?.intervalSeconds ?? DEFAULT_AUDIT_INTERVAL_SECONDS },
+      audit: { intervalSeconds: input.audit?.intervalSeconds ?? DEFAULT_AUDIT_INTERVAL_SECONDS, reports: input.audit?.reports ?? 'auto' },
       kubernetesMinor: input.kubernetesMinor,
     };
     return deepFreeze(config);

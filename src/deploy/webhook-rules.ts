@@ -1,4 +1,5 @@
 import { stringify } from 'yaml';
+import { AdmissionError } from '../review/errors.js';
 import { OPERATIONS, type Endpoint, type Operation } from '../kube/types.js';
 import type { AnyPolicy, KindMatch } from '../review/policy.js';
 
@@ -109,6 +110,19 @@ type Kind = 'ValidatingWebhookConfiguration' | 'MutatingWebhookConfiguration';
 
 /** Entry name → the failure policy a ready replica holds it at (WEBHOOK_ENTRIES). */
 export const FAILURE_POLICY_WHEN_READY: ReadonlyMap<string, 'Fail' | 'Ignore'> = new Map(WEBHOOK_ENTRIES.map((e) => [e.name, e.failurePolicy]));
+
+/**
+ * FAILURE_POLICY_WHEN_READY with some entries held at Ignore (`serve --keep-ignore`): with the ValidatingAdmissionPolicies
+ * of deploy/overlays/vap installed, the AI Gateway entry may stay at Ignore (README "Defence in depth"). An unknown
+ * entry name is a user error naming the flag.
+ */
+export function failurePolicyWhenReady(keepIgnore: readonly string[]): ReadonlyMap<string, 'Fail' | 'Ignore'> {
+  const unknown = keepIgnore.filter((n) => !FAILURE_POLICY_WHEN_READY.has(n));
+  if (unknown.length > 0) {
+    throw new AdmissionError('INVALID_INPUT_FILE', `--keep-ignore ${unknown.join(', ')}: no such webhook entry; use one of ${[...FAILURE_POLICY_WHEN_READY.keys()].join(', ')}`);
+  }
+  return new Map([...FAILURE_POLICY_WHEN_READY].map(([name, policy]) => [name, keepIgnore.includes(name) ? 'Ignore' : policy]));
+}
 
 /** One webhook configuration with an entry for each WEBHOOK_ENTRIES item of the endpoint that has rules. */
 export function webhookConfiguration(policies: readonly AnyPolicy[], endpoint: Endpoint): Record<string, unknown> {

@@ -88,6 +88,8 @@ export interface Finding {
   resource: ResourceRef;
   path: string;
   message: string;
+  /** Set on a note about what a mutating policy wrote (see FindingDraft.note): the phrase the answer's digest counts. */
+  note?: string;
   /** Absent on an ordinary finding. */
   result?: FindingResult;
   /** With `result: skip`: the reason the exemption gives. */
@@ -103,6 +105,11 @@ export interface FindingDraft {
    * one that must never block (e.g. a reference to an object that may simply not be created yet). Never raises the mode.
    */
   atMost?: Mode;
+  /**
+   * Marks a finding that only says what a mutating policy wrote, with a short phrase that is the same for every such
+   * finding (`wrote timeouts.request`): answers carry these as one counted line per object, after the real findings.
+   */
+  note?: string;
 }
 
 export type JsonPatchOperation =

@@ -30,6 +30,7 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   private readonly latency: Histogram<'endpoint'>;
   private readonly findings: Counter<'policy' | 'mode'>;
   private readonly policyErrors: Counter<'policy'>;
+  private readonly policiesAbandoned: Counter<'policy'>;
   private readonly skips: Counter<'policy'>;
   readonly httpErrors: Counter<'endpoint' | 'code'>;
   private readonly observationCounters = new Map<string, Counter<'reason'>>();
@@ -73,6 +74,12 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
     this.policyErrors = new Counter({
       name: 'aigw_admission_policy_errors_total',
       help: 'Internal errors inside a policy (the review follows the policy onError).',
+      labelNames: ['policy'],
+      registers: [this.registry],
+    });
+    this.policiesAbandoned = new Counter({
+      name: 'aigw_admission_policy_abandoned_total',
+      help: "Policies abandoned because the review's deadline passed (the review followed the policy onError).",
       labelNames: ['policy'],
       registers: [this.registry],
     });
@@ -192,6 +199,10 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
 
   policyError(policy: string): void {
     this.policyErrors.inc({ policy });
+  }
+
+  policyAbandoned(policy: string): void {
+    this.policiesAbandoned.inc({ policy });
   }
 
   skipped(policy: string): void {

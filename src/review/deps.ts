@@ -14,6 +14,8 @@ export interface ReviewMetrics {
   reviewed(labels: { endpoint: Endpoint; kind: string; operation: string; allowed: boolean; dryRun: boolean }, seconds: number): void;
   finding(policy: string, mode: string): void;
   policyError(policy: string): void;
+  /** A policy abandoned because the review's deadline passed (it followed its onError). */
+  policyAbandoned?(policy: string): void;
   /** A finding of a policy the object is exempted from (reported as `skip`). */
   skipped?(policy: string): void;
   observed(policy: string, event: string, reason: string): void;
@@ -33,6 +35,17 @@ export interface ReviewDeps {
   events?: EventSink;
   /** A review that looked objects up in a world last synced longer ago than this warns so (default 300). */
   staleAfterSeconds?: number;
+  /**
+   * The review's time budget in ms (default 2000): a policy still to run when it has passed, or one that finished past
+   * it, is abandoned under its onError. Measured with `clock` (ms, default performance.now), which tests replace.
+   */
+  deadlineMs?: number;
+  clock?: () => number;
 }
 
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** Default review budget (ReviewDeps.deadlineMs; config server.reviewDeadlineMs): well below the webhook's 5 s timeout. */
+export const DEFAULT_REVIEW_DEADLINE_MS = 2000;
+/** Work a served review does before giving the event loop back. */
+export const DEFAULT_SLICE_MS = 20;

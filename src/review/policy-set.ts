@@ -6,6 +6,8 @@ export interface ActivePolicy {
   policy: AnyPolicy;
   mode: Mode;
   params: unknown;
+  /** The policy's `prepare(params)`, built at load. */
+  prepared?: unknown;
 }
 
 export interface PolicySettings {
@@ -35,11 +37,8 @@ export class PolicySet {
     for (const policy of all) {
       const s = settings[policy.id] ?? {};
       if (!(s.enabled ?? policy.defaultEnabled ?? true)) continue;
-      const entry: ActivePolicy = {
-        policy,
-        mode: s.mode ?? policy.defaultMode,
-        params: Object.freeze({ ...(policy.defaultParams as object), ...(s.params ?? {}) }),
-      };
+      const params = Object.freeze({ ...(policy.defaultParams as object), ...(s.params ?? {}) });
+      const entry: ActivePolicy = { policy, mode: s.mode ?? policy.defaultMode, params, prepared: policy.prepare?.(params) };
       active.push(entry);
       for (const k of policy.match.kinds) {
         const key = indexKey(policy.endpoint, k.group, k.kind);

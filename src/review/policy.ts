@@ -31,6 +31,8 @@ export interface PolicyContext<P> {
    * gets its result, so a model several policies derive from the same object is built once. Absent outside review().
    */
   memo?: <T>(scope: string, key: object, compute: () => T) => T;
+  /** What `prepare` built from the params when the config was loaded; absent when the policy is called on its own. */
+  prepared?: unknown;
 }
 
 export interface PolicyResult {
@@ -56,8 +58,48 @@ export interface Policy<P = Record<string, never>> {
   /** JSON Schema (ajv) of `params` in the config; compiled once at load. */
   paramsSchema: Record<string, unknown>;
   defaultParams: P;
+  /**
+   * Built once per config load from the params and kept while that config is in force (compiled programs, caches), so
+   * nothing that could be done once is done per review.
+   */
+  prepare?(params: P): unknown;
   evaluate(ctx: PolicyContext<P>): PolicyResult;
+  /**
+   * Whether the check has an exact CEL form the API server can run as a ValidatingAdmissionPolicy (`aigw-admission vap`,
+   * deploy/overlays/vap), and if not, why. Every policy declares it; a test proves each form equivalent to `evaluate`.
+   */
+  vap?: VapDeclaration;
 }
+
+/** Why a policy has no ValidatingAdmissionPolicy form (`vap --explain-missing` prints these). */
+export type VapMissingReason =
+  /** Needs other objects (the cluster cache): a VAP sees only the object under review (and its params). */
+  | 'cross-object'
+  /** Judges a fall-over plan: cross-object and beyond what CEL can state exactly. */
+  | 'fall-over'
+  /** Writes a patch: a ValidatingAdmissionPolicy cannot mutate. */
+  | 'mutation'
+  /** Would need a loop or a parser CEL cannot afford within the API server's per-expression cost limit. */
+  | 'cel-cost'
+  /** The check itself is not expressible exactly in Kubernetes CEL (e.g. it compiles CEL, parses names). */
+  | 'not-expressible';
+
+export interface VapValidation {
+  /** CEL over `object` (and `variables`), true when the object passes. */
+  expression: string;
+  /** Static message, which the API server shows when `messageExpression` fails. */
+  message: string;
+  /** CEL string naming the rule and the values, as close to the webhook's words as CEL allows. */
+  messageExpression: string;
+}
+
+export interface VapForm {
+  /** `spec.variables`, evaluated lazily by the API server, in order (later ones may use earlier ones). */
+  variables?: { name: string; expression: string }[];
+  validations: VapValidation[];
+}
+
+export type VapDeclaration = { form: VapForm } | { missing: VapMissingReason; why: string };
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyPolicy = Policy<any>;

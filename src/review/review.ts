@@ -1,8 +1,12 @@
 import { performance } from 'node:perf_hooks';
 import { PatchBuilder } from './patch.js';
+import { boundedDenial, boundedWarnings } from './bounded-answer.js';
+import type { AnyPolicy } from './policy.js';
+import { DEFAULT_REVIEW_DEADLINE_MS, DEFAULT_SLICE_MS } from './deps.js';
 import type { ReviewDeps } from './deps.js';
 import type { World } from '../world/world.js';
 import { cacheNotice } from '../world/staleness.js';
+import { overSchemaLimits } from '../model/schema-limits.js';
 import { annotationProblems, EXEMPTION_POLICY } from './exemptions.js';
 import type {
   AdmissionRequest,
@@ -60,14 +64,76 @@ export function resourceOf(request: AdmissionRequest): ResourceRef {
 
 /** Runs the policies that match the request; pure apart from the logger and metrics in `deps`. */
 export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: ReviewDeps, resource: ResourceRef = resourceOf(request)): Verdict {
+  const steps = evaluateSteps(request, endpoint, deps, resource);
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+  }
+}
+
+/**
+ * `evaluate`, giving the event loop back between policies once `sliceMs` of work has run, so no review holds it for
+ * longer than a slice plus one policy (the server's path; the CLI runs `evaluate`).
+ */
+export async function evaluateSliced(
+  request: AdmissionRequest,
+  endpoint: Endpoint,
+  deps: ReviewDeps,
+  resource: ResourceRef = resourceOf(request),
+  sliceMs = DEFAULT_SLICE_MS,
+): Promise<Verdict> {
+  const clock = deps.clock ?? performance.now.bind(performance);
+  const steps = evaluateSteps(request, endpoint, deps, resource);
+  let sliceStarted = clock();
+  for (;;) {
+    const step = steps.next();
+    if (step.done) return step.value;
+    if (clock() - sliceStarted >= sliceMs) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStarted = clock();
+    }
+  }
+}
+
+/** The policies of one review as steps: one policy per step, the verdict at the end. */
+export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, deps: ReviewDeps, resource: ResourceRef = resourceOf(request)): Generator<void, Verdict> {
   const { group, kind } = request.kind;
   const matching = deps.policies.matching(endpoint, group, kind, request.operation);
   const verdict: Verdict = { allowed: true, findings: [], patch: [], events: [], fired: [], notices: [], observations: [] };
   if (matching.length === 0) return verdict;
   // An object being deleted only gets finalizers removed: judging it could leave the deletion hanging forever.
   if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp) return verdict;
+  // Mutating webhooks run before schema validation: an object the CRD refuses gets no patch (it would only cost memory).
+  const over = endpoint === 'mutate' ? overSchemaLimits(group, kind, request.object) : undefined;
+  if (over) {
+    verdict.notices.push(`not mutated: ${over}, so the API server refuses this object whatever the webhook writes`);
+    return verdict;
+  }
 
   const now = deps.now();
+  const clock = deps.clock ?? performance.now.bind(performance);
+  const deadlineMs = deps.deadlineMs ?? DEFAULT_REVIEW_DEADLINE_MS;
+  const started = clock();
+  const abandon = (policy: AnyPolicy, mode: Mode, overran: boolean): void => {
+    deps.metrics?.policyAbandoned?.(policy.id);
+    const elapsed = Math.round(clock() - started);
+    deps.logger.warn({ event: 'policy_abandoned', uid: request.uid, policy: policy.id, deadlineMs, elapsedMs: elapsed, overran }, 'policy abandoned at the review deadline');
+    if (mode === 'audit') return;
+    const failClosed = policy.onError === 'deny';
+    const what = overran ? `did not finish within the review's deadline of ${deadlineMs}ms` : `was not run: the review's deadline of ${deadlineMs}ms had passed`;
+    verdict.fired.push(policy.id);
+    verdict.findings.push({
+      policy: policy.id,
+      mode: failClosed ? 'deny' : 'warn',
+      result: 'error',
+      resource,
+      path: '',
+      message: failClosed
+        ? `${what}; the request is refused because this policy fails closed (onError: deny). Retry, or raise server.reviewDeadlineMs; the log has uid ${request.uid}`
+        : `${what}; the object was not checked by it (onError: allow-with-warning). The log has uid ${request.uid}`,
+    });
+    if (failClosed) verdict.allowed = false;
+  };
   const created = new Set<string>();
   const seen = countingWorld(deps.world);
   const memos = new Map<string, WeakMap<object, unknown>>();
@@ -80,9 +146,13 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
     return value;
   };
   const subject = request.object ?? request.oldObject;
-  for (const { policy, mode, params } of matching) {
+  for (const { policy, mode, params, prepared } of matching) {
     // An exempted policy still runs, so what it would have said is reported (as `skip`), but it never denies or patches.
     const exemption = deps.policies.exemption(policy.id, subject, resource.namespace);
+    if (clock() - started >= deadlineMs) {
+      if (!exemption) abandon(policy, mode, false);
+      continue;
+    }
     const patch = new PatchBuilder(request.object, created);
     let result;
     try {
@@ -98,6 +168,7 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
         dryRun: request.dryRun === true,
         patch,
         memo,
+        prepared,
       });
     } catch (err) {
       deps.metrics?.policyError(policy.id);
@@ -128,6 +199,11 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
       }
       continue;
     }
+    // A policy that finished past the deadline is abandoned: its answer came too late to be trusted on time.
+    if (clock() - started > deadlineMs) {
+      abandon(policy, mode, true);
+      continue;
+    }
     if (result.observations) {
       for (const o of result.observations) {
         deps.metrics?.observed(policy.id, o.event, o.reason);
@@ -142,7 +218,7 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
       // A mutating policy's findings describe what it wrote: never a denial.
       const capped = policy.endpoint === 'mutate' && mode === 'deny' ? 'warn' : mode;
       const effective = f.atMost && MODE_SEVERITY[f.atMost] < MODE_SEVERITY[capped] ? f.atMost : capped;
-      verdict.findings.push({ policy: policy.id, mode: effective, resource, path: f.path, message: f.message });
+      verdict.findings.push({ policy: policy.id, mode: effective, resource, path: f.path, message: f.message, ...(f.note ? { note: f.note } : {}) });
       deps.metrics?.finding(policy.id, effective);
       if (effective === 'deny') verdict.allowed = false;
     }
@@ -151,6 +227,7 @@ export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: Re
       for (const op of patch.ops) verdict.patch.push(op);
     }
     if (applies && result.events) for (const e of result.events) verdict.events.push(e);
+    yield;
   }
   // Core kinds (pods) only reach /mutate; every other kind reports an unknown id once, on /validate.
   const problems = annotationProblems(subject, matching.map((m) => m.policy.id), endpoint === 'validate' || group === '' ? deps.policies.ids : undefined);
@@ -168,14 +245,19 @@ export function formatFinding(f: Pick<Finding, 'policy' | 'path' | 'message'>): 
   return f.path ? `[${f.policy}] ${f.path}: ${f.message}` : `[${f.policy}] ${f.message}`;
 }
 
-export function buildResponse(uid: string, verdict: Verdict, endpoint: Endpoint): AdmissionReviewResponse {
+/**
+ * The answer the API server gets: denials in `status.message` and warnings within their bounds (bounded-answer.ts);
+ * the verdict keeps every finding in full for the log, `check` and Events.
+ */
+export function buildResponse(uid: string, verdict: Verdict, endpoint: Endpoint, resource?: ResourceRef): AdmissionReviewResponse {
   const response: AdmissionReviewResponse['response'] = { uid, allowed: verdict.allowed };
+  const about = resource ?? verdict.findings[0]?.resource ?? { apiVersion: '', kind: '', namespace: '', name: '' };
   // Skipped findings never deny or warn: they are logged, counted and reported by check and audit.
   const applied = verdict.findings.filter((f) => f.result !== 'skip');
-  const denials = applied.filter((f) => f.mode === 'deny');
-  const warnings = [...applied.filter((f) => f.mode === 'warn').map(formatFinding), ...verdict.notices];
+  const warnings = boundedWarnings(applied, verdict.notices, endpoint, about);
   if (!verdict.allowed) {
-    response.status = { code: 403, reason: 'Forbidden', message: denials.map(formatFinding).join('\n') };
+    const denials = applied.filter((f) => f.mode === 'deny');
+    response.status = { code: 403, reason: 'Forbidden', message: boundedDenial(denials, about) };
   }
   if (warnings.length > 0) response.warnings = warnings;
   if (endpoint === 'mutate' && verdict.allowed && verdict.patch.length > 0) {
@@ -195,10 +277,31 @@ export function review(
   deps: ReviewDeps,
 ): { review: AdmissionReviewResponse; verdict: Verdict } {
   const started = performance.now();
-  const request = input.request;
-  const resource = resourceOf(request);
-  const verdict = evaluate(request, endpoint, deps, resource);
-  const out = buildResponse(request.uid, verdict, endpoint);
+  const resource = resourceOf(input.request);
+  return finish(input.request, endpoint, deps, resource, evaluate(input.request, endpoint, deps, resource), started);
+}
+
+/** `review` for the server: the policies run in slices (evaluateSliced), so other requests and probes are served meanwhile. */
+export async function reviewSliced(
+  input: AdmissionReviewRequest,
+  endpoint: Endpoint,
+  deps: ReviewDeps,
+  sliceMs = DEFAULT_SLICE_MS,
+): Promise<{ review: AdmissionReviewResponse; verdict: Verdict }> {
+  const started = performance.now();
+  const resource = resourceOf(input.request);
+  return finish(input.request, endpoint, deps, resource, await evaluateSliced(input.request, endpoint, deps, resource, sliceMs), started);
+}
+
+function finish(
+  request: AdmissionRequest,
+  endpoint: Endpoint,
+  deps: ReviewDeps,
+  resource: ResourceRef,
+  verdict: Verdict,
+  started: number,
+): { review: AdmissionReviewResponse; verdict: Verdict } {
+  const out = buildResponse(request.uid, verdict, endpoint, resource);
   const dryRun = request.dryRun === true;
   if (!dryRun && deps.events && verdict.events.length > 0) {
     for (const e of verdict.events) deps.events.emit(e.regarding ?? resource, e);

@@ -1,6 +1,6 @@
 import { AdmissionError, asAdmissionError } from '../review/errors.js';
 import { parseAdmissionReview } from '../review/parse.js';
-import { review } from '../review/review.js';
+import { review, reviewSliced } from '../review/review.js';
 import type { ReviewDeps } from '../review/deps.js';
 import type { Endpoint } from '../kube/types.js';
 
@@ -28,6 +28,17 @@ export function answerReview(body: Buffer | string, endpoint: Endpoint, deps: Re
   try {
     const input = parseAdmissionReview(body);
     return { status: 200, body: JSON.stringify(review(input, endpoint, deps).review) };
+  } catch (err) {
+    const error = asAdmissionError(err);
+    return { status: error.status, body: statusBody(error), error };
+  }
+}
+
+/** `answerReview` for the server: the review runs in slices, giving the event loop back between policies. */
+export async function answerReviewSliced(body: Buffer | string, endpoint: Endpoint, deps: ReviewDeps): Promise<Answer> {
+  try {
+    const input = parseAdmissionReview(body);
+    return { status: 200, body: JSON.stringify((await reviewSliced(input, endpoint, deps)).review) };
   } catch (err) {
     const error = asAdmissionError(err);
     return { status: error.status, body: statusBody(error), error };

@@ -110,7 +110,16 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
   const deps = (): ReviewDeps => {
     if (currentDeps === undefined || depsFor !== config.config) {
       depsFor = config.config;
-      currentDeps = { policies: config.policies, world, now, logger, metrics, events, staleAfterSeconds: depsFor.cache.staleAfterSeconds };
+      currentDeps = {
+        policies: config.policies,
+        world,
+        now,
+        logger,
+        metrics,
+        events,
+        staleAfterSeconds: depsFor.cache.staleAfterSeconds,
+        deadlineMs: depsFor.server.reviewDeadlineMs,
+      };
     }
     return currentDeps;
   };
@@ -127,6 +136,8 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
     tls,
     deps,
     maxBodyBytes: () => config.config.server.maxBodyBytes,
+    largeBodyBytes: () => config.config.server.largeBodyBytes,
+    maxLargeReviews: () => config.config.server.maxLargeReviews,
     clientCa: opts.clientCa,
     shutdownDelayMs: opts.shutdownDelayMs ?? (opts.standalone ? 0 : 5000),
     metrics,
@@ -155,7 +166,7 @@ export async function startServer(opts: ServeOptions): Promise<RunningServer> {
           policies: () => config.policies,
           intervalSeconds: () => config.config.audit.intervalSeconds,
           kubernetesMinor: () => config.config.kubernetesMinor,
-          reports: opts.audit?.reports ?? (await import('../audit/policy-report.js')).kubeReportClient(cluster),
+          reports: opts.audit?.reports ?? (await import('../audit/policy-report.js')).kubeReportClient(cluster, config.config.audit.reports, logger),
           metrics,
           logger,
           now,

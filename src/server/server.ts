@@ -3,7 +3,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import express from 'express';
 import { AdmissionError, asAdmissionError } from '../review/errors.js';
-import { answerReview, statusBody } from './answer.js';
+import { answerReviewSliced, statusBody } from './answer.js';
+import { LargeReviewGate } from './large-reviews.js';
+import { DEFAULT_LARGE_BODY_BYTES, DEFAULT_MAX_LARGE_REVIEWS } from '../config/config.js';
 import type { Logger, ReviewDeps } from '../review/deps.js';
 import type { Endpoint } from '../kube/types.js';
 import type { Metrics } from '../observe/metrics.js';
@@ -25,6 +27,9 @@ export interface WebhookServerOptions {
   /** Current dependencies; called once per review so a config reload takes effect on the next request. */
   deps(): ReviewDeps;
   maxBodyBytes(): number;
+  /** Bodies of at least this many bytes count as large; at most `maxLargeReviews()` of them are reviewed at once. */
+  largeBodyBytes?(): number;
+  maxLargeReviews?(): number;
   metrics: Metrics;
   logger: Logger;
   /** Extra readiness conditions (policies, certs, cluster cache). */
@@ -71,6 +76,8 @@ function isJsonContentType(value: string | undefined): boolean {
 export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
   let draining = false;
   let inFlight = 0;
+  const largeBodyBytes = () => opts.largeBodyBytes?.() ?? DEFAULT_LARGE_BODY_BYTES;
+  const largeReviews = new LargeReviewGate(() => opts.maxLargeReviews?.() ?? DEFAULT_MAX_LARGE_REVIEWS);
 
   const app = express();
   app.disable('x-powered-by');
@@ -122,42 +129,59 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
     const chunks: Buffer[] = [];
     let size = 0;
     let done = false;
+    let release: (() => void) | undefined;
     const finish = () => {
       if (!done) {
         done = true;
         inFlight--;
       }
+      release?.();
     };
     res.once('close', finish);
-    req.on('data', (chunk: Buffer) => {
-      if (done) return;
-      size += chunk.length;
-      if (size > limit) {
+    const read = () => {
+      req.on('data', (chunk: Buffer) => {
+        if (done) return;
+        size += chunk.length;
+        if (size > limit) {
+          finish();
+          req.removeAllListeners('data');
+          req.pause();
+          fail(endpoint, res, tooLarge(`more than ${limit}`), true);
+          return;
+        }
+        chunks.push(chunk);
+      });
+      req.on('end', async () => {
+        if (done) return;
+        // A large body sent without Content-Length takes its turn now that its size is known.
+        if (!release && size >= largeBodyBytes()) release = await largeReviews.acquire();
+        if (done) return release?.();
+        let answer;
+        try {
+          answer = await answerReviewSliced(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), endpoint, opts.deps());
+        } catch (err) {
+          answer = { status: 500, body: '', error: asAdmissionError(err) };
+        }
+        chunks.length = 0;
+        if (done) return release?.();
+        if (answer.error) fail(endpoint, res, answer.error);
+        else {
+          const headers: Record<string, string | number> = { ...JSON_HEADERS, 'content-length': Buffer.byteLength(answer.body) };
+          if (draining) headers.connection = 'close';
+          res.writeHead(200, headers).end(answer.body);
+        }
         finish();
-        req.removeAllListeners('data');
-        req.pause();
-        fail(endpoint, res, tooLarge(`more than ${limit}`), true);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => {
-      if (done) return;
-      let answer;
-      try {
-        answer = answerReview(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), endpoint, opts.deps());
-      } catch (err) {
-        answer = { status: 500, body: '', error: asAdmissionError(err) };
-      }
-      if (answer.error) fail(endpoint, res, answer.error);
-      else {
-        const headers: Record<string, string | number> = { ...JSON_HEADERS, 'content-length': Buffer.byteLength(answer.body) };
-        if (draining) headers.connection = 'close';
-        res.writeHead(200, headers).end(answer.body);
-      }
-      finish();
-    });
-    req.on('error', finish);
+      });
+      req.on('error', finish);
+    };
+    // A large body waits for its turn before it is read, so waiting bodies do not pile up in memory.
+    if (Number.isFinite(declared) && declared >= largeBodyBytes()) {
+      largeReviews.acquire().then((r) => {
+        release = r;
+        if (done) return r();
+        read();
+      });
+    } else read();
   };
 
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {

@@ -6,6 +6,9 @@ import type { EventDraft, ResourceRef } from '../kube/types.js';
 export const REPORTING_CONTROLLER = 'aigw-admission';
 /** events.k8s.io/v1 limits (kube-apiserver validation). */
 const NOTE_LIMIT_BYTES = 1024;
+const FIELD_LIMIT = 128;
+/** metadata.name is a DNS-1123 subdomain: at most 253 characters. */
+const NAME_LIMIT = 253;
 
 export interface EventWriteMetrics {
   eventWrite(result: 'created' | 'deduplicated' | 'failed' | 'dropped'): void;
@@ -34,15 +37,29 @@ function truncateUtf8(text: string, maxBytes: number): string {
   return `${out}...`;
 }
 
-/** The events.k8s.io/v1 Event body for one draft. */
-export function eventBody(regarding: ResourceRef, draft: EventDraft, at: Date, reportingInstance: string): EventsV1Event {
+/**
+ * `<object>.<hex>` as client-go's recorders name Events (the hex there is the time in nanoseconds): a full name, since
+ * a `generateName` ending in `.` is refused (a name must end with an alphanumeric character). `unique` tells apart
+ * Events made within the same millisecond. The object part is cut so the name stays within 253 characters.
+ */
+export function eventName(objectName: string, at: Date, unique: number): string {
+  const hex = (BigInt(at.getTime()) * 1_000_000n + BigInt(unique % 1_000_000)).toString(16);
+  const base = (objectName || 'object').slice(0, NAME_LIMIT - hex.length - 1).replace(/[-.]+$/, '');
+  return `${base || 'object'}.${hex}`;
+}
+
+/**
+ * The events.k8s.io/v1 Event body for one draft. `unique` goes into the name (see eventName). A cluster-scoped object's
+ * Event goes to `default`, the one namespace besides kube-system the API server accepts for it.
+ */
+export function eventBody(regarding: ResourceRef, draft: EventDraft, at: Date, reportingInstance: string, unique = 0): EventsV1Event {
   return {
     apiVersion: 'events.k8s.io/v1',
     kind: 'Event',
-    metadata: { generateName: `${regarding.name || 'object'}.`, namespace: regarding.namespace || 'default' },
+    metadata: { name: eventName(regarding.name, at, unique), namespace: regarding.namespace || 'default' },
     eventTime: new V1MicroTime(at.getTime()),
     type: draft.type,
-    reason: draft.reason,
+    reason: truncateUtf8(draft.reason, FIELD_LIMIT),
     action: 'Admission',
     note: truncateUtf8(draft.message, NOTE_LIMIT_BYTES),
     regarding: {
@@ -52,7 +69,7 @@ export function eventBody(regarding: ResourceRef, draft: EventDraft, at: Date, r
       ...(regarding.namespace ? { namespace: regarding.namespace } : {}),
     },
     reportingController: REPORTING_CONTROLLER,
-    reportingInstance,
+    reportingInstance: truncateUtf8(reportingInstance, FIELD_LIMIT),
   };
 }
 
@@ -66,6 +83,8 @@ export class KubeEventSink implements EventSink {
   private readonly recent = new Map<string, number>();
   private readonly queue: Array<{ body: EventsV1Event; key: string }> = [];
   private inFlight = 0;
+  /** Counts Events made, so two in the same millisecond get different names. */
+  private made = 0;
   private readonly idleWaiters: Array<() => void> = [];
   private readonly dedupWindowMs: number;
   private readonly maxInFlight: number;
@@ -97,7 +116,7 @@ export class KubeEventSink implements EventSink {
       return;
     }
     this.recent.set(key, at.getTime());
-    this.queue.push({ body: eventBody(regarding, draft, at, this.options.reportingInstance), key });
+    this.queue.push({ body: eventBody(regarding, draft, at, this.options.reportingInstance, this.made++), key });
     this.pump();
   }
 

@@ -55,7 +55,7 @@ describe('aigw-admission audit (a process against a fake API server)', () => {
       [
         'note: gateway.envoyproxy.io/Backend is not installed in the cluster (its CRD is missing): nothing of it was checked',
         'note: gateway.networking.k8s.io/HTTPRoute is not installed in the cluster (its CRD is missing): nothing of it was checked',
-        'PolicyReports created in envoy-gateway-system, team-a',
+        'wgpolicyk8s.io/v1alpha2 PolicyReports created in envoy-gateway-system, team-a',
         '',
       ].join('\n'),
     );
@@ -73,7 +73,7 @@ describe('aigw-admission audit (a process against a fake API server)', () => {
       ['warn', 'Pod', 'envoy-gateway-system/envoy-team-a-ai-gateway-1a2b3c4d-5d8f9c7b6-x2k4q', 'sidecar-drift', 'spec.initContainers'],
       [''],
     ]);
-    expect(table.stderr.split('\n').slice(2)).toEqual(['2 findings (1 deny, 1 warn) in 2 objects', 'PolicyReports updated in envoy-gateway-system, team-a', '']);
+    expect(table.stderr.split('\n').slice(2)).toEqual(['2 findings (1 deny, 1 warn) in 2 objects', 'wgpolicyk8s.io/v1alpha2 PolicyReports updated in envoy-gateway-system, team-a', '']);
     expect(fake.count('create')).toBe(2);
     expect(fake.count('update')).toBe(2);
     expect(fake.stored(REPORTS, 'policyreports')).toHaveLength(2);

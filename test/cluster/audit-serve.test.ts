@@ -68,7 +68,12 @@ describe('background audit in serve (cluster mode)', () => {
     await server.audit!.runOnce();
     await fake.until(() => timer.pending.length === 2);
     // Read from the cache: the run lists nothing but its own reports.
-    expect(fake.calls.filter((c) => c.kind === 'list').slice(listsBefore).map((c) => c.path)).toEqual(['/apis/wgpolicyk8s.io/v1alpha2/policyreports']);
+    // The first run finds the report API the cluster serves (openreports.io is not installed here), then lists its own reports.
+    expect(fake.calls.filter((c) => c.kind === 'list').slice(listsBefore).map((c) => c.path)).toEqual([
+      '/apis/openreports.io/v1alpha1/reports',
+      '/apis/wgpolicyk8s.io/v1alpha2/policyreports',
+      '/apis/wgpolicyk8s.io/v1alpha2/policyreports',
+    ]);
     expect(fake.stored(REPORTS, 'policyreports').map((r) => [r.metadata!.namespace, r.summary])).toEqual([
       ['envoy-gateway-system', { pass: 0, fail: 0, warn: 1, error: 0, skip: 0 }],
       ['team-a', { pass: 1, fail: 0, warn: 1, error: 0, skip: 0 }],

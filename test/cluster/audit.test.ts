@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { auditObjects, listCluster } from '../../src/audit/audit.js';
 import { auditSidecars } from '../../src/audit/sidecar-audit.js';
-import { buildReports, kubeReportClient, writeReports, type ReportClient } from '../../src/audit/policy-report.js';
+import { OPENREPORTS, WGPOLICY, buildReports, kubeReportClient, writeReports, type ReportClient } from '../../src/audit/policy-report.js';
 import { makePageLister } from '../../src/world/list-page.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { PolicySet } from '../../src/review/policy-set.js';
@@ -9,7 +9,7 @@ import { templateDigest } from '../../src/model/sidecar.js';
 import injectPolicy from '../../policies/inject-extproc-sidecar.js';
 import { route } from '../helpers.js';
 import { FakeApiServer } from './fake-apiserver.js';
-import { T0, patchPolicy, routeLookup } from './support.js';
+import { T0, fakeCluster, patchPolicy, recordingLogger, routeLookup } from './support.js';
 import { REPORTS, TEMPLATE, auditCluster, proxyPod } from './audit-support.js';
 
 let fake: FakeApiServer | undefined;
@@ -142,7 +142,7 @@ describe('PolicyReports', () => {
     const client = kubeReportClient(fake.kubeConfig());
 
     const first = await writeReports(client, buildReports(result.findings, result.checked, T0));
-    expect(first).toEqual({ created: ['envoy-gateway-system', 'team-a', 'team-b'], updated: [], emptied: [] });
+    expect(first).toEqual({ api: WGPOLICY, created: ['envoy-gateway-system', 'team-a', 'team-b'], updated: [], emptied: [] });
     const stored = fake.stored(REPORTS, 'policyreports');
     expect(stored.map((r) => `${r.metadata!.namespace}/${r.metadata!.name}`)).toEqual([
       'envoy-gateway-system/aigw-admission',
@@ -150,8 +150,11 @@ describe('PolicyReports', () => {
       'team-b/aigw-admission',
     ]);
     const teamB = stored[2]!;
-    expect({ labels: teamB.metadata!.labels, summary: teamB.summary, results: teamB.results }).toEqual({
+    expect({ apiVersion: teamB.apiVersion, kind: teamB.kind, labels: teamB.metadata!.labels, annotations: teamB.metadata!.annotations, summary: teamB.summary, results: teamB.results }).toEqual({
+      apiVersion: 'wgpolicyk8s.io/v1alpha2',
+      kind: 'PolicyReport',
       labels: { 'app.kubernetes.io/managed-by': 'aigw-admission' },
+      annotations: { 'aigw-admission.io/audited-at': '2026-11-23T12:00:00.000Z' },
       summary: { pass: 0, fail: 1, warn: 0, error: 0, skip: 0 },
       results: [
         {
@@ -175,7 +178,7 @@ describe('PolicyReports', () => {
 
     // Second run: the same reports are read and replaced, never created again.
     const second = await writeReports(client, buildReports(result.findings, result.checked, T0));
-    expect(second).toEqual({ created: [], updated: ['envoy-gateway-system', 'team-a', 'team-b'], emptied: [] });
+    expect(second).toEqual({ api: WGPOLICY, created: [], updated: ['envoy-gateway-system', 'team-a', 'team-b'], emptied: [] });
     expect(fake.count('create')).toBe(3);
     const puts = fake.calls.filter((c) => c.kind === 'update');
     expect(puts.map((c) => [c.method, c.path, c.status])).toEqual([
@@ -187,8 +190,8 @@ describe('PolicyReports', () => {
 
     // team-b's object is gone: its report is emptied, not left stale and not deleted.
     const later = auditObjects(objects.slice(0, 2), pods, { policies, world, kubernetesMinor: 33, now: () => T0 });
-    const third = await writeReports(client, buildReports(later.findings, later.checked, T0));
-    expect(third).toEqual({ created: [], updated: ['envoy-gateway-system', 'team-a'], emptied: ['team-b'] });
+    const third = await writeReports(client, buildReports(later.findings, later.checked, T0), { at: T0 });
+    expect(third).toEqual({ api: WGPOLICY, created: [], updated: ['envoy-gateway-system', 'team-a'], emptied: ['team-b'] });
     const emptied = fake.stored(REPORTS, 'policyreports')[2]!;
     expect([emptied.summary, emptied.results]).toEqual([{ pass: 0, fail: 0, warn: 0, error: 0, skip: 0 }, []]);
     expect(fake.stored(REPORTS, 'policyreports')).toHaveLength(3);
@@ -201,11 +204,14 @@ describe('PolicyReports', () => {
     await writeReports(client, buildReports([], [objects[0]!, objects[2]!], T0));
     const before = fake.stored(REPORTS, 'policyreports').map((r) => r.metadata!.resourceVersion);
     const summary = await writeReports(client, buildReports([], [objects[0]!, proxyPod('envoy-1')], T0), { namespace: 'team-a' });
-    expect(summary).toEqual({ created: [], updated: ['team-a'], emptied: [] });
+    expect(summary).toEqual({ api: WGPOLICY, created: [], updated: ['team-a'], emptied: [] });
     const after = fake.stored(REPORTS, 'policyreports');
     expect(after.map((r) => r.metadata!.namespace)).toEqual(['team-a', 'team-b']);
     expect(after[1]!.metadata!.resourceVersion).toBe(before[1]);
-    expect(fake.calls.filter((c) => c.kind === 'list' && c.path.includes('policyreports')).map((c) => c.path)).toEqual([
+    // The first call looks for openreports.io (not served here), then wgpolicyk8s.io; the client remembers the answer.
+    expect(fake.calls.filter((c) => c.kind === 'list' && c.path.includes('reports')).map((c) => c.path)).toEqual([
+      '/apis/openreports.io/v1alpha1/reports',
+      '/apis/wgpolicyk8s.io/v1alpha2/policyreports',
       '/apis/wgpolicyk8s.io/v1alpha2/policyreports',
       '/apis/wgpolicyk8s.io/v1alpha2/namespaces/team-a/policyreports',
     ]);
@@ -232,5 +238,25 @@ describe('PolicyReports', () => {
     expect(summary.updated).toEqual(['team-a']);
     expect(fake.calls.filter((c) => c.kind === 'update').map((c) => c.status)).toEqual([409, 200]);
     expect(fake.stored(REPORTS, 'policyreports')).toHaveLength(1);
+  });
+
+  it('writes the report API the cluster serves: openreports.io first, wgpolicyk8s.io when chosen, and names the overlay when none is', async () => {
+    fake = auditCluster();
+    fake.install('openreports.io/v1alpha1', 'reports', 'Report');
+    await fake.start();
+    const logger = recordingLogger();
+    expect(await kubeReportClient(fake.kubeConfig(), 'auto', logger).api()).toEqual(OPENREPORTS);
+    expect(logger.events('report_api').map((l) => [l.obj, l.msg])).toEqual([
+      [{ event: 'report_api', apiVersion: 'openreports.io/v1alpha1', kind: 'Report', choice: 'auto' }, 'writing openreports.io/v1alpha1 Reports (audit.reports: auto)'],
+    ]);
+    expect(await kubeReportClient(fake.kubeConfig(), 'wgpolicyk8s.io').api()).toEqual(WGPOLICY);
+    await fake.cut();
+
+    fake = fakeCluster();
+    await fake.start();
+    await expect(kubeReportClient(fake.kubeConfig()).api()).rejects.toThrow(
+      'cluster request failed: the cluster serves neither openreports.io/v1alpha1 reports nor wgpolicyk8s.io/v1alpha2 policyreports: install the report CRDs with kubectl apply -k deploy/overlays/report-crds (or set audit.reports in the config to an API the cluster serves)',
+    );
+    await expect(kubeReportClient(fake.kubeConfig(), 'openreports.io').api()).rejects.toThrow('the cluster serves no openreports.io/v1alpha1 reports: install');
   });
 });

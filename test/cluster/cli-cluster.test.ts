@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeApiServer } from './fake-apiserver.js';
-import { fakeCluster, fakeKubeconfig } from './support.js';
+import { fakeCluster, fakeKubeconfig, runCli } from './support.js';
 import { ApiServerClient } from '../server/apiserver-client.js';
 import { ROOT } from '../helpers.js';
 
@@ -65,5 +65,18 @@ describe('aigw-admission serve --kubeconfig (cluster mode)', () => {
       kubernetesMinor: 33,
       msg: 'cluster cache synced; ready',
     });
+  });
+
+  it('names the missing namespace of the certificate Secret and the two fixes, and exits 2', async () => {
+    fake = fakeCluster();
+    fake.install('v1', 'secrets', 'Secret');
+    await fake.start();
+    const dir = mkdtempSync(join(tmpdir(), 'aigw-cli-cluster-'));
+    const out = await runCli(['serve', '--kubeconfig', fakeKubeconfig(dir, fake.port), '--listen', '127.0.0.1:0', '--tls-dir', join(dir, 'certs')]);
+    expect([out.code, out.stderr]).toEqual([
+      2,
+      'aigw-admission: no cluster: cannot keep the webhook certificate in Secret aigw-admission/aigw-admission-tls: namespace "aigw-admission" does not exist. ' +
+        'Create it (kubectl create namespace aigw-admission), or pass --namespace with one that exists, or serve a certificate of your own: --no-manage-certs --tls-dir DIR (made when absent)\n',
+    ]);
   });
 });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FakeApiServer } from './fake-apiserver.js';
 import { EG, FAST_RETRY, T0, fakeCluster, patchPolicy, recordingLogger, routeLookup } from './support.js';
-import { KubeEventSink, type EventWriteMetrics } from '../../src/world/kube-events.js';
+import { KubeEventSink, eventName, type EventWriteMetrics } from '../../src/world/kube-events.js';
+import { subdomainProblems } from './fake-apiserver.js';
 import { ClusterWorld } from '../../src/world/cluster-world.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { PolicySet } from '../../src/review/policy-set.js';
@@ -26,7 +27,7 @@ const miss = { type: 'Warning' as const, reason: 'RouteLookupMiss', message: 'no
 const expectedBody = {
   apiVersion: 'events.k8s.io/v1',
   kind: 'Event',
-  metadata: { generateName: 'p.', namespace: 'team-a' },
+  metadata: { name: 'p.18eaaacd413b8000', namespace: 'team-a' },
   eventTime: '2026-11-23T12:00:00.000000Z',
   type: 'Warning',
   reason: 'RouteLookupMiss',
@@ -125,8 +126,15 @@ describe('KubeEventSink: events.k8s.io/v1 Events', () => {
     fake!.eventStatus = 201;
     sink.emit(regarding, miss);
     await sink.idle();
-    expect(fake!.createdEvents).toEqual([expectedBody]);
+    // The second Event made by this sink: the same millisecond, so the name's last hex digit tells them apart.
+    expect(fake!.createdEvents).toEqual([{ ...expectedBody, metadata: { name: 'p.18eaaacd413b8001', namespace: 'team-a' } }]);
     expect(metrics.results).toEqual(['failed', 'created']);
+  });
+
+  it('names each Event <object>.<hex> as client-go does: unique per Event, a valid name even for the longest object name', () => {
+    expect([eventName('p', T0, 0), eventName('p', T0, 1)]).toEqual(['p.18eaaacd413b8000', 'p.18eaaacd413b8001']);
+    const long = eventName(`${'a'.repeat(236)}-${'b'.repeat(16)}`, T0, 7);
+    expect([long, long.length, subdomainProblems(long)]).toEqual([`${'a'.repeat(236)}.18eaaacd413b8007`, 253, []]);
   });
 
   it('truncates a note over the 1 KiB API limit', async () => {

@@ -14,6 +14,8 @@ export interface FakeCall {
 
 interface Resource {
   apiVersion: string;
+  /** Custom resources refuse an update without metadata.resourceVersion (AllowUnconditionalUpdate is false); core kinds take it. */
+  custom: boolean;
   listKind: string;
   objects: Map<string, KubeObject>;
   /** Every change, for watches that resume from an older resourceVersion. */
@@ -22,7 +24,66 @@ interface Resource {
   watchers: Map<ServerResponse, (o: KubeObject) => boolean>;
 }
 
+/** IsDNS1123Subdomain: at most 253 characters of lowercase alphanumerics, '-' and '.', alphanumeric at both ends. */
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const SUBDOMAIN_MESSAGE =
+  "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')";
+
+/** The reasons kube-apiserver gives for a name that is not a DNS-1123 subdomain (`prefix`: a generateName, whose trailing '-' is allowed). */
+export function subdomainProblems(name: string, prefix = false): string[] {
+  const checked = prefix && name.endsWith('-') ? `${name.slice(0, -1)}a` : name;
+  const problems: string[] = [];
+  if (checked.length > 253) problems.push('must be no more than 253 characters');
+  if (!DNS1123_SUBDOMAIN.test(checked)) problems.push(SUBDOMAIN_MESSAGE);
+  return problems;
+}
+
+/** One field error as kube-apiserver words it (`field.Invalid` / `field.Required`). */
+export interface FieldError {
+  field: string;
+  message: string;
+}
+const invalid = (field: string, value: unknown, detail: string): FieldError => ({ field, message: `${field}: Invalid value: ${JSON.stringify(value)}: ${detail}` });
+const required = (field: string, detail = ''): FieldError => ({ field, message: `${field}: Required value${detail ? `: ${detail}` : ''}` });
+
+/** ValidateObjectMeta on create: name or generateName, both DNS-1123 subdomains. */
+export function objectMetaProblems(meta: { name?: string; generateName?: string } | undefined): FieldError[] {
+  const errors: FieldError[] = [];
+  if (meta?.generateName) for (const p of subdomainProblems(meta.generateName, true)) errors.push(invalid('metadata.generateName', meta.generateName, p));
+  if (!meta?.name) {
+    if (!meta?.generateName) errors.push(required('metadata.name', 'name or generateName is required'));
+  } else for (const p of subdomainProblems(meta.name)) errors.push(invalid('metadata.name', meta.name, p));
+  return errors;
+}
+
+/** events.k8s.io/v1 ValidateEventCreate (pkg/apis/core/validation/events.go), for an Event with eventTime. */
+export function eventProblems(event: Record<string, unknown>, namespace: string): FieldError[] {
+  const errors = objectMetaProblems(event.metadata as { name?: string; generateName?: string });
+  const text = (k: string) => (typeof event[k] === 'string' ? (event[k] as string) : '');
+  const regarding = (event.regarding ?? {}) as { namespace?: string };
+  if (!event.eventTime) errors.push(required('eventTime'));
+  if (event.type !== 'Normal' && event.type !== 'Warning') errors.push(invalid('type', '', `has invalid value: ${String(event.type ?? '')}`));
+  if (!regarding.namespace && namespace !== 'default' && namespace !== 'kube-system') errors.push(invalid('involvedObject.namespace', '', 'does not match event.namespace'));
+  const controller = text('reportingController');
+  if (!controller) errors.push(required('reportingController'));
+  else if (!/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/.test(controller)) {
+    errors.push(invalid('reportingController', controller, 'must be a qualified name'));
+  }
+  for (const [k, limit] of [['reportingInstance', 128], ['action', 128], ['reason', 128]] as const) {
+    if (!text(k)) errors.push(required(k));
+    else if (text(k).length > limit) errors.push(invalid(k, '', `can have at most ${limit} characters`));
+  }
+  if (text('note').length > 1024) errors.push(invalid('message', '', 'can have at most 1024 characters'));
+  return errors;
+}
+
 const keyOf = (o: KubeObject) => `${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+/** The 5 characters the API server appends to a generateName (its alphabet has no vowels and no look-alikes). */
+function generatedSuffix(): string {
+  const alphabet = 'bcdfghjklmnpqrstvwxz2456789';
+  return Array.from({ length: 5 }, () => alphabet[Math.floor(Math.random() * alphabet.length)]).join('');
+}
+
 /** Core kinds live under /api/v1, the others under /apis/<group>/<version>. */
 const prefixOf = (apiVersion: string) => (apiVersion.includes('/') ? `/apis/${apiVersion}` : `/api/${apiVersion}`);
 /** Equality-based label selectors only (`k=v,k2=v2`), what the webhook sends. */
@@ -42,6 +103,14 @@ function selects(selector: string | undefined, o: KubeObject): boolean {
 export class FakeApiServer {
   readonly calls: FakeCall[] = [];
   readonly createdEvents: Array<Record<string, unknown>> = [];
+  /** Writes refused (4xx/5xx from validation), with the Status message, to assert on. */
+  readonly refused: Array<{ path: string; status: number; message: string }> = [];
+  /**
+   * Namespaces that exist: a create in any other answers 404 as the NamespaceLifecycle admission plugin does. Objects
+   * seeded with add() create theirs; `createNamespace` adds more.
+   */
+  readonly namespaces = new Set<string>(['default', 'kube-system']);
+  private eventNames = new Set<string>();
   minor = '33+';
   gitVersion = 'v1.33.4-eks-1';
   /** Status code the Event endpoint answers with (201, or an error to test failures). */
@@ -59,7 +128,11 @@ export class FakeApiServer {
 
   /** Serve a CRD at `/apis/<group>/<version>/<plural>` (anything else answers 404). */
   install(apiVersion: string, plural: string, kind: string): void {
-    this.resources.set(`${prefixOf(apiVersion)}/${plural}`, { apiVersion, listKind: `${kind}List`, objects: new Map(), history: [], watchers: new Map() });
+    this.resources.set(`${prefixOf(apiVersion)}/${plural}`, { apiVersion, custom: apiVersion.includes('/'), listKind: `${kind}List`, objects: new Map(), history: [], watchers: new Map() });
+  }
+
+  createNamespace(name: string): void {
+    this.namespaces.add(name);
   }
 
   /** Objects stored of one resource (e.g. the PolicyReports written), sorted by namespace/name. */
@@ -192,6 +265,7 @@ export class FakeApiServer {
     const rv = ++this.rv;
     const object = structuredClone(input);
     object.metadata = { ...object.metadata, resourceVersion: String(rv) };
+    if (object.metadata.namespace) this.namespaces.add(object.metadata.namespace);
     if (type === 'DELETED') r.objects.delete(keyOf(object));
     else r.objects.set(keyOf(object), object);
     r.history.push({ rv, type, object });
@@ -212,6 +286,12 @@ export class FakeApiServer {
     res.end(`${JSON.stringify({ type: 'ERROR', object: status })}\n`);
   }
 
+  /** What the API server refuses before validation: a namespace that does not exist (NamespaceLifecycle). */
+  private admitCreate(namespace: string | undefined): { status: number; reason: string; message: string } | undefined {
+    if (namespace !== undefined && !this.namespaces.has(namespace)) return { status: 404, reason: 'NotFound', message: `namespaces "${namespace}" not found` };
+    return undefined;
+  }
+
   private notify(): void {
     for (const l of [...this.listeners]) l();
   }
@@ -227,6 +307,10 @@ export class FakeApiServer {
       this.notify();
     };
     const notFound = () => json(404, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'the server could not find the requested resource', reason: 'NotFound', code: 404 });
+    const refuse = (status: number, reason: string, message: string, details?: unknown) => {
+      this.refused.push({ path: url.pathname, status, message });
+      json(status, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, ...(details ? { details } : {}), code: status });
+    };
 
     if (req.headers.authorization !== 'Bearer test-token') return json(401, { kind: 'Status', code: 401, reason: 'Unauthorized' });
 
@@ -249,9 +333,17 @@ export class FakeApiServer {
       const answer = () => {
         const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>;
         if (this.eventStatus !== 201) return json(this.eventStatus, { kind: 'Status', code: this.eventStatus, reason: 'Forbidden', message: 'events.events.k8s.io is forbidden' });
+        const meta = { ...(body.metadata as { name?: string; generateName?: string; namespace?: string }) };
+        const namespace = eventPath[1]!;
+        const early = this.admitCreate(namespace);
+        if (early) return refuse(early.status, early.reason, early.message);
+        if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${generatedSuffix()}`;
+        const errors = eventProblems({ ...body, metadata: meta }, namespace);
+        if (errors.length > 0) return refuse(422, 'Invalid', `Event "${meta.name ?? ''}" is invalid: ${errors.map((e) => e.message).join(', ')}`);
+        if (this.eventNames.has(`${namespace}/${meta.name}`)) return refuse(409, 'AlreadyExists', `events.events.k8s.io "${meta.name}" already exists`);
+        this.eventNames.add(`${namespace}/${meta.name}`);
         this.createdEvents.push(body);
-        const meta = body.metadata as { generateName: string };
-        json(201, { ...body, metadata: { ...meta, name: `${meta.generateName}abcde`, namespace: eventPath[1], resourceVersion: String(++this.rv) } });
+        json(201, { ...body, metadata: { ...meta, namespace, resourceVersion: String(++this.rv) } });
       };
       return;
     }
@@ -267,7 +359,7 @@ export class FakeApiServer {
     const name = m![4];
     const wanted = (o: KubeObject) => (namespace === undefined || o.metadata?.namespace === namespace) && selects(query.labelSelector, o);
 
-    if (name !== undefined || req.method !== 'GET') return this.single(req, r, namespace, name, call, json, notFound);
+    if (name !== undefined || req.method !== 'GET') return this.single(req, r, namespace, name, call, json, notFound, refuse);
 
     if (query.watch === 'true') {
       call.kind = 'watch';
@@ -316,8 +408,8 @@ export class FakeApiServer {
     call: FakeCall,
     json: (status: number, body: unknown) => void,
     notFound: () => void,
+    refuse: (status: number, reason: string, message: string) => void,
   ): void {
-    const conflict = (message: string) => json(409, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason: 'Conflict', code: 409 });
     const key = `${namespace ?? ''}/${name ?? ''}`;
     if (req.method === 'GET') {
       call.kind = 'get';
@@ -328,18 +420,33 @@ export class FakeApiServer {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KubeObject;
+      const kind = r.listKind.replace(/List$/, '');
+      const resource = `${r.listKind.replace(/List$/, '').toLowerCase()}s`;
+      if (body.metadata?.namespace !== undefined && namespace !== undefined && body.metadata.namespace !== namespace) {
+        return refuse(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
+      }
       if (req.method === 'POST' && name === undefined) {
         call.kind = 'create';
-        const k = `${namespace ?? ''}/${body.metadata?.name ?? ''}`;
-        if (r.objects.has(k)) return conflict(`${r.listKind.replace(/List$/, '')} "${body.metadata?.name}" already exists`);
-        return json(201, this.change('ADDED', { ...body, metadata: { ...body.metadata, namespace } }));
+        const meta = { ...body.metadata };
+        const early = this.admitCreate(namespace);
+        if (early) return refuse(early.status, early.reason, early.message);
+        if (!meta.name && meta.generateName) meta.name = `${meta.generateName}${generatedSuffix()}`;
+        const errors = objectMetaProblems(meta);
+        if (errors.length > 0) return refuse(422, 'Invalid', `${kind} "${meta.name ?? ''}" is invalid: ${errors.map((e) => e.message).join(', ')}`);
+        if (meta.resourceVersion) return refuse(500, 'InternalError', 'resourceVersion should not be set on objects to be created');
+        const k = `${namespace ?? ''}/${meta.name}`;
+        if (r.objects.has(k)) return refuse(409, 'AlreadyExists', `${resource} "${meta.name}" already exists`);
+        return json(201, this.change('ADDED', { ...body, metadata: { ...meta, ...(namespace ? { namespace } : {}) } }));
       }
       if (req.method === 'PUT' && name !== undefined) {
         call.kind = 'update';
+        if (body.metadata?.name !== name) return refuse(400, 'BadRequest', `the name of the object (${body.metadata?.name ?? ''}) does not match the name on the URL (${name})`);
         const current = r.objects.get(key);
         if (!current) return notFound();
-        if (body.metadata?.resourceVersion !== current.metadata?.resourceVersion) {
-          return conflict(`Operation cannot be fulfilled on ${name}: the object has been modified; please apply your changes to the latest version and try again`);
+        if (!body.metadata?.resourceVersion) {
+          if (r.custom) return refuse(422, 'Invalid', `${kind} "${name}" is invalid: metadata.resourceVersion: Invalid value: 0x0: must be specified for an update`);
+        } else if (body.metadata.resourceVersion !== current.metadata?.resourceVersion) {
+          return refuse(409, 'Conflict', `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
         }
         return json(200, this.change('MODIFIED', { ...body, metadata: { ...body.metadata, namespace, name } }));
       }

@@ -33,6 +33,7 @@ export function fakeCluster(): FakeApiServer {
   fake.install(EG, 'backendtrafficpolicies', 'BackendTrafficPolicy');
   // Core pods are always served (the cache watches Envoy Gateway's proxy pods when the background audit is on).
   fake.install('v1', 'pods', 'Pod');
+  for (const ns of ['team-a', 'team-b', 'envoy-gateway-system']) fake.createNamespace(ns);
   return fake;
 }
 

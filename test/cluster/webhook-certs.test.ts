@@ -4,6 +4,7 @@ import { NEXT_ISSUED_AT, WebhookCertManager, splitPemCertificates, type WebhookC
 import { silentLogger } from '../../src/review/deps.js';
 import type { ServingCerts } from '../../src/tls/source.js';
 import { DAY, FakeCertClient, fakeClock } from './fake-cert-client.js';
+import { certificateSans } from '../../src/tls/certs.js';
 
 const VWC = 'ValidatingWebhookConfiguration/aigw-admission';
 const MWC = 'MutatingWebhookConfiguration/aigw-admission';
@@ -170,5 +171,30 @@ describe('WebhookCertManager', () => {
     expect(splitPemCertificates(after['ca.crt']!)).toHaveLength(2);
     expect(splitPemCertificates(after['ca.crt']!)[1]).toBe(before['ca.crt']);
     expect(m.current()!.cert).toBe(after['tls.crt']);
+  });
+
+  it('adds the --listen address to the serving certificate, and replaces a certificate made without it', async () => {
+    const client = new FakeCertClient();
+    const clock = fakeClock();
+    const first = manager(client, clock.now);
+    const before = await first.start(() => {});
+    first.stop();
+    expect(certificateSans(before.cert)).toEqual(['aigw-admission', 'aigw-admission.aigw-admission', 'aigw-admission.aigw-admission.svc', 'aigw-admission.aigw-admission.svc.cluster.local']);
+
+    const workstation = manager(client, clock.now, { extraSans: ['127.0.0.1'] });
+    const after = await workstation.start(() => {});
+    workstation.stop();
+    expect(certificateSans(after.cert)).toEqual([
+      'aigw-admission',
+      'aigw-admission.aigw-admission',
+      'aigw-admission.aigw-admission.svc',
+      'aigw-admission.aigw-admission.svc.cluster.local',
+      '127.0.0.1',
+    ]);
+    expect(new X509Certificate(after.cert).checkIP('127.0.0.1')).toBe('127.0.0.1');
+    // The in-cluster replicas (no extra names) keep serving it: it still covers the Service.
+    const inCluster = manager(client, clock.now);
+    expect((await inCluster.start(() => {})).cert).toBe(after.cert);
+    inCluster.stop();
   });
 });

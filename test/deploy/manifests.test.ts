@@ -10,6 +10,7 @@ import { definePolicy, type AnyPolicy } from '../../src/review/policy.js';
 import { AIGATEWAYROUTE, ENVOYPATCHPOLICY, POD } from '../../src/model/kinds.js';
 import type { KubeObject, Operation } from '../../src/kube/types.js';
 import { ROOT } from '../helpers.js';
+import { OPENREPORTS, WGPOLICY } from '../../src/audit/policy-report.js';
 import { schemaProblems, unknownFields } from './schemas.js';
 
 function render(dir: string): KubeObject[] {
@@ -160,7 +161,7 @@ describe('deploy/: rendered manifests', () => {
     expect(c.livenessProbe.httpGet).toEqual({ path: '/healthz', port: 'https', scheme: 'HTTPS' });
     expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
-    expect(c.resources.requests).toEqual({ cpu: '100m', memory: '128Mi' });
+    expect(c.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '384Mi' } });
     expect(c.args).toEqual(['serve', '--listen=0.0.0.0:8443', '--tls-dir=/tls', '--config=/etc/aigw-admission/config.yaml', '--manage-certs']);
     expect(find(base, 'Service', 'aigw-admission').spec.ports).toEqual([{ name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' }]);
   });
@@ -199,5 +200,18 @@ describe('deploy/: rendered manifests', () => {
   it('the ConfigMap holds a configuration the webhook accepts', () => {
     const text = find(base, 'ConfigMap', 'aigw-admission-config').data['config.yaml'];
     expect(new ConfigLoader(ALL_POLICIES).fromText(text, 'deploy ConfigMap').policies['stream-idle-zero']).toEqual({ mode: 'deny' });
+  });
+
+  it('the report-crds overlay holds the CRD of each report API the audit writes, serving the version it writes, and the ClusterRole may write both', () => {
+    const crds = render('deploy/overlays/report-crds');
+    const served = (crd: KubeObject & Record<string, any>) => // eslint-disable-line @typescript-eslint/no-explicit-any
+      `${crd.spec.group} ${crd.spec.names.kind} ${crd.spec.names.plural} ${crd.spec.scope} ${(crd.spec.versions as Array<{ name: string; served: boolean }>).filter((v) => v.served).map((v) => v.name).join(',')}`;
+    expect(crds.map((c) => served(c as never))).toEqual([
+      'wgpolicyk8s.io PolicyReport policyreports Namespaced v1alpha1,v1alpha2,v1beta1',
+      'openreports.io Report reports Namespaced v1alpha1',
+    ]);
+    for (const api of [OPENREPORTS, WGPOLICY]) expect(served(find(crds, 'CustomResourceDefinition', `${api.plural}.${api.group}`))).toContain(api.version);
+    const rule = (find(base, 'ClusterRole', 'aigw-admission').rules as Array<{ apiGroups: string[]; resources: string[]; verbs: string[] }>).find((r) => r.apiGroups.includes(OPENREPORTS.group));
+    expect(rule).toEqual({ apiGroups: ['openreports.io', 'wgpolicyk8s.io'], resources: ['reports', 'policyreports'], verbs: ['get', 'list', 'create', 'update'] });
   });
 });

@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers.js';
 
 const work = mkdtempSync(join(tmpdir(), 'aigw-pack-'));
-afterAll(() => rmSync(work, { recursive: true, force: true }));
+// Removing the installed node_modules is slow on a busy machine: no hook timeout either.
+afterAll(() => rmSync(work, { recursive: true, force: true }), 0);
 
 function npm(args: string[], cwd: string): string {
   return execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });

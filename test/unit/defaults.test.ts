@@ -21,7 +21,7 @@ const twoLevels = [
 describe('AIGatewayRoute defaults on /mutate', () => {
   it('writes timeouts.request 60s and modelsCreatedAt (review time on CREATE) as explicit operations, with warnings', () => {
     const input = admissionReview(route([{ name: 'chat', matches: modelMatch('gpt-5'), backendRefs: twoLevels }]));
-    const { out, ops, patched } = mutate(input);
+    const { out, ops, patched, verdict } = mutate(input);
     expect(out.response.patchType).toBe('JSONPatch');
     expect(ops).toEqual([
       { op: 'add', path: '/spec/rules/0/timeouts', value: {} },
@@ -35,10 +35,12 @@ describe('AIGatewayRoute defaults on /mutate', () => {
       timeouts: { request: '60s' },
       modelsCreatedAt: '2026-11-23T12:00:00Z',
     });
-    expect(out.response.warnings).toEqual([
-      '[default-request-timeout] spec.rules[0].timeouts.request: spec.rules[0] ("chat"): wrote timeouts.request: 60s, the request timeout the controller applies when it is unset (set it yourself to choose another value)',
-      '[default-models-created-at] spec.rules[0].modelsCreatedAt: spec.rules[0] ("chat"): wrote modelsCreatedAt: 2026-11-23T12:00:00Z (the time of this request), which the controller would otherwise report for these models without showing it',
+    // The full text stays in the verdict (log, check); the answer carries one counted line per object.
+    expect(verdict.findings.map((f) => f.message)).toEqual([
+      'spec.rules[0] ("chat"): wrote timeouts.request: 60s, the request timeout the controller applies when it is unset (set it yourself to choose another value)',
+      'spec.rules[0] ("chat"): wrote modelsCreatedAt: 2026-11-23T12:00:00Z (the time of this request), which the controller would otherwise report for these models without showing it',
     ]);
+    expect(out.response.warnings).toEqual(['[defaults] wrote timeouts.request: 60s on 1 rule, modelsCreatedAt on 1 rule']);
     // Mutating the result again gives no patch.
     const again = mutate(admissionReview(patched));
     expect(again.out.response.patch).toBeUndefined();
@@ -70,19 +72,21 @@ describe('AIGatewayRoute defaults on /mutate', () => {
     ];
     expect(mutate(admissionReview(route(rules))).ops).toEqual([]);
     const policies = new PolicySet(ALL_POLICIES, { 'default-stream-idle-timeout': { enabled: true, params: { value: '30s' } } });
-    const { ops, out } = mutate(admissionReview(route(rules)), deps({ policies }));
+    const { ops, out, verdict } = mutate(admissionReview(route(rules)), deps({ policies }));
     // Rule 2's 20s request would make a 30s idle timeout unable to fire: left alone.
     expect(ops).toEqual([{ op: 'add', path: '/spec/rules/0/streamIdleTimeout', value: '30s' }]);
-    expect(out.response.warnings).toEqual([
-      "[default-stream-idle-timeout] spec.rules[0].streamIdleTimeout: spec.rules[0] (unnamed): wrote streamIdleTimeout: 30s (the operator's default for rules with 2 priority levels), so a silent model is failed over; set streamIdleTimeout yourself to choose another value",
+    expect(verdict.findings.map((f) => f.message)).toEqual([
+      "spec.rules[0] (unnamed): wrote streamIdleTimeout: 30s (the operator's default for rules with 2 priority levels), so a silent model is failed over; set streamIdleTimeout yourself to choose another value",
     ]);
+    expect(out.response.warnings).toEqual(['[default-stream-idle-timeout] wrote streamIdleTimeout: 30s on 1 rule']);
   });
 
   it('the operator default is written and reported exactly as configured', () => {
     const policies = new PolicySet(ALL_POLICIES, { 'default-stream-idle-timeout': { enabled: true, params: { value: '1m' } } });
-    const { ops, out } = mutate(admissionReview(route([{ backendRefs: twoLevels, timeouts: { request: '5m' }, modelsCreatedAt: 'x' }])), deps({ policies }));
+    const { ops, out, verdict } = mutate(admissionReview(route([{ backendRefs: twoLevels, timeouts: { request: '5m' }, modelsCreatedAt: 'x' }])), deps({ policies }));
     expect(ops).toEqual([{ op: 'add', path: '/spec/rules/0/streamIdleTimeout', value: '1m' }]);
-    expect(out.response.warnings![0]).toContain('wrote streamIdleTimeout: 1m (the operator');
+    expect(verdict.findings[0]!.message).toContain('wrote streamIdleTimeout: 1m (the operator');
+    expect(out.response.warnings).toEqual(['[default-stream-idle-timeout] wrote streamIdleTimeout: 1m on 1 rule']);
   });
 
   it('audit mode writes nothing', () => {

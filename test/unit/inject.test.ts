@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apply_patch } from 'jsonpatch';
 import fc from 'fast-check';
-import { review } from '../../src/review/review.js';
+import { formatFinding, review } from '../../src/review/review.js';
 import { PolicySet, type PolicySettings } from '../../src/review/policy-set.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { Metrics } from '../../src/observe/metrics.js';
@@ -37,11 +37,13 @@ function inject(pod: KubeObject, opts: { minor?: number; routes?: KubeObject[]; 
   const logger = recorder();
   const world = new MemoryWorld(opts.routes ?? [ROUTE], { kubernetesMinor: opts.minor });
   const d = deps({ world, logger, policies: new PolicySet(ALL_POLICIES, opts.settings ?? {}), metrics: opts.metrics });
-  const { review: out } = review(podReview(pod), 'mutate', d);
+  const { review: out, verdict } = review(podReview(pod), 'mutate', d);
+  // The full text of each finding, as the log and `check` keep it; the answer's warnings are the bounded form.
+  const messages = verdict.findings.filter((f) => f.mode !== 'audit').map(formatFinding);
   const ops: JsonPatchOperation[] = out.response.patch ? JSON.parse(Buffer.from(out.response.patch, 'base64').toString('utf8')) : [];
   const patched = ops.length > 0 ? (apply_patch(structuredClone(pod), ops) as KubeObject) : pod;
   const observations = logger.lines.filter((l) => String(l.obj.event).startsWith('sidecar_')).map((l) => l.obj);
-  return { out, ops, patched, observations };
+  return { out, ops, patched, observations, messages };
 }
 
 type AnyRec = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -99,7 +101,7 @@ describe('ext_proc sidecar injection on Pod CREATE', () => {
   });
 
   it('writes explicit operations: a native sidecar under initContainers created from nothing, escaped annotation key, appended volumes and mounts', () => {
-    const { ops, out } = inject(POD, { minor: 33 });
+    const { ops, out, messages } = inject(POD, { minor: 33 });
     expect(ops.map((o) => o.path)).toEqual([
       '/metadata/annotations/aigw-admission.io~1injected',
       '/spec/volumes/-',
@@ -115,12 +117,15 @@ describe('ext_proc sidecar injection on Pod CREATE', () => {
       template: expect.stringMatching(/^[0-9a-f]{16}$/),
     });
     expect(out.response.warnings).toEqual([
+      '[inject-extproc-sidecar] spec.initContainers: injected ai-gateway-extproc (docker.io/envoyproxy/ai-gateway-extproc:v1.1.0) as a native sidecar in spec.initContainers (Kubernetes 1.33) for Gateway team-a/ai-gatew… (full text: aigw-admission check -f FILE)',
+    ]);
+    expect(messages).toEqual([
       '[inject-extproc-sidecar] spec.initContainers: injected ai-gateway-extproc (docker.io/envoyproxy/ai-gateway-extproc:v1.1.0) as a native sidecar in spec.initContainers (Kubernetes 1.33) for Gateway team-a/ai-gateway (AIGatewayRoutes team-a/chat), with its filter config from Secret ai-gateway-team-a; every envoy container mounts the socket at /etc/ai-gateway-extproc-uds',
     ]);
   });
 
   it('Kubernetes 1.32 or unknown: a regular container appended to spec.containers, and the message says how to get a native sidecar', () => {
-    const { ops, patched, out } = inject(POD, {});
+    const { ops, patched, messages } = inject(POD, {});
     expect(ops.map((o) => o.path)).toEqual([
       '/metadata/annotations/aigw-admission.io~1injected',
       '/spec/volumes/-',
@@ -131,7 +136,7 @@ describe('ext_proc sidecar injection on Pod CREATE', () => {
     const containers = (patched.spec as AnyRec).containers as AnyRec[];
     expect(containers.map((c) => c.name)).toEqual(['envoy', 'shutdown-manager', 'ai-gateway-extproc']);
     expect(containers[2]!.restartPolicy).toBeUndefined();
-    expect(out.response.warnings![0]).toContain('as a regular container in spec.containers (Kubernetes version unknown; native sidecars need 1.33+, set kubernetesMinor in the config)');
+    expect(messages[0]).toContain('as a regular container in spec.containers (Kubernetes version unknown; native sidecars need 1.33+, set kubernetesMinor in the config)');
   });
 
   it('the injected container is what SPEC §4 lists', () => {
@@ -252,9 +257,9 @@ describe('ext_proc sidecar injection on Pod CREATE', () => {
     });
 
     it('requireAIGatewayRoute: false injects without a route and says so', () => {
-      const { ops, out } = inject(POD, { minor: 33, routes: [], settings: { 'inject-extproc-sidecar': { params: { requireAIGatewayRoute: false } } } });
+      const { ops, messages } = inject(POD, { minor: 33, routes: [], settings: { 'inject-extproc-sidecar': { params: { requireAIGatewayRoute: false } } } });
       expect(ops.length).toBe(5);
-      expect(out.response.warnings![0]).toContain('for Gateway team-a/ai-gateway (requireAIGatewayRoute is off)');
+      expect(messages[0]).toContain('for Gateway team-a/ai-gateway (requireAIGatewayRoute is off)');
     });
 
     it('no-envoy-container and conflicts: no patch, a warning that names the field and the fix', () => {
@@ -262,7 +267,7 @@ describe('ext_proc sidecar injection on Pod CREATE', () => {
       noEnvoy.spec.containers[0].name = 'proxy';
       const a = inject(noEnvoy as KubeObject, { minor: 33 });
       expect(a.ops).toEqual([]);
-      expect(a.out.response.warnings).toEqual([
+      expect(a.messages).toEqual([
         '[inject-extproc-sidecar] spec.containers: no container named envoy, so nothing could reach the ext_proc socket: the ai-gateway-extproc sidecar was not injected. If this pod is an Envoy proxy, name its Envoy container "envoy"; otherwise annotate it aigw-admission.io/inject: "false"',
       ]);
       expect(a.observations).toEqual([expect.objectContaining({ reason: 'no-envoy-container' })]);
@@ -271,7 +276,7 @@ describe('ext_proc sidecar injection on Pod CREATE', () => {
       clash.spec.volumes.push({ name: 'ai-gateway-extproc-uds', hostPath: { path: '/tmp' } });
       const b = inject(clash as KubeObject, { minor: 33 });
       expect(b.ops).toEqual([]);
-      expect(b.out.response.warnings).toEqual([
+      expect(b.messages).toEqual([
         '[inject-extproc-sidecar] spec.volumes[2]: volume ai-gateway-extproc-uds exists and is not an emptyDir: the ai-gateway-extproc sidecar was not injected, so AI requests through Gateway team-a/ai-gateway will fail at this proxy. Remove or rename it (the name and path belong to the injected sidecar), or annotate the pod aigw-admission.io/inject: "false" if you inject the sidecar yourself',
       ]);
       expect(b.observations).toEqual([expect.objectContaining({ reason: 'conflict', detail: 'spec.volumes[2]: volume ai-gateway-extproc-uds exists and is not an emptyDir' })]);

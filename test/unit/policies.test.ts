@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { review } from '../../src/review/review.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { ALL_POLICIES } from '../../policies/index.js';
-import { admissionReview, deps, fallingOverWorld, modelMatch, route } from '../helpers.js';
+import { admissionReview, deps, fallingOverWorld, modelMatch, route, warningsInFull } from '../helpers.js';
 import { definePolicy } from '../../src/review/policy.js';
 import { AIGATEWAYROUTE } from '../../src/model/kinds.js';
 
@@ -54,8 +54,11 @@ describe('stream-idle-within-request', () => {
 
 describe('stream-idle-zero', () => {
   it('warns that 0s disables the idle timeout', () => {
-    const { review: out } = validate([{ name: 'chat', streamIdleTimeout: '0s', timeouts: { request: '30s' }, backendRefs: twoLevels }]);
-    expect(out.response).toEqual({
+    const { review: out, verdict } = validate([{ name: 'chat', streamIdleTimeout: '0s', timeouts: { request: '30s' }, backendRefs: twoLevels }]);
+    expect(out.response.warnings).toEqual([
+      '[stream-idle-zero] spec.rules[0].streamIdleTimeout: spec.rules[0] ("chat"): streamIdleTimeout 0s disables the idle timeout, so a model that stops sending is cut by only the 30s request bound and ne… (full text: aigw-admission explain --route team-a/chat)',
+    ]);
+    expect({ uid: out.response.uid, allowed: out.response.allowed, warnings: warningsInFull(verdict) }).toEqual({
       uid: out.response.uid,
       allowed: true,
       warnings: [

@@ -11,7 +11,7 @@ import { Metrics } from '../../src/observe/metrics.js';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { formatXdsName, xdsHost, type XdsName } from '../../src/model/xds-names.js';
 import { routeRules, ruleBackendRefs, ruleMatches, type AIGatewayRoute } from '../../src/model/aigatewayroute.js';
-import { HAS_SHARED, SHARED, admissionReview, deps, listFiles, modelMatch, readJson, route, yamlObjects } from '../helpers.js';
+import { HAS_SHARED, SHARED, admissionReview, deps, listFiles, modelMatch, readJson, route, yamlObjects, warningsInFull } from '../helpers.js';
 import type { EventSink, Logger } from '../../src/review/deps.js';
 import type { AdmissionReviewRequest, EventDraft, KubeObject, ResourceRef } from '../../src/kube/types.js';
 
@@ -147,8 +147,10 @@ describe('route-rule-index: each miss reason, with its exact message', () => {
   });
 
   it('route-not-found: only a warning even though the policy denies (an EnvoyPatchPolicy may be applied before its route)', () => {
-    const { out } = denial(['httproute/default/nope/rule/0']);
-    expect(out.response).toEqual({
+    const { out, verdict } = denial(['httproute/default/nope/rule/0']);
+    expect(out.response.allowed).toBe(true);
+    expect(out.response.warnings).toHaveLength(1);
+    expect({ uid: out.response.uid, allowed: true, warnings: warningsInFull(verdict) }).toEqual({
       uid: out.response.uid,
       allowed: true,
       warnings: [
@@ -370,8 +372,9 @@ describe('orphaned-rule-references (AIGatewayRoute UPDATE and DELETE)', () => {
 
   it('removing the last rule: the references now name the catch-all rule; names the policy, the path and the index', () => {
     const events = new RecordingEvents();
-    const { review: out } = review(admissionReview(withRules([chat]), 'UPDATE', twoRuleRoute()), 'validate', deps({ world: new MemoryWorld([twoRuleRoute(), inRange]), events }));
-    expect(out.response).toEqual({
+    const { review: out, verdict } = review(admissionReview(withRules([chat]), 'UPDATE', twoRuleRoute()), 'validate', deps({ world: new MemoryWorld([twoRuleRoute(), inRange]), events }));
+    expect(out.response.warnings).toHaveLength(2);
+    expect({ uid: out.response.uid, allowed: out.response.allowed, warnings: warningsInFull(verdict) }).toEqual({
       uid: out.response.uid,
       allowed: true,
       warnings: [
@@ -445,8 +448,9 @@ describe('orphaned-rule-references (AIGatewayRoute UPDATE and DELETE)', () => {
 
   it('DELETE: every policy that names the route is warned about, the route is gone', () => {
     const events = new RecordingEvents();
-    const { review: out } = review(admissionReview(null, 'DELETE', twoRuleRoute()), 'validate', deps({ world: new MemoryWorld([inRange]), events }));
-    expect(out.response.warnings).toEqual([
+    const { review: out, verdict } = review(admissionReview(null, 'DELETE', twoRuleRoute()), 'validate', deps({ world: new MemoryWorld([inRange]), events }));
+    expect(out.response.warnings).toHaveLength(2);
+    expect(warningsInFull(verdict)).toEqual([
       '[orphaned-rule-references] deleting AIGatewayRoute default/two-rule-route removes its 2 rules (0 ("chat"), 1 ("embeddings")), but EnvoyPatchPolicy default/two-rule-route-rule-1 spec.jsonPatches[0].operation.jsonPath names "httproute/default/two-rule-route/rule/1/match/0/*"; that patch stops applying. ' +
         'Fix: update or delete EnvoyPatchPolicy default/two-rule-route-rule-1 before deleting the route.',
       '[orphaned-rule-references] deleting AIGatewayRoute default/two-rule-route removes its 2 rules (0 ("chat"), 1 ("embeddings")), but EnvoyPatchPolicy default/two-rule-route-rule-1 spec.jsonPatches[1].name names "httproute/default/two-rule-route/rule/1"; that patch stops applying. ' +

@@ -1,0 +1,170 @@
+/**
+ * What an AdmissionReview answer may carry. The API server keeps 4 KiB of warnings per request, summed over every
+ * webhook that answers it, cuts each warning to 256 characters and drops the rest; so the mutating and the validating
+ * webhook each get a share, findings come before notes, and every finding's policy id survives. The full text stays in
+ * the verdict: `check`, the log and the Event have it.
+ */
+import type { Endpoint, Finding, ResourceRef } from '../kube/types.js';
+
+/** The API server's limits (k8s.io/apiserver/pkg/warning): per request, and per warning. */
+export const WARNINGS_PER_REQUEST_BYTES = 4096;
+export const WARNING_MAX_BYTES = 256;
+
+/** Each endpoint's share of the 4 KiB: notes about defaults are one line, findings need the room. */
+export const WARNING_SHARE_BYTES: Readonly<Record<Endpoint, number>> = Object.freeze({ validate: 3072, mutate: 1024 });
+
+/** A denial's `status.message`: kubectl prints it whole, so it is bounded too, with longer lines than warnings. */
+export const DENIAL_MESSAGE_MAX_BYTES = 4096;
+export const DENIAL_LINE_MAX_BYTES = 512;
+
+const ELLIPSIS = '…';
+
+/** UTF-8 bytes of a string. */
+export function utf8Bytes(text: string): number {
+  return Buffer.byteLength(text, 'utf8');
+}
+
+/** Text cut to at most `maxBytes` of UTF-8, on a character boundary, ending in "…" when cut. */
+export function cutToBytes(text: string, maxBytes: number): string {
+  if (utf8Bytes(text) <= maxBytes) return text;
+  const room = maxBytes - utf8Bytes(ELLIPSIS);
+  if (room <= 0) return '';
+  let bytes = 0;
+  let end = 0;
+  for (const ch of text) {
+    const b = utf8Bytes(ch);
+    if (bytes + b > room) break;
+    bytes += b;
+    end += ch.length;
+  }
+  return text.slice(0, end) + ELLIPSIS;
+}
+
+/** Where the whole story of a finding is: `explain` for a route in the cluster, `check` for anything else. */
+export function fullTextPointer(resource: ResourceRef): string {
+  if (resource.kind === 'AIGatewayRoute' && resource.name) {
+    return `full text: aigw-admission explain --route ${resource.namespace ? `${resource.namespace}/` : ''}${resource.name}`;
+  }
+  return 'full text: aigw-admission check -f FILE';
+}
+
+/** `[policy] path: message`, cut to `maxBytes` with a pointer to the full text when cut. */
+export function shortFinding(f: Pick<Finding, 'policy' | 'path' | 'message' | 'resource'>, maxBytes: number): string {
+  // Messages that start with their own field (`spec.rules[0] ("chat"): …`) need it said once.
+  const head = f.path && !f.message.startsWith(f.path) ? `[${f.policy}] ${f.path}: ` : `[${f.policy}] `;
+  const whole = head + f.message;
+  if (utf8Bytes(whole) <= maxBytes) return whole;
+  const tail = ` (${fullTextPointer(f.resource)})`;
+  const room = maxBytes - utf8Bytes(tail);
+  // Too little room for the pointer: keep the policy id and the field, which say most.
+  if (room < utf8Bytes(head) + 16) return cutToBytes(whole, maxBytes);
+  return cutToBytes(whole, room) + tail;
+}
+
+/**
+ * Mutation notes as one line per object: `[defaults] wrote timeouts.request on 15 rules, modelsCreatedAt on 15 rules`.
+ * Notes with the same phrase are counted, per rule when they are under `spec.rules[N]`.
+ */
+export function notesDigest(notes: readonly Finding[]): string | undefined {
+  if (notes.length === 0) return undefined;
+  const groups = new Map<string, { count: number; perRule: boolean }>();
+  for (const n of notes) {
+    const phrase = n.note ?? n.message;
+    const g = groups.get(phrase) ?? { count: 0, perRule: true };
+    g.count++;
+    g.perRule &&= /^spec\.rules\[\d+\]/.test(n.path);
+    groups.set(phrase, g);
+  }
+  const ids = [...new Set(notes.map((n) => n.policy))];
+  const tag = ids.length === 1 ? ids[0] : ids.every((id) => id.startsWith('default-')) ? 'defaults' : ids.join(',');
+  let lastVerb = '';
+  const parts = [...groups].map(([phrase, g]) => {
+    const space = phrase.indexOf(' ');
+    const verb = space > 0 ? phrase.slice(0, space) : '';
+    // "wrote a on 15 rules, b on 15 rules": a verb said once.
+    const text = verb && verb === lastVerb ? phrase.slice(space + 1) : phrase;
+    lastVerb = verb;
+    if (g.count === 1 && !g.perRule) return text;
+    return `${text} on ${g.count} ${g.perRule ? (g.count === 1 ? 'rule' : 'rules') : 'objects'}`;
+  });
+  return `[${tag}] ${parts.join(', ')}`;
+}
+
+/**
+ * Lines that fit a byte budget, in order: each cut to `lineMax`; when they do not all fit, the first line of every
+ * policy first (so each policy id survives), then as many of the rest as fit, then "…and N more" naming the policies
+ * of those left out. `always` lines (a notes digest) are kept after the findings when they fit.
+ */
+export function fitLines(
+  items: ReadonlyArray<{ policy: string; line: (maxBytes: number) => string }>,
+  budget: number,
+  lineMax: number,
+  pointer: string,
+): string[] {
+  const full = items.map((i) => i.line(lineMax));
+  if (full.reduce((sum, l) => sum + utf8Bytes(l), 0) <= budget) return full;
+
+  const firstOfPolicy = new Set<number>();
+  const seen = new Set<string>();
+  items.forEach((i, n) => {
+    if (!seen.has(i.policy)) firstOfPolicy.add(n), seen.add(i.policy);
+  });
+  // Room for the closing "…and N more" line, then shrink the headline lines until all of them fit.
+  const reserve = Math.min(lineMax, 160);
+  const room = budget - reserve;
+  let headMax = lineMax;
+  const headBytes = (max: number) => [...firstOfPolicy].reduce((sum, n) => sum + utf8Bytes(items[n]!.line(max)), 0);
+  while (headMax > 48 && headBytes(headMax) > room) headMax = Math.floor(headMax * 0.9);
+  const chosen = new Map<number, string>();
+  let used = 0;
+  for (const n of firstOfPolicy) {
+    const line = items[n]!.line(headMax);
+    chosen.set(n, line);
+    used += utf8Bytes(line);
+  }
+  for (let n = 0; n < items.length; n++) {
+    if (chosen.has(n)) continue;
+    const line = full[n]!;
+    if (used + utf8Bytes(line) > room) continue;
+    chosen.set(n, line);
+    used += utf8Bytes(line);
+  }
+  const lines = [...chosen].sort((a, b) => a[0] - b[0]).map(([, l]) => l);
+  const left = items.filter((_, n) => !chosen.has(n));
+  if (left.length > 0) {
+    const counts = new Map<string, number>();
+    for (const i of left) counts.set(i.policy, (counts.get(i.policy) ?? 0) + 1);
+    const named = [...counts].map(([p, c]) => `${p} ×${c}`).join(', ');
+    lines.push(cutToBytes(`${ELLIPSIS}and ${left.length} more (${named}); ${pointer}`, Math.min(reserve, budget - used)));
+  }
+  return lines;
+}
+
+/** The warnings of one answer: warn findings, then review notices, then the one-line notes digest, within the share. */
+export function boundedWarnings(
+  findings: readonly Finding[],
+  notices: readonly string[],
+  endpoint: Endpoint,
+  resource: ResourceRef,
+  budget: number = WARNING_SHARE_BYTES[endpoint],
+): string[] {
+  const warned = findings.filter((f) => f.mode === 'warn' && !f.note);
+  const notes = findings.filter((f) => f.mode === 'warn' && f.note);
+  const digest = notesDigest(notes);
+  const items = [
+    ...warned.map((f) => ({ policy: f.policy, line: (max: number) => shortFinding(f, max) })),
+    ...notices.map((text) => ({ policy: 'cache', line: (max: number) => cutToBytes(text, max) })),
+  ];
+  const digestLine = digest === undefined ? undefined : cutToBytes(digest, WARNING_MAX_BYTES);
+  const room = budget - (digestLine ? utf8Bytes(digestLine) : 0);
+  const lines = fitLines(items, room, WARNING_MAX_BYTES, fullTextPointer(resource));
+  if (digestLine) lines.push(digestLine);
+  return lines;
+}
+
+/** A denial's `status.message`: the deny findings, one per line, within its bound. */
+export function boundedDenial(denials: readonly Finding[], resource: ResourceRef): string {
+  const items = denials.map((f) => ({ policy: f.policy, line: (max: number) => shortFinding(f, max) }));
+  // Lines are joined with "\n": one byte each, reserved from the budget.
+  return fitLines(items, DENIAL_MESSAGE_MAX_BYTES - items.length, DENIAL_LINE_MAX_BYTES, fullTextPointer(resource)).join('\n');
+}

@@ -1,0 +1,84 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startServer, type RunningServer } from '../../src/server/serve.js';
+import type { ClusterWorld } from '../../src/world/cluster-world.js';
+import { silentLogger } from '../../src/review/deps.js';
+import { AUDITED_AT_ANNOTATION } from '../../src/audit/policy-report.js';
+import type { KubeObject } from '../../src/kube/types.js';
+import { route } from '../helpers.js';
+import type { FakeApiServer } from './fake-apiserver.js';
+import { FAST_RETRY, T0, fakeKubeconfig, patchPolicy, runCli } from './support.js';
+import { auditCluster, proxyPod } from './audit-support.js';
+
+const OPENREPORTS = 'openreports.io/v1alpha1';
+let fake: FakeApiServer | undefined;
+let server: RunningServer | undefined;
+afterEach(async () => {
+  await server?.close();
+  server = undefined;
+  await fake?.cut().catch(() => undefined);
+  fake = undefined;
+});
+
+/** A report without what differs between two writes of the same findings: resourceVersion and the run's time. */
+function content(r: KubeObject) {
+  const { resourceVersion: _rv, annotations, ...meta } = r.metadata as Record<string, unknown> & { annotations: Record<string, string> };
+  const results = (r.results as Array<Record<string, unknown>>).map(({ timestamp: _t, ...rest }) => rest);
+  return { ...r, metadata: { ...meta, annotations: Object.keys(annotations) }, results };
+}
+
+describe('one audit: `aigw-admission audit` and the background audit in serve agree', () => {
+  it('find the same findings in the same order and write the same reports from the same cluster', async () => {
+    fake = auditCluster();
+    fake.install(OPENREPORTS, 'reports', 'Report');
+    await fake.start();
+    // The cluster serves the AIServiceBackend CRD but holds none: a backend reference is known not to resolve.
+    fake.add(route([{ name: 'r0', streamIdleTimeout: '0s', backendRefs: [{ name: 'openai' }] }], 'chat', 'team-a'));
+    fake.add(route([{ name: 'r0', backendRefs: [{ name: 'openai' }] }], 'embed', 'team-b'));
+    fake.add(patchPolicy('broken', 'nope', 'team-a'));
+    fake.add(proxyPod('envoy-team-a-ai-gateway-1a2b3c4d-5d8f9c7b6-x2k4q'));
+    const dir = mkdtempSync(join(tmpdir(), 'aigw-audit-agree-'));
+    const kubeconfig = fakeKubeconfig(dir, fake.port);
+    const config = join(dir, 'config.yaml');
+    writeFileSync(config, 'audit:\n  intervalSeconds: 120\n');
+
+    const cli = await runCli(['audit', '--kubeconfig', kubeconfig, '--config', config, '-o', 'json', '--write-reports']);
+    expect(cli.stderr.split('\n').filter((l) => !l.startsWith('note:'))).toEqual(['openreports.io/v1alpha1 Reports created in envoy-gateway-system, team-a, team-b', '']);
+    const cliFindings = JSON.parse(cli.stdout) as Array<{ policy: string; resource: { kind: string; namespace: string; name: string } }>;
+    const cliReports = fake.stored(OPENREPORTS, 'reports');
+    // The findings that differed before: unresolved-backend with no AIServiceBackend in the cluster.
+    expect(cliFindings.filter((f) => f.policy === 'unresolved-backend').map((f) => `${f.resource.namespace}/${f.resource.name}`)).toEqual(['team-a/chat', 'team-b/embed']);
+    expect(cliReports.map((r) => [r.metadata!.namespace, r.metadata!.labels, Object.keys(r.metadata!.annotations ?? {}), r.source])).toEqual([
+      ['envoy-gateway-system', { 'app.kubernetes.io/managed-by': 'aigw-admission' }, [AUDITED_AT_ANNOTATION], 'aigw-admission'],
+      ['team-a', { 'app.kubernetes.io/managed-by': 'aigw-admission' }, [AUDITED_AT_ANNOTATION], 'aigw-admission'],
+      ['team-b', { 'app.kubernetes.io/managed-by': 'aigw-admission' }, [AUDITED_AT_ANNOTATION], 'aigw-admission'],
+    ]);
+
+    let fire: (() => void) | undefined;
+    server = await startServer({
+      host: '127.0.0.1',
+      port: 0,
+      tlsDir: join(dir, 'certs'),
+      configPath: config,
+      standalone: false,
+      kubeConfig: fake.kubeConfig(),
+      logger: silentLogger,
+      now: () => T0,
+      cluster: { retry: FAST_RETRY },
+      shutdownDelayMs: 0,
+      audit: { schedule: (run) => ((fire = run), () => undefined) },
+    });
+    await (server.world as ClusterWorld).until((w) => w.ready() && w.list('/Pod').length === 1);
+    const run = await server.audit!.runOnce();
+    expect(fire).toBeDefined();
+    expect(JSON.parse(JSON.stringify(run!.findings))).toEqual(cliFindings);
+    expect(run!.reports).toMatchObject({ created: [], updated: ['envoy-gateway-system', 'team-a', 'team-b'], emptied: [] });
+    const serveReports = fake.stored(OPENREPORTS, 'reports');
+    expect(serveReports.map(content)).toEqual(cliReports.map(content));
+    // The background run's reports carry its own time.
+    expect(serveReports.map((r) => r.metadata!.annotations![AUDITED_AT_ANNOTATION])).toEqual([T0.toISOString(), T0.toISOString(), T0.toISOString()]);
+    expect(fake.stored('wgpolicyk8s.io/v1alpha2', 'policyreports')).toEqual([]);
+  });
+});

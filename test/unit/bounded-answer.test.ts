@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { answerReview } from '../../src/server/answer.js';
+import { cutToBytes, notesDigest, utf8Bytes, WARNING_MAX_BYTES, WARNINGS_PER_REQUEST_BYTES } from '../../src/review/bounded-answer.js';
+import type { AdmissionReviewResponse, Finding } from '../../src/kube/types.js';
+import { review } from '../../src/review/review.js';
+import { admissionReview, deps, modelMatch, route } from '../helpers.js';
+
+const LAST_DENIAL_LINE = '…and 490 more (duration-syntax ×490); full text: aigw-admission explain --route team-a/chat';
+const LAST_WARNING_LINE = '…and 1489 more (stream-idle-zero ×490, fallover-retry-missing ×999); full text: aigw-admission explain --route team-a/chat';
+
+const twoLevels = [
+  { name: 'openai', priority: 0 },
+  { name: 'anthropic', priority: 1 },
+];
+
+/** The largest real combination: 15 rules (the CRD's maximum), each with two priority levels, and no retry anywhere. */
+const fifteenRules = () => route(Array.from({ length: 15 }, (_, i) => ({ name: `model-${i}`, matches: modelMatch(`model-${i}`), backendRefs: twoLevels })));
+
+function answer(body: unknown, endpoint: 'mutate' | 'validate'): AdmissionReviewResponse['response'] {
+  const out = answerReview(JSON.stringify(body), endpoint, deps());
+  return (JSON.parse(out.body) as AdmissionReviewResponse).response;
+}
+
+describe('the warnings budget, shared by /mutate and /validate', () => {
+  it('keeps a 15-rule route with two priority levels and no retry under 4 KiB in all, every warning under 256, every policy id', () => {
+    const input = admissionReview(fifteenRules());
+    const mutated = answer(input, 'mutate');
+    const validated = answer(input, 'validate');
+    const all = [...(mutated.warnings ?? []), ...(validated.warnings ?? [])];
+    expect(all.reduce((sum, w) => sum + utf8Bytes(w), 0)).toBeLessThanOrEqual(WARNINGS_PER_REQUEST_BYTES);
+    for (const w of all) expect(utf8Bytes(w)).toBeLessThanOrEqual(WARNING_MAX_BYTES);
+    expect(mutated.warnings).toEqual(['[defaults] wrote timeouts.request: 60s on 15 rules, modelsCreatedAt on 15 rules']);
+    const { verdict } = review(input, 'validate', deps());
+    const ids = [...new Set(verdict.findings.filter((f) => f.mode === 'warn').map((f) => f.policy))];
+    expect(ids.length).toBeGreaterThan(0);
+    for (const id of ids) expect(validated.warnings!.some((w) => w.startsWith(`[${id}] `))).toBe(true);
+    expect(validated.warnings).toHaveLength(12);
+    expect(validated.warnings![0]).toBe(
+      '[fallover-retry-missing] spec.rules[0] ("model-0"): it has 2 priority levels (priority 0 (openai), priority 1 (anthropic)), but no BackendTrafficPolicy retry applies to it: none targets HTTPRoute t… (full text: aigw-admission explain --route team-a/chat)',
+    );
+    expect(validated.warnings![11]).toBe('…and 4 more (fallover-retry-missing ×4); full text: aigw-admission explain --route team-a/chat');
+  });
+});
+
+describe('bounded answers for an object with thousands of findings', () => {
+  const rules = [
+    ...Array.from({ length: 500 }, (_, i) => ({ name: `bad-${i}`, streamIdleTimeout: 'x'.repeat(500), backendRefs: twoLevels })),
+    ...Array.from({ length: 500 }, (_, i) => ({ name: `zero-${i}`, streamIdleTimeout: '0s', timeouts: { request: '30s' }, backendRefs: twoLevels })),
+  ];
+  const input = admissionReview(route(rules));
+
+  it('denies with a bounded status.message: the first denials, then "…and N more" naming the policies', () => {
+    const validated = answer(input, 'validate');
+    expect(validated.allowed).toBe(false);
+    const lines = validated.status!.message.split('\n');
+    expect(utf8Bytes(validated.status!.message)).toBeLessThanOrEqual(4096);
+    for (const l of lines) expect(utf8Bytes(l)).toBeLessThanOrEqual(512);
+    expect(lines.at(-1)).toBe(LAST_DENIAL_LINE);
+    expect(utf8Bytes(validated.warnings!.join(''))).toBeLessThanOrEqual(3072);
+    expect(validated.warnings!.at(-1)).toBe(LAST_WARNING_LINE);
+  });
+});
+
+describe('the pieces', () => {
+  it('cuts on a character boundary, counting UTF-8 bytes', () => {
+    expect(cutToBytes('abcdef', 6)).toBe('abcdef');
+    expect(cutToBytes('abcdef', 5)).toBe('ab…');
+    expect(cutToBytes('ééééé', 7)).toBe('éé…');
+  });
+
+  it('counts notes per rule, saying a shared verb once', () => {
+    const note = (policy: string, path: string, phrase: string) => ({ policy, path, note: phrase, message: 'long', mode: 'warn', resource: { apiVersion: '', kind: '', namespace: '', name: '' } }) as Finding;
+    expect(
+      notesDigest([note('default-request-timeout', 'spec.rules[0].timeouts.request', 'wrote timeouts.request: 60s'), note('default-request-timeout', 'spec.rules[3].timeouts.request', 'wrote timeouts.request: 60s'), note('default-models-created-at', 'spec.rules[0].modelsCreatedAt', 'wrote modelsCreatedAt')]),
+    ).toBe('[defaults] wrote timeouts.request: 60s on 2 rules, modelsCreatedAt on 1 rule');
+  });
+});
+
+
+describe('/mutate and objects the schema refuses', () => {
+  it('writes no patch for a route over the CRD list limits, and says why in one line', () => {
+    const huge = route(Array.from({ length: 3000 }, (_, i) => ({ name: `r-${i}`, backendRefs: twoLevels })));
+    const out = answerReview(JSON.stringify(admissionReview(huge)), 'mutate', deps());
+    expect(JSON.parse(out.body).response).toEqual({
+      uid: expect.any(String),
+      allowed: true,
+      warnings: ['not mutated: spec.rules: Too many: 3000: must have at most 15 items, so the API server refuses this object whatever the webhook writes'],
+    });
+    expect(out.body.length).toBeLessThan(512);
+  });
+});
