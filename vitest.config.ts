@@ -3,7 +3,10 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    testTimeout: 20_000,
+    // Only a guard against a hang: no test asserts a timing, and a 2-core machine at load 8+ (or 24, as measured) can take
+    // tens of seconds for a test that compiles every CRD schema or starts a process.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
     pool: 'forks',
   },
 });

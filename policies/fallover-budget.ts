@@ -7,7 +7,7 @@ export default falloverPolicy({
   check(m) {
     const r = m.retry;
     const routeMs = m.routeTimeout.ms;
-    if (!r?.previousPriorities || !r.timeoutTrigger || m.levels.length < 2 || !hasIdle(m) || routeMs <= 0) return undefined;
+    if (m.split || !r?.previousPriorities || !r.timeoutTrigger || m.levels.length < 2 || !hasIdle(m) || routeMs <= 0) return undefined;
     const perTry = r.perTryTimeoutDropped ? undefined : r.perTryTimeoutMs;
     const byPerTry = perTry !== undefined && perTry < m.streamIdleMs!;
     const attemptMs = byPerTry ? perTry : m.streamIdleMs!;

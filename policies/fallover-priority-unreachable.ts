@@ -3,10 +3,11 @@ import { falloverPolicy, fixTarget, levelText, retryFromText } from './fallover-
 export default falloverPolicy({
   id: 'fallover-priority-unreachable',
   description:
-    'Several priority levels but numAttemptsPerPriority unset or ≤ 0, numRetries below it, or numRetries: 0: every retry stays on priority 0 and the next priority is never tried.',
+    'Several priority levels but numAttemptsPerPriority unset or ≤ 0, numRetries below it, or numRetries: 0: every retry stays on priority 0 and the next priority is never tried; or numRetries too low to reach a later level.',
   check(m) {
     const r = m.retry;
-    if (!r || m.levels.length < 2) return undefined;
+    // With one cluster per backend the priorities do nothing at all: fallover-priorities-ignored says so.
+    if (!r || m.levels.length < 2 || m.split) return undefined;
     const [p0, p1] = [m.levels[0]!, m.levels[1]!];
     const target = fixTarget(r);
     const where = `BackendTrafficPolicy ${target.namespace}/${target.name}`;
@@ -40,6 +41,20 @@ export default falloverPolicy({
         btps: r.from,
       };
     }
-    return undefined;
+    // The second level is reached; later ones need k × numAttemptsPerPriority retries each.
+    const missed = m.reach.filter((x) => x.attempt === undefined);
+    if (missed.length === 0) return undefined;
+    const levelOf = (p: number) => m.levels.find((l) => l.priority === p)!;
+    const last = m.levels.length - 1;
+    const need = last * n;
+    return {
+      text:
+        `the retry of ${retryFromText(r)} has numRetries ${r.numRetries} and numAttemptsPerPriority ${n}: a failing request makes ${r.numRetries + 1} attempts, ${n} per level, ` +
+        `so ${missed.map((x) => levelText(levelOf(x.priority))).join(' and ')} ${missed.length === 1 ? 'is' : 'are'} never tried ` +
+        `(the first attempt there would be ${missed.map((x) => m.levels.findIndex((l) => l.priority === x.priority) * n + 1).join(' and ')}). ` +
+        `Fix: in ${where} set spec.retry.numRetries to ${need} or more to reach priority ${m.levels[last]!.priority}.`,
+      btpPath: 'spec.retry.numRetries',
+      btps: r.from,
+    };
   },
 });

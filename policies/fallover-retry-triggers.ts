@@ -13,9 +13,13 @@ export default falloverPolicy({
     const target = fixTarget(r);
     const defaulted = r.retryOnDefaulted ? ` (Envoy Gateway's default, because spec.retry.retryOn has no triggers)` : '';
     const timers = [hasIdle(m) ? `the ${fmt(m.streamIdleMs!)} idle timer` : '', perTry ? `perRetry.timeout ${fmt(r.perTryTimeoutMs!)}` : ''].filter(Boolean);
+    // Name only what is really not retried: the status codes may still cover some of 500, 502, 504.
+    const retriedCodes = new Set(r.statusCodesRetried);
+    const lost = ['500', '502', '504'].filter((c) => !retriedCodes.has(c));
+    const lostText = lost.length ? ` or an HTTP ${lost.length === 1 ? lost[0] : `${lost.slice(0, -1).join(', ')} or ${lost[lost.length - 1]}`}` : '';
     const effect = timers.length
       ? `when ${timers.join(' or ')} fires Envoy aborts the request with a 504 and never retries it`
-      : `a reset or an HTTP 500, 502 or 504 from ${levelText(m.levels[0]!)} goes back to the client without trying ${levelText(m.levels[1]!)}`;
+      : `a reset${lostText} from ${levelText(m.levels[0]!)} goes back to the client without trying ${levelText(m.levels[1]!)}`;
     return {
       text:
         `the retry of ${retryFromText(r)} has retry_on "${r.retryOn.join(',')}"${defaulted}, with none of ${TIMEOUT_RETRY_TRIGGERS.join(', ')}, so ${effect}; ` +

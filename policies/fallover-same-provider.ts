@@ -1,9 +1,9 @@
 import { definePolicy } from '../src/review/policy.js';
 import type { FindingDraft } from '../src/kube/types.js';
 import { endpointKey, endpointText, repeatsProvider, type ProviderLevel } from '../src/model/providers.js';
-import { routeFallover, type RuleFallover } from '../src/model/fallover.js';
+import type { RuleFallover } from '../src/model/fallover.js';
 import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';
-import { FALLOVER_VAP_MISSING, btpsWith, fmt, isRoute } from './fallover-shared.js';
+import { FALLOVER_VAP_MISSING, falloverOf, fmt, isRoute } from './fallover-shared.js';
 import { providerLevelText, providersOf } from './provider-shared.js';
 
 /** What one level of fall-over costs when the provider is down and silent: the timer that ends each attempt there. */
@@ -46,8 +46,7 @@ export default definePolicy({
     if (!object || !isRoute(object)) return {};
     const findings: FindingDraft[] = [];
     // The same model the fall-over policies built in this review, when they did.
-    const build = () => routeFallover(object, btpsWith(ctx.world, object));
-    const fallover = ctx.memo ? ctx.memo('routeFallover', object, build) : build();
+    const fallover = falloverOf(ctx, object);
     for (const rule of providersOf(ctx, object)) {
       for (let k = 1; k < rule.levels.length; k++) {
         const [previous, level] = [rule.levels[k - 1]!, rule.levels[k]!];

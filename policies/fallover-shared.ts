@@ -6,11 +6,12 @@
 import { definePolicy, type AnyPolicy, type KindMatch, type PolicyContext } from '../src/review/policy.js';
 import type { FindingDraft, KubeObject, Operation } from '../src/kube/types.js';
 import { AIGATEWAYROUTE, BACKENDTRAFFICPOLICY, WORLD_KEYS } from '../src/model/kinds.js';
-import { btpRef, btpTargets, isGatewayTarget, isHTTPRouteTarget, refLabel, sameRef, type BtpRef } from '../src/model/btp.js';
+import { btpRef, btpsWith as btpsAfter, refLabel, routesReachedBy, sameRef, type BtpRef } from '../src/model/btp.js';
 import { routeFallover, type AttachedBtp, type EffectiveRetry, type PriorityLevel, type RouteFallover, type RuleFallover } from '../src/model/fallover.js';
 import { formatDuration } from '../src/model/duration.js';
-import type { World } from '../src/world/world.js';
+import type { World } from '../src/kube/types.js';
 import { NO_PARAMS } from './helpers.js';
+import { providersOf } from './provider-shared.js';
 
 export const ON_ROUTE_AND_BTP_WRITES = {
   match: { kinds: [AIGATEWAYROUTE, BACKENDTRAFFICPOLICY] as KindMatch[], operations: ['CREATE', 'UPDATE'] as Operation[] },
@@ -37,37 +38,17 @@ export const isRoute = (o: KubeObject | null): boolean => o?.kind === 'AIGateway
 
 /** The BTPs of the world as they will be once `incoming` is stored. */
 export function btpsWith(world: World, incoming: KubeObject | null): KubeObject[] {
-  const all = world.list(WORLD_KEYS.backendTrafficPolicy);
-  if (!incoming || incoming.kind !== 'BackendTrafficPolicy') return all;
-  const ref = btpRef(incoming);
-  return [...all.filter((b) => !sameRef(btpRef(b), ref)), incoming];
+  return btpsAfter(world.list(WORLD_KEYS.backendTrafficPolicy), incoming);
 }
 
-function gatewaysOf(route: KubeObject): Array<{ namespace: string; name: string }> {
-  const spec = route.spec as { parentRefs?: unknown } | undefined;
-  const refs = Array.isArray(spec?.parentRefs) ? spec.parentRefs : [];
-  const ns = route.metadata?.namespace ?? '';
-  return refs
-    .filter((r): r is Record<string, unknown> => !!r && typeof r === 'object' && typeof (r as { name?: unknown }).name === 'string')
-    .filter((r) => r.kind === undefined || r.kind === 'Gateway')
-    .map((r) => ({ namespace: typeof r.namespace === 'string' && r.namespace ? r.namespace : ns, name: r.name as string }));
-}
-
-/** The AIGatewayRoutes a BTP reaches: by HTTPRoute name in its namespace, or through a Gateway they attach to. */
-export function routesReachedBy(world: World, btp: KubeObject): KubeObject[] {
-  const ns = btp.metadata?.namespace ?? '';
-  const out = new Map<string, KubeObject>();
-  for (const t of btpTargets(btp)) {
-    if (isHTTPRouteTarget(t)) {
-      const r = world.get(WORLD_KEYS.aiGatewayRoute, ns, t.name);
-      if (r) out.set(`${ns}/${t.name}`, r);
-    } else if (isGatewayTarget(t)) {
-      for (const r of world.list(WORLD_KEYS.aiGatewayRoute)) {
-        if (gatewaysOf(r).some((g) => g.namespace === ns && g.name === t.name)) out.set(`${r.metadata?.namespace}/${r.metadata?.name}`, r);
-      }
-    }
-  }
-  return [...out.values()];
+/**
+ * The fall-over model of a route against the world as it will be once the reviewed object is stored. The policies
+ * read the same model of each route in one review: built once per route object (the world does not change within a
+ * review).
+ */
+export function falloverOf(ctx: PolicyContext<unknown>, route: KubeObject): RouteFallover {
+  const build = () => routeFallover(route, btpsWith(ctx.world, ctx.object), providersOf(ctx, route));
+  return ctx.memo ? ctx.memo('routeFallover', route, build) : build();
 }
 
 /** Runs one rule check over the routes the reviewed object touches and turns its issues into findings. */
@@ -75,11 +56,7 @@ export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): Fin
   const { object, world } = ctx;
   if (!object) return [];
   const findings: FindingDraft[] = [];
-  // Nine policies read the same model of each route in one review: build it once (per route object; the world and
-  // so the BTPs do not change within a review).
-  let btpList: KubeObject[] | undefined;
-  const btps = () => (btpList ??= btpsWith(world, object));
-  const modelOf = (route: KubeObject) => (ctx.memo ? ctx.memo('routeFallover', route, () => routeFallover(route, btps())) : routeFallover(route, btps()));
+  const modelOf = (route: KubeObject) => falloverOf(ctx, route);
   if (isRoute(object)) {
     const model = modelOf(object);
     for (const rule of model.rules) {
@@ -94,7 +71,7 @@ export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): Fin
     return findings;
   }
   const self = btpRef(object);
-  for (const route of routesReachedBy(world, object)) {
+  for (const route of routesReachedBy(object, world.list(WORLD_KEYS.aiGatewayRoute))) {
     const model = modelOf(route);
     for (const rule of model.rules) {
       const issue = check(rule, model);

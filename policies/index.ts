@@ -18,6 +18,7 @@ import perRetryTimeout from './per-retry-timeout.js';
 import btpTargetNotFound from './btp-target-not-found.js';
 import btpSectionNotFound from './btp-section-not-found.js';
 import btpOverridesRetry from './btp-overrides-retry.js';
+import btpRetryRefused from './btp-retry-refused.js';
 import defaultRequestTimeout from './default-request-timeout.js';
 import defaultModelsCreatedAt from './default-models-created-at.js';
 import defaultStreamIdleTimeout from './default-stream-idle-timeout.js';
@@ -49,6 +50,7 @@ export const ALL_POLICIES: readonly AnyPolicy[] = [
   btpTargetNotFound,
   btpSectionNotFound,
   btpOverridesRetry,
+  btpRetryRefused,
   defaultRequestTimeout,
   defaultModelsCreatedAt,
   defaultStreamIdleTimeout,

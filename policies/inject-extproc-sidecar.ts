@@ -1,6 +1,6 @@
 import { definePolicy } from '../src/review/policy.js';
 import type { FindingDraft, KubeObject, Observation } from '../src/kube/types.js';
-import { POD } from '../src/model/kinds.js';
+import { POD, WORLD_KEYS } from '../src/model/kinds.js';
 import {
   ENVOY_CONTAINER_NAME,
   EXTPROC_CONTAINER_NAME,
@@ -158,7 +158,7 @@ export default definePolicy<InjectParams>({
     const present = existingSidecar(view);
     if (present) return skip('already-injected', `spec.${present} already has ${EXTPROC_CONTAINER_NAME}`, { gateway: `${gateway.namespace}/${gateway.name}` });
 
-    const routes = routesAttachedTo(world, gateway);
+    const routes = routesAttachedTo(world.list(WORLD_KEYS.aiGatewayRoute), gateway);
     if (routes.length === 0 && params.requireAIGatewayRoute) {
       return skip('no-aigatewayroute', `no AIGatewayRoute has Gateway ${gateway.namespace}/${gateway.name} in spec.parentRefs`, {
         gateway: `${gateway.namespace}/${gateway.name}`,

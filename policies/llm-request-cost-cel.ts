@@ -1,5 +1,5 @@
 import { definePolicy } from '../src/review/policy.js';
-import { DEFAULT_LLM_COST_LIMITS, LlmCostCel, type LlmCostLimits } from '../src/cel.js';
+import { DEFAULT_LLM_COST_LIMITS, LlmCostCel, type LlmCostLimits } from '../src/cel/cel.js';
 import { quoteValue } from '../src/review/text.js';
 import { ON_AIGATEWAYROUTE_WRITES } from './helpers.js';
 import type { FindingDraft } from '../src/kube/types.js';

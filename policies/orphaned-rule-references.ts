@@ -1,7 +1,7 @@
 import { definePolicy } from '../src/review/policy.js';
 import { AIGATEWAYROUTE, WORLD_KEYS } from '../src/model/kinds.js';
 import { routeRules, ruleBackendRefs, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
-import { findXdsNames, listRules, resolveXdsName } from '../src/model/xds-names.js';
+import { findXdsNames, generatedMatchCountOf, listRules, resolveXdsName, routeHostnames } from '../src/model/xds-names.js';
 import type { EventDraft, FindingDraft, Observation } from '../src/kube/types.js';
 import { NO_PARAMS } from './helpers.js';
 import { describeRef, listBackends, missObservation, plural, quoteName, refOf, ruleLabel, warningEvent } from './route-lookup.js';
@@ -87,6 +87,16 @@ export default definePolicy({
               `after this change ${ruleLabel(after, n.ruleIndex)} has ${plural(backends, 'backendRef')} (${listBackends(after, n.ruleIndex)}), so ${where} names no backend; that patch stops applying. ` +
               `Fix: ${fixPolicy}, or keep backendRef ${backendIndex}.`;
             summary = `AIGatewayRoute ${key} ${ruleLabel(after, n.ruleIndex)} has ${plural(backends, 'backendRef')}, no backend ${backendIndex}`;
+            break;
+          }
+          case 'match-index-out-of-range':
+          case 'host-not-generated': {
+            const byHost = now.reason === 'host-not-generated';
+            const matches = generatedMatchCountOf(routeRules(after)[n.ruleIndex]!);
+            const what = byHost ? `spec.hostnames is now [${routeHostnames(after!).join(', ')}]` : `it has ${plural(matches, 'match', 'matches')}`;
+            path = byHost ? 'spec.hostnames' : `spec.rules[${n.ruleIndex}].matches`;
+            message = `after this change ${where} names no route of ${ruleLabel(after, n.ruleIndex)} (${what}); that patch stops applying. Fix: ${fixPolicy}.`;
+            summary = `AIGatewayRoute ${key} ${ruleLabel(after, n.ruleIndex)}: ${what}`;
             break;
           }
           default: {

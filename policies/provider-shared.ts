@@ -1,32 +1,25 @@
 /**
  * What the provider policies share: each AIGatewayRoute rule's backendRefs resolved to the endpoints they reach
- * (src/model/providers.ts), against the world the review runs in, and the wording of refs and levels.
+ * (src/model/providers.ts) against the world the review runs in, and the wording of refs and levels.
  */
-import { describeRule, routeRules, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
-import { providerLevels, resolveRule, type ProviderLevel, type ResolvedRef } from '../src/model/providers.js';
+import { routeProviders, type ProviderData, type ProviderLevel, type ResolvedRef, type RuleProviders } from '../src/model/providers.js';
+import { WORLD_KEYS } from '../src/model/kinds.js';
 import type { KubeObject } from '../src/kube/types.js';
 import type { PolicyContext } from '../src/review/policy.js';
-import type { World } from '../src/world/world.js';
+import type { World } from '../src/kube/types.js';
 
-export interface RuleProviders {
-  index: number;
-  /** `spec.rules[0] ("chat")` */
-  label: string;
-  refs: ResolvedRef[];
-  levels: ProviderLevel[];
+export type { RuleProviders };
+
+/** The objects provider resolution reads, from the world (a kind the world does not cover is unknown). */
+export function providerData(world: World): ProviderData {
+  const list = (key: string) => (world.covers(key) ? world.list(key) : undefined);
+  return { aiServiceBackends: list(WORLD_KEYS.aiServiceBackend), backends: list(WORLD_KEYS.backend) };
 }
 
-/** The three provider policies read the same resolution in one review: built once per route object (see `memo`). */
+/** The provider policies read the same resolution in one review: built once per route object (see `memo`). */
 export function providersOf(ctx: PolicyContext<unknown>, route: KubeObject): RuleProviders[] {
-  return ctx.memo ? ctx.memo('routeProviders', route, () => routeProviders(route, ctx.world)) : routeProviders(route, ctx.world);
-}
-
-export function routeProviders(route: KubeObject, world: World): RuleProviders[] {
-  const r = route as AIGatewayRoute;
-  return routeRules(r).map((rule, index) => {
-    const refs = resolveRule(r, rule, index, world);
-    return { index, label: describeRule(rule, index), refs, levels: providerLevels(refs) };
-  });
+  const build = () => routeProviders(route, providerData(ctx.world));
+  return ctx.memo ? ctx.memo('routeProviders', route, build) : build();
 }
 
 /** `openai, model gpt-5` */

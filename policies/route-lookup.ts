@@ -2,7 +2,7 @@
 import { routeRules, ruleBackendRefs, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
 import { listRules, type MissReason, type XdsName, type XdsNameReference } from '../src/model/xds-names.js';
 import type { EventDraft, KubeObject, Observation, ResourceRef } from '../src/kube/types.js';
-import type { World } from '../src/world/world.js';
+import type { World } from '../src/kube/types.js';
 import { WORLD_KEYS } from '../src/model/kinds.js';
 
 export const ROUTE_LOOKUP_MISS = 'route_lookup_miss';
@@ -28,7 +28,7 @@ export function ruleLabel(route: AIGatewayRoute | null | undefined, index: numbe
   return typeof name === 'string' && name ? `rule ${index} ("${name}")` : `rule ${index} (unnamed)`;
 }
 
-export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+export const plural = (n: number, word: string, words = `${word}s`) => `${n} ${n === 1 ? word : words}`;
 
 /** `0 ("openai"), 1 ("anthropic")` — the backendRefs of one rule, by index and name. */
 export function listBackends(route: AIGatewayRoute | null | undefined, ruleIndex: number): string {

@@ -1,7 +1,23 @@
 import { definePolicy } from '../src/review/policy.js';
 import { ENVOYPATCHPOLICY, WORLD_KEYS } from '../src/model/kinds.js';
-import { findXdsNames, listRules, resolveXdsName, type XdsNameReference } from '../src/model/xds-names.js';
-import { routeRules, ruleBackendRefs, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
+import {
+  findXdsNames,
+  generatedMatchCountOf,
+  listRules,
+  resolveXdsName,
+  generatedHosts,
+  routeHostnames,
+  xdsHost,
+  type XdsNameContext,
+  type XdsNameReference,
+} from '../src/model/xds-names.js';
+import { routeRules, ruleBackendRefs, ruleMatches, type AIGatewayRoute } from '../src/model/aigatewayroute.js';
+import { routeFallover } from '../src/model/fallover.js';
+import { refAddressType, routeProviders } from '../src/model/providers.js';
+import type { KubeObject } from '../src/kube/types.js';
+import type { World } from '../src/world/world.js';
+import { providerData } from './provider-shared.js';
+import { listenerHostnames } from '../src/model/parent-refs.js';
 import type { EventDraft, FindingDraft, Mode, Observation } from '../src/kube/types.js';
 import {
   indexRange,
@@ -50,16 +66,46 @@ export default definePolicy<RouteRuleIndexParams>({
     const events: EventDraft[] = [];
     const observations: Observation[] = [];
     for (const ref of findXdsNames(object)) {
-      const judged = judge(ref, referencing, (ns, name) => lookupRoute(world, ns, name) ?? null, world.get(HTTPROUTE_KEY, ...nsName(ref)) !== undefined);
+      const judged = judge(ref, referencing, (ns, name) => lookupRoute(world, ns, name) ?? null, world.get(HTTPROUTE_KEY, ...nsName(ref)) !== undefined, (route) => ({ clusterPerBackend: clusterPerBackendOf(world, route), listenerHostnames: listenerHostnames(route as KubeObject, world.list(GATEWAY_KEY)) }), world.list(GATEWAY_KEY));
       if (!judged) continue;
       const { miss, message, summary } = judged;
-      findings.push(miss.reason === 'route-not-found' ? { path: ref.path, message, atMost: params.routeNotFoundMode } : { path: ref.path, message });
+      findings.push(
+        miss.reason === 'route-not-found'
+          ? { path: ref.path, message, atMost: params.routeNotFoundMode }
+          : // A patch on the catch-all rule applies (to the 404); it is usually an index mistake, so it warns.
+            miss.reason === 'catch-all-rule'
+            ? { path: ref.path, message, atMost: 'warn' }
+            : { path: ref.path, message },
+      );
       observations.push(missObservation(miss));
       events.push(warningEvent(MISS_EVENT_REASON, `${miss.reason}: ${ref.path} ${quoteName(ref.text)}: ${summary}`));
     }
     return { findings, events, observations };
   },
 });
+
+/**
+ * Whether rule i of the route gets one cluster per backend, from the fall-over model; undefined when the world does
+ * not hold the route's AIServiceBackends and Backends (then nothing can be said).
+ */
+function clusterPerBackendOf(world: World, route: AIGatewayRoute): (ruleIndex: number) => boolean | undefined {
+  let model: { split: boolean[]; known: boolean[] } | undefined;
+  return (i) => {
+    if (!model) {
+      const providers = routeProviders(route as KubeObject, providerData(world));
+      const fallover = routeFallover(route as KubeObject, world.list(WORLD_KEYS.backendTrafficPolicy), providers);
+      model = {
+        split: fallover.rules.map((r) => r.split !== undefined),
+        // InferencePool and DynamicResolver destinations are built otherwise: only plain address types are known.
+        known: providers.map((p) => p.refs.every((r) => r.resolution.state === 'unresolved' || refAddressType(r) !== undefined)),
+      };
+    }
+    return model.split[i] ? true : model.known[i] ? false : undefined;
+  };
+}
+
+/** Gateways, when the world holds them (the given files; the cluster cache does not watch them). */
+const GATEWAY_KEY = 'gateway.networking.k8s.io/Gateway';
 
 /** A plain (user-written) HTTPRoute of that name, when the world holds HTTPRoutes: its names are not ours to judge. */
 const HTTPROUTE_KEY = WORLD_KEYS.httpRoute;
@@ -75,6 +121,8 @@ function judge(
   referencing: Miss['referencing'],
   routeOf: (namespace: string, name: string) => AIGatewayRoute | null,
   plainHttpRoute: boolean,
+  contextOf: (route: AIGatewayRoute) => XdsNameContext,
+  gateways: KubeObject[] = [],
 ): { miss: Miss; message: string; summary: string } | undefined {
   const names = `jsonPatches[${ref.patchIndex}] names ${quoteName(ref.text)}`;
   if (!ref.parsed.ok) {
@@ -91,7 +139,7 @@ function judge(
   const key = `${n.namespace}/${n.name}`;
   const route = routeOf(n.namespace, n.name);
   if (!route && plainHttpRoute) return undefined;
-  const r = resolveXdsName(n, route);
+  const r = resolveXdsName(n, route, route ? contextOf(route) : {});
   if (r.ok) return undefined;
   const base = { ref, namespace: n.namespace, name: n.name, ruleIndex: n.ruleIndex, ruleCount: r.ruleCount, referencing };
   const rules = `${plural(r.ruleCount, 'rule')}: ${listRules(route)}`;
@@ -118,8 +166,8 @@ function judge(
       return {
         miss: { ...base, reason: r.reason },
         message:
-          `${names}, but rule ${n.ruleIndex} of the HTTPRoute generated from AIGatewayRoute ${key} is the catch-all route-not-found rule the controller adds after its ${rules}; ` +
-          `it only answers requests no rule matches, so the patch changes no model rule. Fix: ${fixIndex}.`,
+          `${names}: rule ${n.ruleIndex} of the HTTPRoute generated from AIGatewayRoute ${key} is the catch-all route-not-found rule the controller adds after its ${rules}. ` +
+          `The patch applies there, to requests no rule matches (e.g. a header on the 404), and changes no model rule; if you meant a model rule, this is an index mistake. Fix: ${fixIndex}.`,
         summary: `rule ${n.ruleIndex} is the generated catch-all route-not-found rule of AIGatewayRoute ${key} (${plural(r.ruleCount, 'rule')})`,
       };
     case 'backend-index-out-of-range': {
@@ -132,6 +180,43 @@ function judge(
           `${targetOf(n)} does not exist, so the patch does not apply. Fix: use a backend index ${indexRange(count)}, or the rule's cluster httproute/${key}/rule/${n.ruleIndex}. ` +
           `(AIGatewayRoute ${key} has ${rules}.)`,
         summary: `rule ${n.ruleIndex} of AIGatewayRoute ${key} has ${plural(count, 'backendRef')}, no backend ${backendIndex}`,
+      };
+    }
+    case 'no-backend-clusters':
+      return {
+        miss: { ...base, reason: r.reason },
+        message:
+          `${names}, but ${ruleLabel(route, n.ruleIndex)} of AIGatewayRoute ${key} gets one cluster for all its backends (they resolve to one address type and no zone-aware load balancing applies), ` +
+          `named httproute/${key}/rule/${n.ruleIndex}; Envoy Gateway builds per-backend clusters (…/backend/<j>) only for a rule it splits, so ${targetOf(n)} does not exist and the patch does not apply. ` +
+          `Fix: patch the rule's cluster httproute/${key}/rule/${n.ruleIndex}.`,
+        summary: `rule ${n.ruleIndex} of AIGatewayRoute ${key} has one cluster, no per-backend clusters`,
+      };
+    case 'match-index-out-of-range': {
+      const rule = routeRules(route)[n.ruleIndex]!;
+      const count = generatedMatchCountOf(rule);
+      const listed = ruleMatches(rule).length === 0 ? ' (it lists none, so it gets the CRD default path prefix /)' : '';
+      return {
+        miss: { ...base, reason: r.reason },
+        message:
+          `${names}, but ${ruleLabel(route, n.ruleIndex)} of AIGatewayRoute ${key} has ${plural(count, 'match', 'matches')}${listed}; ` +
+          `${targetOf(n)} does not exist, so the patch does not apply. Fix: use a match index ${indexRange(count)}.`,
+        summary: `rule ${n.ruleIndex} of AIGatewayRoute ${key} has ${plural(count, 'match', 'matches')}, no match ${n.kind === 'route' ? n.matchIndex : 0}`,
+      };
+    }
+    case 'host-not-generated': {
+      const hostnames = routeHostnames(route!);
+      const listeners = listenerHostnames(route as KubeObject, gateways);
+      const hosts = [...(generatedHosts(hostnames, listeners) ?? new Set(hostnames.map(xdsHost)))];
+      const source = listeners
+        ? `its Gateway listeners (hostnames ${listeners.map((h) => h ?? 'none').join(', ')}) and spec.hostnames [${hostnames.join(', ')}] give the host`
+        : `AIGatewayRoute ${key} sets spec.hostnames [${hostnames.join(', ')}], so Envoy Gateway writes the host`;
+      return {
+        miss: { ...base, reason: r.reason },
+        message:
+          `${names}, but ${source} of its route names as ${hosts.join(' or ')} ` +
+          `(a "." written "_"); "${n.kind === 'route' ? n.host : ''}" is never generated, so the patch does not apply. ` +
+          `Fix: write httproute/${key}/rule/${n.ruleIndex}/match/${n.kind === 'route' ? n.matchIndex : 0}/${hosts[0]}.`,
+        summary: `AIGatewayRoute ${key} route names have host ${hosts.join(', ')}`,
       };
     }
   }

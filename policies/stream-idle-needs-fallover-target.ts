@@ -15,16 +15,20 @@ export default definePolicy({
     for (const { rule, index, label, timeouts } of rulesWithTimeouts(object)) {
       const idle = timeouts.streamIdle;
       if (idle === undefined || idle === 0) continue;
-      const refs = ruleBackendRefs(rule);
+      // Envoy Gateway drops weight-0 refs: a level made only of them does not exist.
+      const all = ruleBackendRefs(rule);
+      const refs = all.filter((r) => r.weight !== 0);
       if (refs.length === 0) continue;
       const levels = new Set(refs.map(backendPriority));
       if (levels.size > 1) continue;
       const [level] = levels;
-      const refsText = refs.length === 1 ? 'its only backendRef has' : `all ${refs.length} backendRefs have`;
+      const dropped = all.length - refs.length;
+      const refsText = refs.length === 1 ? `its only backendRef${dropped ? ' with weight' : ''} has` : `all ${refs.length} backendRefs${dropped ? ' with weight' : ''} have`;
+      const droppedText = dropped ? ` (Envoy Gateway drops the ${dropped === 1 ? 'one' : dropped} with weight 0, so ${dropped === 1 ? 'its level does' : 'their levels do'} not exist)` : '';
       findings.push({
         path: `spec.rules[${index}].streamIdleTimeout`,
         message:
-          `${label}: streamIdleTimeout ${formatDuration(idle)} is set but ${refsText} priority ${level}, so when the timer fires there is no next priority to fall over to: at most a retry goes to the same backends again. ` +
+          `${label}: streamIdleTimeout ${formatDuration(idle)} is set but ${refsText} priority ${level}${droppedText}, so when the timer fires there is no next priority to fall over to: at most a retry goes to the same backends again. ` +
           `Fix: add a backendRef with priority ${level! + 1} on a different provider, or remove streamIdleTimeout.`,
       });
     }

@@ -7,6 +7,7 @@ import { PolicySet } from '../src/review/policy-set.js';
 import { MemoryWorld } from '../src/world/world.js';
 import { silentLogger, type ReviewDeps } from '../src/review/deps.js';
 import type { AdmissionReviewRequest, KubeObject, Operation } from '../src/kube/types.js';
+import { reviewFor } from '../src/kube/request.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 /** Upstream fixtures beside the project (always present in CI; absent in a user's fresh clone). */
@@ -43,22 +44,7 @@ export function listFiles(dir: string, ext: string): string[] {
 let counter = 0;
 /** An AdmissionReview around an object, shaped like the ones kube-apiserver sends. */
 export function admissionReview(object: KubeObject | null, operation: Operation = 'CREATE', oldObject: KubeObject | null = null, dryRun = false): AdmissionReviewRequest {
-  const obj = object ?? oldObject!;
-  const [group, version] = obj.apiVersion!.includes('/') ? obj.apiVersion!.split('/') : ['', obj.apiVersion!];
-  return {
-    apiVersion: 'admission.k8s.io/v1',
-    kind: 'AdmissionReview',
-    request: {
-      uid: `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`,
-      kind: { group: group!, version: version!, kind: obj.kind! },
-      name: obj.metadata?.name,
-      namespace: obj.metadata?.namespace,
-      operation,
-      object,
-      oldObject,
-      dryRun,
-    },
-  };
+  return reviewFor(object, operation, { uid: `00000000-0000-4000-8000-${String(++counter).padStart(12, '0')}`, oldObject, dryRun });
 }
 
 export function route(rules: unknown[], name = 'chat', namespace = 'team-a'): KubeObject {

@@ -5,13 +5,13 @@ import { AdmissionError } from '../review/errors.js';
 import type { Finding, KubeObject } from '../kube/types.js';
 import { MemoryWorld, type World } from '../world/world.js';
 import { CLUSTER_KINDS, PROXY_POD_KIND, describeApiError } from '../world/cluster-world.js';
-import type { ListedKind, PageLister } from '../world/list-page.js';
-import { WORLD_KEYS } from '../model/kinds.js';
+import { listAll, ListFailed, type ListedKind, type PageLister } from '../world/list-page.js';
+import { KINDS, WORLD_KEYS } from '../kube/registry.js';
 import { OWNING_GATEWAY_NAMESPACE_LABEL, type SidecarTemplate } from '../model/sidecar.js';
 import { SIDECAR_DRIFT_POLICY, auditSidecars } from './sidecar-audit.js';
 
-/** What the audit reads: the kinds the webhook's cache holds, plus Envoy Gateway's proxy pods. */
-export const AUDIT_KINDS: readonly ListedKind[] = [...CLUSTER_KINDS, PROXY_POD_KIND];
+/** What the audit reads (src/kube/registry.ts: `audited`): the kinds the webhook's cache holds, plus Envoy Gateway's proxy pods. */
+export const AUDIT_KINDS: readonly ListedKind[] = KINDS.filter((k) => k.audited);
 export const AUDIT_PAGE_SIZE = 500;
 const INJECT_POLICY = 'inject-extproc-sidecar';
 
@@ -38,33 +38,15 @@ export async function listCluster(
     const kind: ListedKind =
       isPods && opts.namespace !== undefined ? { ...base, labelSelector: `${base.labelSelector},${OWNING_GATEWAY_NAMESPACE_LABEL}=${opts.namespace}` } : base;
     const namespace = isPods ? undefined : opts.namespace;
-    let missing = 0;
-    for (const version of kind.versions) {
-      const items: KubeObject[] = [];
-      let token: string | undefined;
-      try {
-        do {
-          const page = await listPage(kind, version, { namespace, limit: opts.pageSize ?? AUDIT_PAGE_SIZE, continue: token });
-          // Typed (core) lists leave apiVersion and kind off their items; the world keys objects by them.
-          for (const o of page.items) items.push(o.kind && o.apiVersion ? o : { ...o, apiVersion: kind.group ? `${kind.group}/${version}` : version, kind: kind.key.split('/')[1] });
-          token = page.continue;
-          opts.onProgress?.(kind, items.length);
-        } while (token);
-      } catch (err) {
-        if ((err as { code?: unknown }).code === 404) {
-          missing++;
-          continue;
-        }
-        const what = kind.group ? `${kind.group}/${version} ${kind.plural}` : `${version} ${kind.plural}`;
-        throw new AdmissionError('CLUSTER_REQUEST_FAILED', `listing ${what} failed: ${describeApiError(err)}`, { cause: err });
-      }
-      objects.set(kind.key, items);
-      break;
+    let listed;
+    try {
+      listed = await listAll(listPage, kind, { namespace, pageSize: opts.pageSize ?? AUDIT_PAGE_SIZE, onPage: (n) => opts.onProgress?.(kind, n) });
+    } catch (err) {
+      if (!(err instanceof ListFailed)) throw err;
+      throw new AdmissionError('CLUSTER_REQUEST_FAILED', `${err.message}: ${describeApiError(err.cause)}`, { cause: err.cause });
     }
-    if (missing === kind.versions.length) {
-      objects.set(kind.key, []);
-      notInstalled.push(kind.key);
-    }
+    objects.set(kind.key, listed?.items ?? []);
+    if (!listed) notInstalled.push(kind.key);
   }
   return { objects, notInstalled };
 }

@@ -6,10 +6,8 @@ import type { World } from '../world/world.js';
 import { auditWorld } from './audit.js';
 import { apiVersionOf, buildReports, writeReports, type ReportClient, type WriteSummary } from './policy-report.js';
 
-export interface AuditMetrics {
-  /** One finished run: its findings (the gauge is set per run, not added to) and how long it took. */
-  audited(findings: readonly Finding[], seconds: number): void;
-}
+export type { AuditMetrics } from '../observe/metrics.js';
+import type { AuditMetrics } from '../observe/metrics.js';
 
 /** Calls `run` after `ms`; returns a cancel. Tests pass their own and fire it by hand. */
 export type Scheduler = (run: () => void, ms: number) => () => void;

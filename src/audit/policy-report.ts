@@ -1,4 +1,4 @@
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CustomObjectsApi, type KubeConfig } from '../kube/client.js';
 import type { Finding, KubeObject } from '../kube/types.js';
 import type { ReportApiChoice } from '../config/config.js';
 import type { Logger } from '../review/deps.js';

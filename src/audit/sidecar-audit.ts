@@ -1,5 +1,6 @@
 import type { Finding, KubeObject, ResourceRef } from '../kube/types.js';
 import type { World } from '../world/world.js';
+import { WORLD_KEYS } from '../model/kinds.js';
 import {
   EXTPROC_CONTAINER_NAME,
   INJECT_ANNOTATION,
@@ -82,7 +83,7 @@ export function auditSidecars(pods: readonly KubeObject[], world: World, opts: S
     if (!isEnvoyGatewayPod(pod)) continue;
     const gateway = owningGateway(pod);
     if (!gateway || pod.metadata?.annotations?.[INJECT_ANNOTATION] === 'false') continue;
-    if ((opts.template.requireAIGatewayRoute ?? true) && routesAttachedTo(world, gateway).length === 0) continue;
+    if ((opts.template.requireAIGatewayRoute ?? true) && routesAttachedTo(world.list(WORLD_KEYS.aiGatewayRoute), gateway).length === 0) continue;
     checked.push(pod);
     const resource: ResourceRef = { apiVersion: 'v1', kind: 'Pod', namespace: pod.metadata?.namespace ?? '', name: pod.metadata?.name ?? '' };
     const add = (path: string, message: string) => findings.push({ policy: SIDECAR_DRIFT_POLICY, mode: 'warn', resource, path, message });

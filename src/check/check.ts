@@ -1,10 +1,12 @@
 import type { PolicySet } from '../review/policy-set.js';
 import { review, resourceOf } from '../review/review.js';
 import { silentLogger, type Logger } from '../review/deps.js';
-import type { AdmissionReviewRequest, Finding, KubeObject, ResourceRef } from '../kube/types.js';
+import type { Finding, KubeObject, ResourceRef } from '../kube/types.js';
 import { MemoryWorld, type World } from '../world/world.js';
-import { NOT_CHECKED, splitApiVersion, type CrdSchemas } from '../crd/schemas.js';
+import { NOT_CHECKED, type CrdSchemas } from '../crd/schemas.js';
 import type { SourceLocation } from '../input/manifests.js';
+import { requestFor, splitApiVersion } from '../kube/request.js';
+import { KINDS } from '../kube/registry.js';
 
 /** Policies judged here with the CRDs rather than in the review (registered in policies/ so the config and exemptions reach them). */
 export const CRD_SCHEMA_POLICY = 'crd-schema';
@@ -40,40 +42,23 @@ export interface CheckResult {
   notes: string[];
 }
 
-/** Kinds that have no namespace (so do not get `default`); CRDs given say their own scope. */
+/** Kinds that have no namespace (so do not get `default`): the registry's, and common ones; CRDs given say their own scope. */
 const CLUSTER_SCOPED = new Set([
+  ...KINDS.filter((k) => !k.namespaced).map((k) => k.key),
   '/Namespace',
   '/Node',
   '/PersistentVolume',
-  'apiextensions.k8s.io/CustomResourceDefinition',
   'rbac.authorization.k8s.io/ClusterRole',
   'rbac.authorization.k8s.io/ClusterRoleBinding',
   'storage.k8s.io/StorageClass',
   'scheduling.k8s.io/PriorityClass',
   'networking.k8s.io/IngressClass',
-  'admissionregistration.k8s.io/MutatingWebhookConfiguration',
-  'admissionregistration.k8s.io/ValidatingWebhookConfiguration',
   'gateway.networking.k8s.io/GatewayClass',
 ]);
 
 function isNamespaced(obj: KubeObject, crds: CrdSchemas | undefined): boolean {
   const [group] = splitApiVersion(String(obj.apiVersion));
   return crds?.namespaced(group, String(obj.kind)) ?? !CLUSTER_SCOPED.has(`${group}/${obj.kind}`);
-}
-
-/** The request the API server would send for `kubectl create --dry-run=server` of the object. */
-export function dryRunCreate(object: KubeObject, uid: string, namespaced = true): AdmissionReviewRequest['request'] {
-  const [group, version] = splitApiVersion(String(object.apiVersion));
-  return {
-    uid,
-    kind: { group, version, kind: String(object.kind) },
-    name: object.metadata?.name,
-    namespace: namespaced ? object.metadata?.namespace : undefined,
-    operation: 'CREATE',
-    object,
-    oldObject: null,
-    dryRun: true,
-  };
 }
 
 /** An object placed as kubectl would send it: without a namespace, in `default` (cluster-scoped kinds stay without). */
@@ -102,7 +87,11 @@ export function checkObjects(items: readonly CheckedObject[], opts: CheckOptions
   prepared.forEach((item, i) => {
     const { object, source, location } = item;
     const from = { ...(source !== undefined ? { source } : {}), ...(location ? { location } : {}) };
-    const request = dryRunCreate(object, `check-${i}`, isNamespaced(object, opts.crds));
+    const request = requestFor(object, 'CREATE', {
+      uid: `check-${i}`,
+      namespace: isNamespaced(object, opts.crds) ? object.metadata?.namespace : undefined,
+      dryRun: true,
+    });
     const resource: ResourceRef = resourceOf(request);
     // The CRD policies take their mode from the config, are left out when disabled, and honour exemptions.
     const add = (which: 0 | 1, path: string, message: string) => {

@@ -1,7 +1,7 @@
 /** What every verb shares: exit codes, reading an input file, parsing flags, finding the cluster, failing cleanly. */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '../kube/client.js';
 import { AdmissionError } from '../review/errors.js';
 import { describeFsError } from '../input/manifests.js';
 

@@ -31,7 +31,8 @@ export function registerExplain(program: Command): void {
           const { namespace, name } = parseRouteArg(o.route!);
           const kc = await findKubeConfig(o.kubeconfig);
           if (!kc) throw new AdmissionError('NO_CLUSTER', ROUTE_NEEDS_CLUSTER);
-          const found = await clusterWorld(kc, namespace, name);
+          const { makePageLister } = await import('../world/list-page.js');
+          const found = await clusterWorld(makePageLister(kc), namespace, name);
           world = found.world;
           routes = [found.route];
         }

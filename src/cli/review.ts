@@ -8,7 +8,8 @@ import { review } from '../review/review.js';
 import { AdmissionError } from '../review/errors.js';
 import { MemoryWorld } from '../world/world.js';
 import { silentLogger } from '../review/deps.js';
-import { dryRunCreate, placed } from '../check/check.js';
+import { placed } from '../check/check.js';
+import { reviewFor } from '../kube/request.js';
 import { readManifests } from '../input/manifests.js';
 import type { AdmissionReviewRequest, KubeObject } from '../kube/types.js';
 import { EXIT, examples, readInput, fail } from './common.js';
@@ -30,7 +31,8 @@ function reviewInput(text: string, file: string): AdmissionReviewRequest {
   }
   const object = value as KubeObject | null;
   if (object && typeof object === 'object' && object.kind !== 'AdmissionReview' && typeof object.apiVersion === 'string' && typeof object.kind === 'string') {
-    return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: dryRunCreate(placed(object), 'review-0') };
+    const obj = placed(object);
+    return reviewFor(obj, 'CREATE', { uid: 'review-0', namespace: obj.metadata?.namespace, dryRun: true });
   }
   return parseAdmissionReview(value);
 }

@@ -6,7 +6,7 @@ import {
   setHeaderOptions,
   type KubeConfig,
   type V1Secret,
-} from '@kubernetes/client-node';
+} from '../kube/client.js';
 import { AdmissionError } from '../review/errors.js';
 import { ConflictError, type CertClusterClient, type SecretState, type WebhookConfigRef, type WebhookConfigState } from './webhook-certs.js';
 

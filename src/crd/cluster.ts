@@ -1,10 +1,11 @@
 import type { KubeObject } from '../kube/types.js';
 import type { ListedKind, PageLister } from '../world/list-page.js';
+import { knownKind } from '../kube/registry.js';
 
 /** The API groups whose CRDs `check` validates against. */
 export const CHECKED_CRD_GROUPS: readonly string[] = ['aigateway.envoyproxy.io', 'gateway.envoyproxy.io', 'gateway.networking.k8s.io', 'inference.networking.k8s.io'];
 
-const CRD_KIND: ListedKind = { key: 'apiextensions.k8s.io/CustomResourceDefinition', group: 'apiextensions.k8s.io', plural: 'customresourcedefinitions', versions: ['v1'] };
+const CRD_KIND: ListedKind = knownKind('apiextensions.k8s.io/CustomResourceDefinition');
 
 /** The installed CRDs of the checked groups, so `check` validates against the versions the cluster really serves. */
 export async function clusterCrds(listPage: PageLister): Promise<KubeObject[]> {

@@ -1,5 +1,5 @@
 import type { ASTNode, Environment } from '@marcbachmann/cel-js';
-import { celErrorMessage, DEFAULT_CEL_CACHE_SIZE, kubernetesRuleEnvironment } from '../cel.js';
+import { celErrorMessage, DEFAULT_CEL_CACHE_SIZE, kubernetesRuleEnvironment } from '../cel/cel.js';
 import { estimateCost, PER_CALL_COST_LIMIT, PER_OBJECT_COST_LIMIT, SCALAR, unknownShape, type Shape } from '../cel/cost.js';
 import { Lru } from '../cel/lru.js';
 import type { FindingDraft } from '../kube/types.js';

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import type { FindingDraft, KubeObject } from '../kube/types.js';
 import { childPath, jsonTypeName, pointerToFieldPath, quoteValue } from './paths.js';
 import { CrdRules } from './rules.js';
+import { splitApiVersion } from '../kube/request.js';
 
 /** A Kubernetes structural schema node (OpenAPI v3 subset with the `x-kubernetes-*` extensions). */
 export interface SchemaNode {
@@ -183,10 +184,7 @@ function versionKey(group: string, kind: string, version: string): string {
   return `${group}/${kind}/${version}`;
 }
 
-export function splitApiVersion(apiVersion: string): [group: string, version: string] {
-  const slash = apiVersion.indexOf('/');
-  return slash < 0 ? ['', apiVersion] : [apiVersion.slice(0, slash), apiVersion.slice(slash + 1)];
-}
+export { splitApiVersion };
 
 /**
  * What the API server does before validating: drops `null` where the schema does not allow it (pruning) and fills in

@@ -1,14 +1,19 @@
-/** `npm run gen:deploy`: rewrite the generated manifests in deploy/ from the policies' declarations. */
+/** `npm run gen:deploy`: rewrite the generated manifests in deploy/ from the policies' declarations and the kind registry. */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { generatedDeployFiles } from './webhook-rules.js';
+import { generatedRbacFiles } from './rbac.js';
 import { VAP_OVERLAY_FILE, vapOverlayFile } from './vap-overlay.js';
 
-const dir = process.argv[2] ?? 'deploy/base';
-const write = (path: string, content: string) => {
-  writeFileSync(path, content);
-  process.stdout.write(`wrote ${path}\n`);
+const dir = process.argv[2] ?? 'deploy';
+const files = {
+  ...Object.fromEntries(Object.entries(generatedDeployFiles(ALL_POLICIES)).map(([f, c]) => [join('base', f), c])),
+  ...generatedRbacFiles(),
+  [join('overlays', 'vap', VAP_OVERLAY_FILE)]: vapOverlayFile(ALL_POLICIES, readFileSync(join(dir, 'base', 'config.yaml'), 'utf8')),
 };
-for (const [file, content] of Object.entries(generatedDeployFiles(ALL_POLICIES))) write(join(dir, file), content);
-write(join(dirname(dir), 'overlays/vap', VAP_OVERLAY_FILE), vapOverlayFile(ALL_POLICIES, readFileSync(join(dir, 'config.yaml'), 'utf8')));
+for (const [file, content] of Object.entries(files)) {
+  writeFileSync(join(dir, file), content);
+  process.stdout.write(`wrote ${join(dir, file)}
+`);
+}

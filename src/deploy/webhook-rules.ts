@@ -2,14 +2,10 @@ import { stringify } from 'yaml';
 import { AdmissionError } from '../review/errors.js';
 import { OPERATIONS, type Endpoint, type Operation } from '../kube/types.js';
 import type { AnyPolicy, KindMatch } from '../review/policy.js';
+import { OWN_NAMES } from '../kube/registry.js';
 
 /** Names the manifests in deploy/ use; the certificate manager patches the webhook configurations by these names. */
-export const DEPLOY_NAMES = {
-  namespace: 'aigw-admission',
-  service: 'aigw-admission',
-  webhookConfiguration: 'aigw-admission',
-  certSecret: 'aigw-admission-tls',
-} as const;
+export const DEPLOY_NAMES = OWN_NAMES;
 
 /** Pods the webhook may see: the Envoy proxies Envoy Gateway creates, and nothing else. */
 export const POD_OBJECT_SELECTOR = { matchLabels: { 'app.kubernetes.io/managed-by': 'envoy-gateway' } } as const;

@@ -1,8 +1,8 @@
 /** `explain --route NS/NAME`: reads the route and every BackendTrafficPolicy from the cluster (I/O, composition side). */
-import { CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
 import { AdmissionError } from '../review/errors.js';
 import { MemoryWorld } from '../world/world.js';
-import { WORLD_KEYS } from '../model/kinds.js';
+import { listAll, ListFailed, type PageLister } from '../world/list-page.js';
+import { knownKind, WORLD_KEYS } from '../kube/registry.js';
 import type { KubeObject } from '../kube/types.js';
 
 export const ROUTE_NEEDS_CLUSTER =
@@ -14,40 +14,29 @@ export function parseRouteArg(value: string): { namespace: string; name: string 
   return { namespace: m[1]!, name: m[3]! };
 }
 
+/** Read in full; a failure is an error. */
+const REQUIRED = [WORLD_KEYS.aiGatewayRoute, WORLD_KEYS.backendTrafficPolicy];
+/** A kind whose list succeeded is known in full, even when empty; one that cannot be listed is left unknown. */
+const OPTIONAL = [WORLD_KEYS.aiServiceBackend, WORLD_KEYS.backend];
+
 /**
  * The route, every AIGatewayRoute and every BackendTrafficPolicy (Gateway-level ones may live in other namespaces), and
- * the AIServiceBackends and Backends that say which provider each backendRef reaches.
+ * the AIServiceBackends and Backends that say which provider each backendRef reaches. Each kind is listed in pages at
+ * the first version the cluster serves (src/kube/registry.ts).
  */
-export async function clusterWorld(kc: KubeConfig, namespace: string, name: string): Promise<{ world: MemoryWorld; route: KubeObject }> {
-  const api = kc.makeApiClient(CustomObjectsApi);
-  let route: KubeObject;
-  try {
-    route = (await api.getNamespacedCustomObject({ group: 'aigateway.envoyproxy.io', version: 'v1beta1', namespace, plural: 'aigatewayroutes', name })) as KubeObject;
-  } catch (err) {
-    const code = (err as { code?: number }).code;
-    if (code === 404) throw new AdmissionError('INVALID_INPUT_FILE', `--route ${namespace}/${name}: no such AIGatewayRoute in the cluster`);
-    throw err;
-  }
-  const list = async (group: string, version: string, plural: string, kind: string) => {
-    const res = (await api.listClusterCustomObject({ group, version, plural })) as { items?: KubeObject[] };
-    return (res.items ?? []).map((o) => ({ ...o, apiVersion: `${group}/${version}`, kind }));
-  };
+export async function clusterWorld(listPage: PageLister, namespace: string, name: string, pageSize = 500): Promise<{ world: MemoryWorld; route: KubeObject }> {
+  const objects: KubeObject[] = [];
   const complete: string[] = [];
-  /** A kind whose list succeeded is known in full, even when empty; one that cannot be listed is left unknown. */
-  const optional = async (key: string, ...args: Parameters<typeof list>) => {
+  for (const key of [...REQUIRED, ...OPTIONAL]) {
     try {
-      const items = await list(...args);
-      complete.push(key);
-      return items;
-    } catch {
-      return [];
+      const listed = await listAll(listPage, knownKind(key), { pageSize });
+      objects.push(...(listed?.items ?? []));
+      if (listed) complete.push(key);
+    } catch (err) {
+      if (REQUIRED.includes(key)) throw err instanceof ListFailed ? err.cause : err;
     }
-  };
-  const objects = [
-    ...(await list('aigateway.envoyproxy.io', 'v1beta1', 'aigatewayroutes', 'AIGatewayRoute')),
-    ...(await list('gateway.envoyproxy.io', 'v1alpha1', 'backendtrafficpolicies', 'BackendTrafficPolicy')),
-    ...(await optional(WORLD_KEYS.aiServiceBackend, 'aigateway.envoyproxy.io', 'v1beta1', 'aiservicebackends', 'AIServiceBackend')),
-    ...(await optional(WORLD_KEYS.backend, 'gateway.envoyproxy.io', 'v1alpha1', 'backends', 'Backend')),
-  ];
-  return { world: new MemoryWorld(objects, { complete }), route: { ...route, apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'AIGatewayRoute' } };
+  }
+  const route = objects.find((o) => o.kind === 'AIGatewayRoute' && o.metadata?.namespace === namespace && o.metadata?.name === name);
+  if (!route) throw new AdmissionError('INVALID_INPUT_FILE', `--route ${namespace}/${name}: no such AIGatewayRoute in the cluster`);
+  return { world: new MemoryWorld(objects, { complete: complete.filter((k) => OPTIONAL.includes(k)) }), route };
 }

@@ -5,15 +5,15 @@
 import { evaluate, formatFinding } from '../review/review.js';
 import type { PolicySet } from '../review/policy-set.js';
 import type { Finding, KubeObject } from '../kube/types.js';
+import { requestFor } from '../kube/request.js';
 import { MemoryWorld, groupKindKey, type World } from '../world/world.js';
 import { WORLD_KEYS } from '../model/kinds.js';
 import { routeFallover, type Attempt, type RuleFallover } from '../model/fallover.js';
 import { formatDuration as fmt } from '../model/duration.js';
-import { refLabel } from '../model/btp.js';
+import { refLabel, routesReachedBy } from '../model/btp.js';
 import { silentLogger } from '../review/deps.js';
-import { routesReachedBy } from '../../policies/fallover-shared.js';
-import { routeProviders } from '../../policies/provider-shared.js';
-import { endpointText, refAddressType, repeatsProvider } from '../model/providers.js';
+import { providerData } from '../../policies/provider-shared.js';
+import { endpointText, repeatsProvider, routeProviders, type RuleProviders } from '../model/providers.js';
 
 /** The provider endpoints one priority level reaches, when the world says. */
 export interface LevelProvider {
@@ -26,8 +26,7 @@ export interface LevelProvider {
   repeats_priority: number | undefined;
 }
 
-export interface RuleExplanation extends RuleFallover {
-  verdict: string;
+export interface RuleExplanation extends Omit<RuleFallover, 'fallsOver'> {
   falls_over: boolean;
   providers: LevelProvider[];
   findings: Finding[];
@@ -39,110 +38,57 @@ export interface Explanation {
   unattached: Array<{ namespace: string; name: string; findings: Finding[] }>;
 }
 
-interface RuleProviderView {
-  levels: LevelProvider[];
-  /** Why the rule's priorities do nothing, when its backends say so (mixed address types, a ref that does not resolve). */
-  prioritiesIgnored: string | undefined;
-}
-
-function providerViews(route: KubeObject, world: World): RuleProviderView[] {
-  return routeProviders(route, world).map((rule) => {
-    const types = new Set(rule.refs.map(refAddressType).filter((t) => t !== undefined));
-    const unresolved = rule.refs.filter((r) => r.resolution.state === 'unresolved').map((r) => r.name);
-    const ignored =
-      rule.levels.length < 2
-        ? undefined
-        : types.size > 1
-          ? `its backends mix address types (${[...types].join(' and ')}), so Envoy Gateway splits traffic by weight and ignores priorities`
-          : unresolved.length
-            ? `backendRef ${unresolved.join(', ')} does not resolve, so Envoy Gateway splits traffic by weight and ignores priorities`
-            : undefined;
-    return {
-      prioritiesIgnored: ignored,
-      levels: rule.levels.map((level, k) => ({
-        priority: level.priority,
-        endpoints: level.complete ? level.endpoints.map(endpointText) : undefined,
-        unresolved: level.complete ? undefined : level.refs.some((r) => r.resolution.state === 'unresolved') ? 'unresolved' : 'unknown',
-        repeats_priority: k > 0 && repeatsProvider(level, rule.levels[k - 1]!) ? rule.levels[k - 1]!.priority : undefined,
-      })),
-    };
-  });
+function levelViews(rule: RuleProviders | undefined): LevelProvider[] {
+  if (!rule) return [];
+  return rule.levels.map((level, k) => ({
+    priority: level.priority,
+    endpoints: level.complete ? level.endpoints.map(endpointText) : undefined,
+    unresolved: level.complete ? undefined : level.refs.some((r) => r.resolution.state === 'unresolved') ? 'unresolved' : 'unknown',
+    repeats_priority: k > 0 && repeatsProvider(level, rule.levels[k - 1]!) ? rule.levels[k - 1]!.priority : undefined,
+  }));
 }
 
 function review(obj: KubeObject, policies: PolicySet, world: World, now: Date): Finding[] {
-  const [group, version] = obj.apiVersion!.includes('/') ? obj.apiVersion!.split('/') : ['', obj.apiVersion!];
   const verdict = evaluate(
-    {
-      uid: 'explain',
-      kind: { group: group!, version: version!, kind: obj.kind! },
-      name: obj.metadata?.name,
-      namespace: obj.metadata?.namespace,
-      operation: 'CREATE',
-      object: obj,
-      oldObject: null,
-    },
+    requestFor(obj, 'CREATE', { uid: 'explain' }),
     'validate',
     { policies, world, now: () => now, logger: silentLogger },
   );
   return verdict.findings;
 }
 
-function verdictOf(m: RuleFallover): { verdict: string; fallsOver: boolean } {
-  const idle = m.streamIdleMs !== undefined && m.streamIdleMs > 0;
-  if (m.levels.length === 0) return { verdict: 'no backendRefs', fallsOver: false };
-  if (m.levels.length < 2) {
-    return idle
-      ? { verdict: `one priority level: nothing to fall over to (a retry can only reach priority ${m.levels[0]!.priority} again)`, fallsOver: false }
-      : { verdict: 'no fall-over configured (one priority level, no streamIdleTimeout)', fallsOver: false };
-  }
-  const r = m.retry;
-  const no = (why: string) => ({ verdict: `does NOT fall over: ${why}`, fallsOver: false });
-  if (!r) return no(m.winner ? `BackendTrafficPolicy ${refLabel(m.winner)} applies but has no retry` : 'no BackendTrafficPolicy retry applies');
-  if (r.numRetries <= 0) return no(`numRetries ${r.numRetries}: no retries`);
-  if (idle && !r.timeoutTrigger) return no(`an idle timeout is never retried: retry_on ${r.retryOn.join(',')} has none of reset, 5xx, gateway-error`);
-  if (!r.previousPriorities) return no(`numAttemptsPerPriority ${r.numAttemptsPerPriority ?? 'unset'}: retries stay on priority ${m.levels[0]!.priority} while it counts as healthy`);
-  if (r.numRetries < r.previousPriorities.updateFrequency) return no(`numRetries ${r.numRetries} < numAttemptsPerPriority ${r.previousPriorities.updateFrequency}`);
-  const at = m.attempts.find((a) => a.priority !== m.levels[0]!.priority);
-  if (m.reachesNextPriority && at) return { verdict: `falls over: priority ${at.priority} is tried at ${fmt(at.startMs)} (attempt ${at.number}) when priority ${m.levels[0]!.priority} stays silent`, fallsOver: true };
-  if (m.attempts[0]?.end.kind === 'route-timeout' && !idle && (r.perTryTimeoutMs === undefined || r.perTryTimeoutDropped)) {
-    return { verdict: `falls over on a failure it retries (see "retried on"), but a silent model holds the request until the route timeout: no streamIdleTimeout`, fallsOver: true };
-  }
-  const last = m.attempts[m.attempts.length - 1];
-  return no(last && !last.next.retried ? last.next.why : 'the attempts never leave the first priority');
-}
-
+/** Prints the model of each route and the policies' own findings; it judges nothing itself. */
 export function explain(world: World, routes: KubeObject[], policies: PolicySet, now: Date): Explanation {
   const btps = world.list(WORLD_KEYS.backendTrafficPolicy);
+  const data = providerData(world);
   const out: Explanation = { routes: [], unattached: [] };
   for (const route of routes) {
-    const model = routeFallover(route, btps);
-    const providers = providerViews(route, world);
+    const providers = routeProviders(route, data);
+    const model = routeFallover(route, btps, providers);
     const findings = review(route, policies, world, now);
     const forRule = (i: number) => findings.filter((f) => f.path === `spec.rules[${i}]` || f.path.startsWith(`spec.rules[${i}].`));
     out.routes.push({
       namespace: model.namespace,
       name: model.name,
-      rules: model.rules.map((m) => {
-        const view = providers[m.index];
-        const ignored = view?.prioritiesIgnored;
-        const { verdict, fallsOver } = ignored ? { verdict: `does NOT fall over by priority: ${ignored}`, fallsOver: false } : verdictOf(m);
-        const repeated = view?.levels.find((l) => l.repeats_priority !== undefined && m.attempts.some((a) => a.priority === l.priority));
-        const shown = fallsOver && repeated ? `${verdict}, but priority ${repeated.priority} reaches the same provider as priority ${repeated.repeats_priority}` : verdict;
-        if (ignored) m.notes.push('the attempts below are what the retry would do if the priorities held; with traffic split by weight, a retry may land on any backend');
-        return { ...m, verdict: shown, falls_over: fallsOver, providers: view?.levels ?? [], findings: forRule(m.index) };
-      }),
+      rules: model.rules.map(({ fallsOver, ...m }) => ({ ...m, falls_over: fallsOver, providers: levelViews(providers[m.index]), findings: forRule(m.index) })),
       findings: findings.filter((f) => !/^spec\.rules\[\d+\]/.test(f.path)),
     });
   }
+  const allRoutes = world.list(WORLD_KEYS.aiGatewayRoute);
   for (const btp of btps) {
-    if (routesReachedBy(world, btp).length > 0) continue;
+    if (routesReachedBy(btp, allRoutes).length > 0) continue;
     out.unattached.push({ namespace: btp.metadata?.namespace ?? '', name: btp.metadata?.name ?? '', findings: review(btp, policies, world, now) });
   }
   return out;
 }
 
 /** The world of `explain -f`: exactly the objects in the files. */
-export function worldOf(objects: KubeObject[]): { world: MemoryWorld; routes: KubeObject[] } {
+export function worldOf(given: KubeObject[]): { world: MemoryWorld; routes: KubeObject[] } {
+  // Every kind explain reads is namespaced: one without metadata.namespace goes to `default`, as kubectl (and check) send it.
+  const known = new Set<string>(Object.values(WORLD_KEYS));
+  const objects = given.map((o) =>
+    o.metadata?.namespace || !known.has(groupKindKey(o.apiVersion ?? '', o.kind ?? '')) ? o : { ...o, metadata: { ...o.metadata, namespace: 'default' } },
+  );
   const world = new MemoryWorld(objects);
   const routes = objects.filter((o) => groupKindKey(o.apiVersion!, o.kind!) === WORLD_KEYS.aiGatewayRoute);
   return { world, routes };
@@ -157,8 +103,10 @@ function providerText(p: LevelProvider | undefined): string {
 }
 
 function attemptLine(a: Attempt, providers: LevelProvider[]): string {
-  const provider = providerText(providers.find((p) => p.priority === a.priority));
-  const where = `attempt ${a.number}${a.number > 1 ? ` at ${fmt(a.startMs)}` : ''} → priority ${a.priority} (${a.backends.join(', ')})${provider}`;
+  const at = `attempt ${a.number}${a.number > 1 ? ` at ${fmt(a.startMs)}` : ''}`;
+  const where = a.pickedByWeight
+    ? `${at} → ${a.number === 1 ? 'the backend picked by weight' : 'the same backend as attempt 1'} (of ${a.backends.join(', ')})`
+    : `${at} → priority ${a.priority} (${a.backends.join(', ')})${providerText(providers.find((p) => p.priority === a.priority))}`;
   const end =
     a.end.kind === 'idle-timeout'
       ? `idle timeout ${fmt(a.end.ms)} → reset`
@@ -168,12 +116,12 @@ function attemptLine(a: Attempt, providers: LevelProvider[]): string {
           ? `still silent at the route timeout ${fmt(a.end.atMs)}`
           : 'no timer';
   const next = a.next.retried
-    ? `retried (trigger ${a.next.trigger})${a.next.backOffMs ? `, back-off ${fmt(a.next.backOffMs)}` : ''}`
+    ? `retried (trigger ${a.next.trigger}), back-off up to ${fmt(a.next.backOffMs)} (jittered)`
     : `stops: ${a.next.why}`;
   return `${where}, ${end} → ${next}`;
 }
 
-function retryLine(m: RuleFallover): string {
+function retryLine(m: RuleExplanation): string {
   const r = m.retry;
   if (!r) return m.winner ? `none: BackendTrafficPolicy ${refLabel(m.winner)} (${m.winner.level}-level) applies but has no retry` : 'none: no BackendTrafficPolicy applies';
   const from = r.from.map((a) => `BackendTrafficPolicy ${refLabel(a)} (${a.level}-level${a.mergeType ? `, mergeType ${a.mergeType}` : ''})`).join(' merged into ');
@@ -184,7 +132,7 @@ function retryLine(m: RuleFallover): string {
     `status codes ${r.statusCodes.length ? r.statusCodes.join(',') : 'none'}`,
   ];
   if (r.perTryTimeoutMs !== undefined) parts.push(`per-try timeout ${fmt(r.perTryTimeoutMs)}${r.perTryTimeoutDropped ? ' (dropped: not below the route timeout)' : ''}`);
-  if (r.backOffBaseMs !== undefined) parts.push(`back-off ${fmt(r.backOffBaseMs)}${r.backOffMaxMs !== undefined ? `..${fmt(r.backOffMaxMs)}` : ''}`);
+  parts.push(`back-off jittered, base ${fmt(r.backOff.baseMs)}, max ${fmt(r.backOff.maxMs)}${r.backOff.defaulted ? " (Envoy's default)" : ''}`);
   return `${from}: ${parts.join(', ')}`;
 }
 
@@ -201,6 +149,7 @@ export function renderText(e: Explanation): string {
       );
       lines.push(`    retry: ${retryLine(m)}`);
       if (m.retry) lines.push(`    retried on: ${retriedOn(m)}`);
+      if (m.levels.length > 1) lines.push(`    reach: ${m.reach.map(reachText).join('; ')}`);
       for (const c of m.conflicts) lines.push(`    conflict: ${c.map((a) => refLabel(a)).join(', ')} target the same ${c[0]!.level}; Envoy Gateway attaches one and marks the others Conflicted (this plan assumes ${refLabel(c[0]!)})`);
       for (const n of m.notes) lines.push(`    note: ${n}`);
       if (m.attempts.length > 0) {
@@ -218,7 +167,11 @@ export function renderText(e: Explanation): string {
   return `${lines.join('\n')}\n`;
 }
 
-function retriedOn(m: RuleFallover): string {
+function reachText(r: RuleFallover['reach'][number]): string {
+  return r.attempt !== undefined ? `priority ${r.priority} on attempt ${r.attempt}` : `priority ${r.priority} never (${r.why})`;
+}
+
+function retriedOn(m: RuleExplanation): string {
   const r = m.retry!;
   const out: string[] = [];
   if (r.timeoutTrigger) out.push(`resets and idle/per-try timeouts before the response starts (${r.timeoutTrigger})`);

@@ -3,7 +3,8 @@ import type { AnyPolicy } from '../review/policy.js';
 import { PolicySet, type PolicySettings } from '../review/policy-set.js';
 import { review } from '../review/review.js';
 import { silentLogger } from '../review/deps.js';
-import type { AdmissionReviewRequest, JsonPatchOperation, KubeObject } from '../kube/types.js';
+import type { JsonPatchOperation, KubeObject } from '../kube/types.js';
+import { reviewFor } from '../kube/request.js';
 import { MemoryWorld } from '../world/world.js';
 import { WORLD_KEYS } from '../model/kinds.js';
 import type { Manifest } from '../input/manifests.js';
@@ -55,20 +56,7 @@ export function injectPods(
       const template = pointer === '' ? target : (getPointer(target, pointer) as KubeObject);
       const pod: KubeObject =
         pointer === '' ? target : { apiVersion: 'v1', kind: 'Pod', metadata: { ...(template.metadata ?? {}), namespace: m.object.metadata?.namespace }, spec: template.spec };
-      const input: AdmissionReviewRequest = {
-        apiVersion: 'admission.k8s.io/v1',
-        kind: 'AdmissionReview',
-        request: {
-          uid: `inject-${i}`,
-          kind: { group: '', version: 'v1', kind: 'Pod' },
-          resource: { group: '', version: 'v1', resource: 'pods' },
-          namespace: m.object.metadata?.namespace ?? 'default',
-          operation: 'CREATE',
-          object: pod,
-          oldObject: null,
-          dryRun: true,
-        },
-      };
+      const input = reviewFor(pod, 'CREATE', { uid: `inject-${i}`, namespace: m.object.metadata?.namespace ?? 'default', dryRun: true });
       const { review: out, verdict } = review(input, 'mutate', { policies, world, now: opts.now, logger: silentLogger });
       const skip = verdict.observations.find((o) => o.event === 'sidecar_injection_skipped');
       const skipped = skip ? { reason: skip.reason, detail: String(skip.fields?.detail ?? '') } : undefined;

@@ -1,7 +1,7 @@
 /** Finds the cluster the way kubectl does. Only doors import this, and lazily: it loads @kubernetes/client-node. */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from './client.js';
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 

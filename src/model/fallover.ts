@@ -5,9 +5,12 @@
  * Pure: the route and the BTPs come in as arguments.
  */
 import { backendPriority, describeRule, routeRules, ruleBackendRefs, type AIGatewayRoute, type AIGatewayRouteRule } from './aigatewayroute.js';
-import { parseDuration } from './duration.js';
+import { formatDuration, parseDuration } from './duration.js';
 import { attemptBound, readRuleTimeouts, type TimeoutSource } from './timeouts.js';
+import { parentGateways } from './parent-refs.js';
+import { backendSplit, repeatsProvider, type RuleProviders } from './providers.js';
 import {
+  btpLoadBalancer,
   btpMergeType,
   btpRef,
   btpRequestTimeout,
@@ -17,6 +20,8 @@ import {
   isGatewayTarget,
   isHTTPRouteTarget,
   jsonMerge,
+  selectorOfRoute,
+  zoneAwareField,
   type BtpRef,
   type RetrySpec,
 } from './btp.js';
@@ -27,6 +32,9 @@ export const EG_DEFAULT_TRIGGERS = ['connect-failure', 'refused-stream', 'unavai
 export const EG_DEFAULT_STATUS_CODES = [503] as const;
 /** `numRetries` default (API default and xDS default, §1). */
 export const EG_DEFAULT_NUM_RETRIES = 2;
+/** Envoy's retry back-off when none is configured: 25 ms base, max 10 × base (router `RetryStateImpl`). */
+export const ENVOY_DEFAULT_BACKOFF_BASE_MS = 25;
+export const ENVOY_BACKOFF_MAX_FACTOR = 10;
 /** The triggers under which Envoy retries a per-try or per-try idle timeout (§2 `wouldRetryFromReset`). */
 export const TIMEOUT_RETRY_TRIGGERS = ['reset', '5xx', 'gateway-error'] as const;
 
@@ -66,8 +74,11 @@ export interface EffectiveRetry {
   perTryTimeoutMs: number | undefined;
   /** perRetry.timeout ≥ the route timeout: Envoy drops it (§2 `finalTimeout`). */
   perTryTimeoutDropped: boolean;
+  /** As written (undefined when unset). */
   backOffBaseMs: number | undefined;
   backOffMaxMs: number | undefined;
+  /** The back-off Envoy applies: fully jittered, retry k waits a random time below min((2^k − 1) × base, max). */
+  backOff: { baseMs: number; maxMs: number; defaulted: boolean };
   /** Fields that did not parse, with the problem (reported, then treated as unset). */
   unreadable: string[];
 }
@@ -84,9 +95,20 @@ export interface Attempt {
   backends: string[];
   startMs: number;
   end: AttemptEnd;
-  /** What happens next: retried (with the trigger), or the reason the chain stops there. */
+  /** What happens next: retried (with the trigger and the longest jittered back-off), or the reason the chain stops. */
   next: { retried: true; trigger: string; backOffMs: number } | { retried: false; why: string };
+  /** One cluster per backend: the attempt goes to the backend picked by weight for the request (every retry too). */
+  pickedByWeight?: true;
 }
+
+/** Why Envoy Gateway builds one cluster per backend for the rule: then priorities do nothing. */
+export type RuleSplit =
+  | { kind: 'address-types'; types: string[] }
+  | { kind: 'invalid-backends'; refs: string[] }
+  | { kind: 'zone-aware'; btp: BtpRef; field: string };
+
+/** Whether a failing request can reach a priority level, and on which attempt. */
+export type LevelReach = { priority: number; attempt: number } | { priority: number; attempt: undefined; why: string };
 
 export interface RuleFallover {
   index: number;
@@ -109,6 +131,13 @@ export interface RuleFallover {
   attempts: Attempt[];
   /** True when the plan reaches the second priority level before the route timeout. */
   reachesNextPriority: boolean;
+  /** Set when Envoy Gateway builds one cluster per backend (then a retry stays on the cluster picked for the request). */
+  split: RuleSplit | undefined;
+  /** Per level: the first attempt that goes there by the retry arithmetic (numRetries, numAttemptsPerPriority), or why none does. */
+  reach: LevelReach[];
+  /** The plan in one line: whether a failing or silent request falls over, and why not. */
+  verdict: string;
+  fallsOver: boolean;
   notes: string[];
 }
 
@@ -124,34 +153,11 @@ interface Candidate {
   retry: RetrySpec | undefined;
 }
 
-interface ParentGateway {
-  namespace: string;
-  name: string;
-  sectionName?: string;
-}
-
-function parentGateways(route: AIGatewayRoute, namespace: string): ParentGateway[] {
-  const refs = Array.isArray(route.spec?.parentRefs) ? route.spec.parentRefs : [];
-  const out: ParentGateway[] = [];
-  for (const raw of refs) {
-    if (!raw || typeof raw !== 'object') continue;
-    const r = raw as Record<string, unknown>;
-    if (typeof r.name !== 'string') continue;
-    if (r.kind !== undefined && r.kind !== 'Gateway') continue;
-    out.push({
-      namespace: typeof r.namespace === 'string' && r.namespace ? r.namespace : namespace,
-      name: r.name,
-      sectionName: typeof r.sectionName === 'string' ? r.sectionName : undefined,
-    });
-  }
-  return out;
-}
-
 /** BTPs are namespace-local: a targetRef names an object in the BTP's own namespace. */
 function candidatesFor(route: AIGatewayRoute, rule: AIGatewayRouteRule, btps: KubeObject[]): Candidate[] {
   const ns = route.metadata?.namespace ?? '';
   const name = route.metadata?.name ?? '';
-  const gateways = parentGateways(route, ns);
+  const gateways = parentGateways(route as KubeObject);
   const ruleLevel: Candidate[] = [];
   const routeLevel: Candidate[] = [];
   const listenerLevel: Candidate[] = [];
@@ -159,8 +165,12 @@ function candidatesFor(route: AIGatewayRoute, rule: AIGatewayRouteRule, btps: Ku
   for (const obj of [...btps].sort(byAge)) {
     const ref = btpRef(obj);
     const base = { ...ref, mergeType: btpMergeType(obj), hasRetry: btpRetry(obj) !== undefined };
+    const selector = selectorOfRoute(obj, route as KubeObject);
+    // A selector picks the whole generated HTTPRoute (it cannot name a section): a route-level policy.
+    if (selector) routeLevel.push({ obj, retry: btpRetry(obj), att: { ...base, level: 'route', target: `HTTPRoute ${ns}/${name} (by label, ${selector.path})` } });
     for (const t of btpTargets(obj)) {
       if (isHTTPRouteTarget(t) && ref.namespace === ns && t.name === name) {
+        if (selector && t.sectionName === undefined) continue;
         if (t.sectionName === undefined) routeLevel.push({ obj, retry: btpRetry(obj), att: { ...base, level: 'route', target: `HTTPRoute ${ns}/${name}` } });
         else if (typeof rule.name === 'string' && t.sectionName === rule.name) {
           ruleLevel.push({ obj, retry: btpRetry(obj), att: { ...base, level: 'rule', target: `HTTPRoute ${ns}/${name} rule "${t.sectionName}"` } });
@@ -180,9 +190,11 @@ function candidatesFor(route: AIGatewayRoute, rule: AIGatewayRouteRule, btps: Ku
   return [...ruleLevel, ...routeLevel, ...listenerLevel, ...gatewayLevel];
 }
 
+/** Priority levels of the rule's backendRefs; weight-0 refs are dropped by Envoy Gateway, so they make no level. */
 function levelsOf(rule: AIGatewayRouteRule): PriorityLevel[] {
   const byPriority = new Map<number, string[]>();
   for (const ref of ruleBackendRefs(rule)) {
+    if (ref.weight === 0) continue;
     const p = backendPriority(ref);
     const list = byPriority.get(p) ?? [];
     list.push(typeof ref.name === 'string' ? ref.name : '?');
@@ -237,6 +249,8 @@ export function effectiveRetry(spec: RetrySpec, from: AttachedBtp[], routeTimeou
   const perTryTimeoutMs = readMs(spec.perRetry?.timeout, 'perRetry.timeout', unreadable);
   const backOffBaseMs = readMs(spec.perRetry?.backOff?.baseInterval, 'perRetry.backOff.baseInterval', unreadable);
   const backOffMaxMs = readMs(spec.perRetry?.backOff?.maxInterval, 'perRetry.backOff.maxInterval', unreadable);
+  const baseMs = backOffBaseMs !== undefined && backOffBaseMs > 0 ? backOffBaseMs : ENVOY_DEFAULT_BACKOFF_BASE_MS;
+  const maxMs = backOffMaxMs !== undefined && backOffMaxMs > 0 ? backOffMaxMs : baseMs * ENVOY_BACKOFF_MAX_FACTOR;
   return {
     from,
     numRetries,
@@ -251,6 +265,7 @@ export function effectiveRetry(spec: RetrySpec, from: AttachedBtp[], routeTimeou
     perTryTimeoutDropped: perTryTimeoutMs !== undefined && perTryTimeoutMs > 0 && routeTimeoutMs > 0 && perTryTimeoutMs >= routeTimeoutMs,
     backOffBaseMs,
     backOffMaxMs,
+    backOff: { baseMs, maxMs, defaulted: backOffBaseMs === undefined && backOffMaxMs === undefined },
     unreadable,
   };
 }
@@ -289,26 +304,43 @@ function resolve(candidates: Candidate[]): {
   return { winner: specific, retry: { spec: merged, from }, dropped, conflicts };
 }
 
+/** The longest jittered back-off before retry k (1-based): Envoy waits a random time below min((2^k − 1) × base, max). */
+export function backOffCeilingMs(r: EffectiveRetry, retryNumber: number): number {
+  return Math.min((2 ** retryNumber - 1) * r.backOff.baseMs, r.backOff.maxMs);
+}
+
 /**
- * The worst case a person wants to see: every model stays silent, so each attempt ends at its first timer. Retries
- * follow `previous_priorities` (§1): attempts 1..N on the first level, then the tried levels are excluded in turn
- * until none is left and the list resets.
+ * The priority level attempt n (1-based) goes to, from `previous_priorities` (§1): attempts 1..N use the original
+ * load (the first level while it counts as healthy); every N attempts the levels tried so far are excluded, until none
+ * is left and the exclusions reset. Without the plugin every attempt stays on the first level.
  */
-function timeline(levels: PriorityLevel[], idleMs: number | undefined, routeMs: number, retry: EffectiveRetry | undefined): Attempt[] {
+function levelIndexOf(n: number, levelCount: number, retry: EffectiveRetry | undefined): number {
+  return retry?.previousPriorities ? Math.floor((n - 1) / retry.previousPriorities.updateFrequency) % levelCount : 0;
+}
+
+/**
+ * The worst case a person wants to see: every model stays silent, so each attempt ends at its first timer, and each
+ * back-off takes its longest jittered value. When the rule is split into one cluster per backend, every attempt goes
+ * to the backend picked by weight for the request (Envoy's `doRetry` keeps the route's cluster).
+ */
+function timeline(levels: PriorityLevel[], idleMs: number | undefined, routeMs: number, retry: EffectiveRetry | undefined, split: boolean): Attempt[] {
   if (levels.length === 0) return [];
   const attempts: Attempt[] = [];
   const retryState = retry !== undefined && retry.retryOn.length > 0;
   const maxAttempts = retryState ? 1 + Math.max(0, retry.numRetries) : 1;
   const perTry = retry?.perTryTimeoutDropped ? undefined : retry?.perTryTimeoutMs;
+  const everyBackend = levels.flatMap((l) => l.backends);
   let t = 0;
   for (let n = 1; n <= maxAttempts; n++) {
-    const level = retry?.previousPriorities ? levels[Math.floor((n - 1) / retry.previousPriorities.updateFrequency) % levels.length]! : levels[0]!;
+    const level = levels[split ? 0 : levelIndexOf(n, levels.length, retry)]!;
     const timers: AttemptEnd[] = [];
     if (idleMs !== undefined && idleMs > 0) timers.push({ kind: 'idle-timeout', ms: idleMs });
     if (perTry !== undefined) timers.push({ kind: 'per-try-timeout', ms: perTry });
     timers.sort((a, b) => (a as { ms: number }).ms - (b as { ms: number }).ms);
     let end: AttemptEnd = timers[0] ?? { kind: 'no-timer' };
-    const attempt: Attempt = { number: n, priority: level.priority, backends: level.backends, startMs: t, end, next: { retried: false, why: '' } };
+    const attempt: Attempt = split
+      ? { number: n, priority: level.priority, backends: everyBackend, startMs: t, end, next: { retried: false, why: '' }, pickedByWeight: true }
+      : { number: n, priority: level.priority, backends: level.backends, startMs: t, end, next: { retried: false, why: '' } };
     attempts.push(attempt);
     const endsAt = end.kind === 'no-timer' ? Infinity : t + (end as { ms: number }).ms;
     if (routeMs > 0 && endsAt >= routeMs) {
@@ -332,7 +364,7 @@ function timeline(levels: PriorityLevel[], idleMs: number | undefined, routeMs: 
       attempt.next = { retried: false, why: `numRetries ${retry.numRetries} used up: 504` };
       break;
     }
-    const backOffMs = retry.backOffBaseMs ?? 0;
+    const backOffMs = backOffCeilingMs(retry, n);
     attempt.next = { retried: true, trigger: retry.timeoutTrigger, backOffMs };
     t = endsAt + backOffMs;
     if (routeMs > 0 && t >= routeMs) {
@@ -343,7 +375,77 @@ function timeline(levels: PriorityLevel[], idleMs: number | undefined, routeMs: 
   return attempts;
 }
 
-export function ruleFallover(route: AIGatewayRoute, rule: AIGatewayRouteRule, index: number, btps: KubeObject[]): RuleFallover {
+/** Which levels the retry arithmetic reaches, whatever the timers (the time budget is fallover-budget's). */
+function reachOf(levels: PriorityLevel[], retry: EffectiveRetry | undefined, split: RuleSplit | undefined): LevelReach[] {
+  return levels.map((l, k) => {
+    if (k === 0) return { priority: l.priority, attempt: 1 };
+    if (split) return { priority: l.priority, attempt: undefined, why: 'one cluster per backend: a retry stays on the backend picked for the request' };
+    if (!retry || retry.retryOn.length === 0) return { priority: l.priority, attempt: undefined, why: 'no retry applies' };
+    if (retry.numRetries <= 0) return { priority: l.priority, attempt: undefined, why: `numRetries ${retry.numRetries}` };
+    if (!retry.previousPriorities) {
+      return { priority: l.priority, attempt: undefined, why: `numAttemptsPerPriority ${retry.numAttemptsPerPriority ?? 'unset'}: no previous_priorities, retries stay on priority ${levels[0]!.priority}` };
+    }
+    const u = retry.previousPriorities.updateFrequency;
+    const first = k * u + 1;
+    if (first <= retry.numRetries + 1) return { priority: l.priority, attempt: first };
+    return {
+      priority: l.priority,
+      attempt: undefined,
+      why: `it is first tried on attempt ${first} (${k} × numAttemptsPerPriority ${u} + 1), but numRetries ${retry.numRetries} allows ${retry.numRetries + 1}`,
+    };
+  });
+}
+
+function splitOf(providers: RuleProviders | undefined, zoneAware: { btp: BtpRef; field: string } | undefined): RuleSplit | undefined {
+  if (zoneAware) return { kind: 'zone-aware', ...zoneAware };
+  return providers ? backendSplit(providers.refs) : undefined;
+}
+
+export function splitText(s: RuleSplit): string {
+  switch (s.kind) {
+    case 'address-types':
+      return `its backends mix address types (${s.types.join(' and ')}), so Envoy Gateway builds one cluster per backend and splits traffic by weight`;
+    case 'invalid-backends':
+      return `backendRef ${s.refs.join(', ')} does not resolve to a usable Backend, so Envoy Gateway builds one cluster per backend and sends its weight share to a cluster that answers 500`;
+    case 'zone-aware':
+      return `BackendTrafficPolicy ${s.btp.namespace}/${s.btp.name} sets ${s.field} (zone-aware load balancing), so Envoy Gateway builds one cluster per backend and splits traffic by weight`;
+  }
+}
+
+function verdictOf(m: Omit<RuleFallover, 'verdict' | 'fallsOver'>): { verdict: string; fallsOver: boolean } {
+  const idle = m.streamIdleMs !== undefined && m.streamIdleMs > 0;
+  if (m.levels.length === 0) return { verdict: 'no backendRefs with weight', fallsOver: false };
+  if (m.levels.length < 2) {
+    return idle
+      ? { verdict: `one priority level: nothing to fall over to (a retry can only reach priority ${m.levels[0]!.priority} again)`, fallsOver: false }
+      : { verdict: 'no fall-over configured (one priority level, no streamIdleTimeout)', fallsOver: false };
+  }
+  if (m.split) return { verdict: `does NOT fall over by priority: ${splitText(m.split)}; a retry stays on the backend picked for the request`, fallsOver: false };
+  const r = m.retry;
+  const no = (why: string) => ({ verdict: `does NOT fall over: ${why}`, fallsOver: false });
+  if (!r) return no(m.winner ? `BackendTrafficPolicy ${m.winner.namespace}/${m.winner.name} applies but has no retry` : 'no BackendTrafficPolicy retry applies');
+  if (r.numRetries <= 0) return no(`numRetries ${r.numRetries}: no retries`);
+  if (idle && !r.timeoutTrigger) return no(`an idle timeout is never retried: retry_on ${r.retryOn.join(',')} has none of reset, 5xx, gateway-error`);
+  if (!r.previousPriorities) return no(`numAttemptsPerPriority ${r.numAttemptsPerPriority ?? 'unset'}: retries stay on priority ${m.levels[0]!.priority} while it counts as healthy`);
+  if (r.numRetries < r.previousPriorities.updateFrequency) return no(`numRetries ${r.numRetries} < numAttemptsPerPriority ${r.previousPriorities.updateFrequency}`);
+  const at = m.attempts.find((a) => a.priority !== m.levels[0]!.priority);
+  if (m.reachesNextPriority && at) {
+    const missed = m.reach.filter((x) => x.attempt === undefined).map((x) => x.priority);
+    const tail = missed.length ? `; priority ${missed.join(', ')} is never tried (see "reach")` : '';
+    return { verdict: `falls over: priority ${at.priority} is tried at ${formatDuration(at.startMs)} (attempt ${at.number}) when priority ${m.levels[0]!.priority} stays silent${tail}`, fallsOver: true };
+  }
+  if (m.attempts[0]?.end.kind === 'route-timeout' && !idle && (r.perTryTimeoutMs === undefined || r.perTryTimeoutDropped)) {
+    return { verdict: `falls over on a failure it retries (see "retried on"), but a silent model holds the request until the route timeout: no streamIdleTimeout`, fallsOver: true };
+  }
+  const last = m.attempts[m.attempts.length - 1];
+  return no(last && !last.next.retried ? last.next.why : 'the attempts never leave the first priority');
+}
+
+/**
+ * The fall-over model of one rule. `providers` (the rule's backendRefs resolved, when the world holds them) tells
+ * whether Envoy Gateway splits the rule into one cluster per backend and whether a level repeats a provider.
+ */
+export function ruleFallover(route: AIGatewayRoute, rule: AIGatewayRouteRule, index: number, btps: KubeObject[], providers?: RuleProviders): RuleFallover {
   const levels = levelsOf(rule);
   const candidates = candidatesFor(route, rule, btps);
   const { winner, retry, dropped, conflicts } = resolve(candidates);
@@ -362,9 +464,20 @@ export function ruleFallover(route: AIGatewayRoute, rule: AIGatewayRouteRule, in
   if (streamIdleMs !== undefined && streamIdleMs > 0) {
     notes.push('a model that sends response headers and then stalls is cut mid-stream when the idle timer fires: never retried, never failed over');
   }
-  const attempts = bound ? timeline(levels, streamIdleMs, routeTimeout.ms, eff) : [];
+  const winnerCandidate = winner;
+  const gatewayCandidate = candidates.find((c) => c.att.level === 'gateway');
+  const lb = winnerCandidate
+    ? winnerCandidate.att.mergeType && gatewayCandidate && gatewayCandidate !== winnerCandidate
+      ? jsonMerge(btpLoadBalancer(gatewayCandidate.obj) ?? {}, btpLoadBalancer(winnerCandidate.obj) ?? {})
+      : btpLoadBalancer(winnerCandidate.obj)
+    : undefined;
+  const zoneField = zoneAwareField(lb);
+  // The policy that set it: the winner's own, else the Gateway policy it merged with.
+  const zoneBtp = winnerCandidate && zoneField ? (zoneAwareField(btpLoadBalancer(winnerCandidate.obj)) ? winnerCandidate.att : gatewayCandidate?.att) : undefined;
+  const split = splitOf(providers, zoneField && zoneBtp ? { btp: { namespace: zoneBtp.namespace, name: zoneBtp.name }, field: zoneField } : undefined);
+  const attempts = bound ? timeline(levels, streamIdleMs, routeTimeout.ms, eff, split !== undefined && levels.length > 0) : [];
   const first = levels[0]?.priority;
-  return {
+  const model = {
     index,
     name: typeof rule.name === 'string' && rule.name ? rule.name : undefined,
     label: describeRule(rule, index),
@@ -377,17 +490,27 @@ export function ruleFallover(route: AIGatewayRoute, rule: AIGatewayRouteRule, in
     conflicts,
     retry: eff,
     attempts,
-    reachesNextPriority: levels.length > 1 && attempts.some((a) => a.priority !== first),
+    reachesNextPriority: !split && levels.length > 1 && attempts.some((a) => a.priority !== first),
+    split,
+    reach: reachOf(levels, eff, split),
     notes,
   };
+  const { verdict, fallsOver } = verdictOf(model);
+  const repeated = providers?.levels.find((l, k) => k > 0 && repeatsProvider(l, providers.levels[k - 1]!) && attempts.some((a) => !a.pickedByWeight && a.priority === l.priority));
+  const prev = repeated ? providers!.levels[providers!.levels.indexOf(repeated) - 1]! : undefined;
+  const shown = fallsOver && repeated && prev ? `${verdict}, but priority ${repeated.priority} reaches the same provider as priority ${prev.priority}` : verdict;
+  return { ...model, verdict: shown, fallsOver };
 }
 
-/** The fall-over model of every rule of a route against the given BTPs (any namespace; non-matching ones are ignored). */
-export function routeFallover(route: KubeObject, btps: KubeObject[]): RouteFallover {
+/**
+ * The fall-over model of every rule of a route against the given BTPs (any namespace; non-matching ones are ignored),
+ * and, when given, the route's backendRefs resolved to providers (src/model/providers.ts `routeProviders`).
+ */
+export function routeFallover(route: KubeObject, btps: KubeObject[], providers?: RuleProviders[]): RouteFallover {
   const r = route as AIGatewayRoute;
   return {
     namespace: r.metadata?.namespace ?? '',
     name: r.metadata?.name ?? '',
-    rules: routeRules(r).map((rule, i) => ruleFallover(r, rule, i, btps)),
+    rules: routeRules(r).map((rule, i) => ruleFallover(r, rule, i, btps, providers?.[i])),
   };
 }

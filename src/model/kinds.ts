@@ -1,36 +1,16 @@
-import type { KindMatch } from '../review/policy.js';
+import type { KindMatch } from '../kube/types.js';
+import { knownKind, WORLD_KEYS } from '../kube/registry.js';
 
-/** The kinds policies match, with the plural resource and versions the webhook rules in deploy/ list. */
-export const AIGATEWAYROUTE: KindMatch = {
-  group: 'aigateway.envoyproxy.io',
-  kind: 'AIGatewayRoute',
-  resource: 'aigatewayroutes',
-  versions: ['v1alpha1', 'v1beta1'],
-};
+/** What a policy matches, from the registry: the plural resource and every served version (the webhook rules list them). */
+function match(key: string): KindMatch {
+  const k = knownKind(key);
+  return { group: k.group, kind: k.kind, resource: k.plural, versions: [...k.versions].sort() };
+}
 
-export const POD: KindMatch = { group: '', kind: 'Pod', resource: 'pods', versions: ['v1'] };
+/** The kinds policies match. */
+export const AIGATEWAYROUTE: KindMatch = match(WORLD_KEYS.aiGatewayRoute);
+export const POD: KindMatch = match(WORLD_KEYS.pod);
+export const ENVOYPATCHPOLICY: KindMatch = match(WORLD_KEYS.envoyPatchPolicy);
+export const BACKENDTRAFFICPOLICY: KindMatch = match(WORLD_KEYS.backendTrafficPolicy);
 
-export const ENVOYPATCHPOLICY: KindMatch = {
-  group: 'gateway.envoyproxy.io',
-  kind: 'EnvoyPatchPolicy',
-  resource: 'envoypatchpolicies',
-  versions: ['v1alpha1'],
-};
-
-export const BACKENDTRAFFICPOLICY: KindMatch = {
-  group: 'gateway.envoyproxy.io',
-  kind: 'BackendTrafficPolicy',
-  resource: 'backendtrafficpolicies',
-  versions: ['v1alpha1'],
-};
-
-/** World keys (`group/Kind`) of the kinds the cluster cache holds. */
-export const WORLD_KEYS = {
-  aiGatewayRoute: 'aigateway.envoyproxy.io/AIGatewayRoute',
-  aiServiceBackend: 'aigateway.envoyproxy.io/AIServiceBackend',
-  envoyPatchPolicy: 'gateway.envoyproxy.io/EnvoyPatchPolicy',
-  backendTrafficPolicy: 'gateway.envoyproxy.io/BackendTrafficPolicy',
-  backend: 'gateway.envoyproxy.io/Backend',
-  httpRoute: 'gateway.networking.k8s.io/HTTPRoute',
-  pod: '/Pod',
-} as const;
+export { WORLD_KEYS };

@@ -1,13 +1,23 @@
 /**
  * Which provider endpoint each backendRef of an AIGatewayRoute rule reaches: backendRef → AIServiceBackend (the route's
  * namespace unless given) → its `spec.backendRef`, an Envoy Gateway `Backend` → the Backend's `spec.endpoints[]`.
- * InferencePool refs stop at the pool. Pure: the objects come from the world passed in (the given files or the cache).
+ * InferencePool refs stop at the pool. Pure: the objects arrive as data (`ProviderData`), read from the world by the caller.
  * See ../shared/docs/failover-facts.md §5 for why the endpoints' address types matter.
  */
-import { backendPriority, ruleMatches, type AIGatewayRoute, type AIGatewayRouteRule, type BackendRef } from './aigatewayroute.js';
-import { WORLD_KEYS } from './kinds.js';
+import { backendPriority, describeRule, routeRules, ruleMatches, type AIGatewayRoute, type AIGatewayRouteRule, type BackendRef } from './aigatewayroute.js';
 import type { KubeObject } from '../kube/types.js';
-import type { World } from '../world/world.js';
+
+/**
+ * The objects a resolution reads. `undefined` for a kind the world cannot speak for (a route file checked alone):
+ * then a ref that names one is `unknown`, not missing.
+ */
+export interface ProviderData {
+  aiServiceBackends: KubeObject[] | undefined;
+  backends: KubeObject[] | undefined;
+}
+
+type Index = Map<string, KubeObject> | undefined;
+const indexOf = (objs: KubeObject[] | undefined): Index => (objs ? new Map(objs.map((o) => [`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, o])) : undefined);
 
 export const INFERENCE_POOL_GROUP = 'inference.networking.k8s.io';
 export const ENVOY_GATEWAY_GROUP = 'gateway.envoyproxy.io';
@@ -23,11 +33,12 @@ export type Endpoint =
   | { kind: 'dynamic-resolver'; namespace: string; name: string };
 
 /**
- * Envoy Gateway's address type of a destination: FQDN endpoints give a DNS cluster, IP, unix-socket and Service
- * endpoints a static one (unix sockets counted with IP, as EG's Backend translation does; inferred, not tested).
- * `undefined` when unknown or not comparable (InferencePool, DynamicResolver).
+ * Envoy Gateway's address type of a destination (ir.DestinationAddressType): FQDN, IP (a Service's endpoints too) or
+ * UDS (unix socket). A Backend whose endpoints are not all of one type is `Mixed`, which EG refuses as a backendRef
+ * (gatewayapi/route.go `validateDestinationSettings`). `undefined` when unknown or not comparable (InferencePool,
+ * DynamicResolver).
  */
-export type AddressType = 'FQDN' | 'IP';
+export type AddressType = 'FQDN' | 'IP' | 'UDS';
 
 export interface ObjectRef {
   namespace: string;
@@ -38,14 +49,16 @@ export type Resolution =
   | { state: 'resolved'; endpoints: Endpoint[] }
   /** The world holds no object of the kind at all (a route file checked alone): nothing can be said. */
   | { state: 'unknown'; missingKind: 'AIServiceBackend' | 'Backend' }
-  | { state: 'unresolved'; reason: 'no-aiservicebackend' | 'no-backend' | 'no-endpoints' };
+  | { state: 'unresolved'; reason: 'no-aiservicebackend' | 'no-backend' | 'no-endpoints' }
+  /** The Backend mixes endpoint address types: Envoy Gateway refuses the backendRef and answers 500 for its share. */
+  | { state: 'unresolved'; reason: 'mixed-address-types'; endpoints: Endpoint[] };
 
 export interface ResolvedRef {
   /** `spec.rules[i].backendRefs[j]` */
   path: string;
   name: string;
   priority: number;
-  /** 0 takes the ref out of EG's weighted split and AIGW's priority walk. */
+  /** 0 takes the ref out of EG's weighted split and AIGW's priority walk (EG drops the ref: route.go). */
   weight: number;
   /** The model the provider is asked for: `modelNameOverride`, else the rule's `x-ai-eg-model` match. */
   models: string[];
@@ -95,7 +108,8 @@ export function endpointKey(e: Endpoint): string {
 
 export function addressTypeOf(e: Endpoint): AddressType | undefined {
   if (e.kind === 'fqdn') return 'FQDN';
-  if (e.kind === 'ip' || e.kind === 'unix' || e.kind === 'service') return 'IP';
+  if (e.kind === 'ip' || e.kind === 'service') return 'IP';
+  if (e.kind === 'unix') return 'UDS';
   return undefined;
 }
 
@@ -130,7 +144,12 @@ export function ruleModels(rule: AIGatewayRouteRule): string[] {
   return [...new Set(out)];
 }
 
-export function resolveRef(ref: BackendRef, routeNamespace: string, path: string, rule: AIGatewayRouteRule, world: World): ResolvedRef {
+interface Indexes {
+  aiServiceBackends: Index;
+  backends: Index;
+}
+
+function resolveRef(ref: BackendRef, routeNamespace: string, path: string, rule: AIGatewayRouteRule, data: Indexes): ResolvedRef {
   const name = str(ref.name) ?? '?';
   const namespace = str(ref.namespace) ?? routeNamespace;
   const base = {
@@ -145,9 +164,9 @@ export function resolveRef(ref: BackendRef, routeNamespace: string, path: string
     return { ...base, inferencePool: pool, resolution: { state: 'resolved', endpoints: [{ kind: 'inference-pool', ...pool }] } };
   }
   const asbRef = { namespace, name };
-  const asb = world.get(WORLD_KEYS.aiServiceBackend, namespace, name);
+  const asb = data.aiServiceBackends?.get(`${namespace}/${name}`);
   if (!asb) {
-    const resolution: Resolution = world.covers(WORLD_KEYS.aiServiceBackend) ? { state: 'unresolved', reason: 'no-aiservicebackend' } : { state: 'unknown', missingKind: 'AIServiceBackend' };
+    const resolution: Resolution = data.aiServiceBackends ? { state: 'unresolved', reason: 'no-aiservicebackend' } : { state: 'unknown', missingKind: 'AIServiceBackend' };
     return { ...base, aiServiceBackend: asbRef, resolution };
   }
   const target = spec(asb).backendRef as Record<string, unknown> | undefined;
@@ -160,34 +179,67 @@ export function resolveRef(ref: BackendRef, routeNamespace: string, path: string
     return { ...base, aiServiceBackend: asbRef, resolution: endpoints.length ? { state: 'resolved', endpoints } : { state: 'unresolved', reason: 'no-backend' } };
   }
   const backendRef = { namespace: targetNs, name: targetName };
-  const backend = world.get(WORLD_KEYS.backend, targetNs, targetName);
+  const backend = data.backends?.get(`${targetNs}/${targetName}`);
   if (!backend) {
-    const resolution: Resolution = world.covers(WORLD_KEYS.backend) ? { state: 'unresolved', reason: 'no-backend' } : { state: 'unknown', missingKind: 'Backend' };
+    const resolution: Resolution = data.backends ? { state: 'unresolved', reason: 'no-backend' } : { state: 'unknown', missingKind: 'Backend' };
     return { ...base, aiServiceBackend: asbRef, backend: backendRef, resolution };
   }
   const endpoints = readEndpoints(backend, backendRef);
-  return {
-    ...base,
-    aiServiceBackend: asbRef,
-    backend: backendRef,
-    resolution: endpoints.length ? { state: 'resolved', endpoints } : { state: 'unresolved', reason: 'no-endpoints' },
-  };
+  const types = new Set(endpoints.map(addressTypeOf));
+  const resolution: Resolution = !endpoints.length
+    ? { state: 'unresolved', reason: 'no-endpoints' }
+    : types.size > 1
+      ? { state: 'unresolved', reason: 'mixed-address-types', endpoints }
+      : { state: 'resolved', endpoints };
+  return { ...base, aiServiceBackend: asbRef, backend: backendRef, resolution };
 }
 
-export function resolveRule(route: AIGatewayRoute, rule: AIGatewayRouteRule, index: number, world: World): ResolvedRef[] {
+const indexes = (data: ProviderData): Indexes => ({ aiServiceBackends: indexOf(data.aiServiceBackends), backends: indexOf(data.backends) });
+
+export function resolveRule(route: AIGatewayRoute, rule: AIGatewayRouteRule, index: number, data: ProviderData): ResolvedRef[] {
+  return resolveWith(route, rule, index, indexes(data));
+}
+
+function resolveWith(route: AIGatewayRoute, rule: AIGatewayRouteRule, index: number, data: Indexes): ResolvedRef[] {
   const ns = route.metadata?.namespace ?? '';
   const refs = Array.isArray(rule.backendRefs) ? rule.backendRefs : [];
   const out: ResolvedRef[] = [];
   refs.forEach((ref, j) => {
-    if (ref && typeof ref === 'object') out.push(resolveRef(ref, ns, `spec.rules[${index}].backendRefs[${j}]`, rule, world));
+    if (ref && typeof ref === 'object') out.push(resolveRef(ref, ns, `spec.rules[${index}].backendRefs[${j}]`, rule, data));
   });
   return out;
 }
 
-/** The refs grouped by priority, lowest first, with the endpoints each level reaches. */
+export interface RuleProviders {
+  index: number;
+  /** `spec.rules[0] ("chat")` */
+  label: string;
+  refs: ResolvedRef[];
+  levels: ProviderLevel[];
+}
+
+/** Every rule of a route resolved to its providers. */
+export function routeProviders(route: KubeObject, data: ProviderData): RuleProviders[] {
+  const r = route as AIGatewayRoute;
+  const idx = indexes(data);
+  return routeRules(r).map((rule, index) => {
+    const refs = resolveWith(r, rule, index, idx);
+    return { index, label: describeRule(rule, index), refs, levels: providerLevels(refs) };
+  });
+}
+
+/** The AIServiceBackends a route names that do not exist: the AI Gateway controller then fails the whole route. */
+export function missingServiceBackends(rules: RuleProviders[]): ResolvedRef[] {
+  return rules.flatMap((r) => r.refs.filter((x) => x.resolution.state === 'unresolved' && x.resolution.reason === 'no-aiservicebackend'));
+}
+
+/**
+ * The refs grouped by priority, lowest first, with the endpoints each level reaches. Weight-0 refs are dropped (Envoy
+ * Gateway skips them), so a level made only of them does not exist.
+ */
 export function providerLevels(refs: ResolvedRef[]): ProviderLevel[] {
   const byPriority = new Map<number, ResolvedRef[]>();
-  for (const r of refs) byPriority.set(r.priority, [...(byPriority.get(r.priority) ?? []), r]);
+  for (const r of refs.filter((x) => x.weight !== 0)) byPriority.set(r.priority, [...(byPriority.get(r.priority) ?? []), r]);
   return [...byPriority.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([priority, list]) => {
@@ -204,9 +256,24 @@ export function repeatsProvider(level: ProviderLevel, previous: ProviderLevel): 
   return level.endpoints.every((e) => before.has(endpointKey(e)));
 }
 
-/** The address types of a ref's endpoints (one per Backend: its CEL forbids fqdn next to other types). */
+/** The address type of a ref's endpoints, when they resolved to one. */
 export function refAddressType(r: ResolvedRef): AddressType | undefined {
   if (r.resolution.state !== 'resolved') return undefined;
   const types = new Set(r.resolution.endpoints.map(addressTypeOf));
   return types.size === 1 ? [...types][0] : undefined;
+}
+
+/**
+ * Why Envoy Gateway builds one cluster per backend for a rule's backends (ir/xds.go `NeedsClusterPerSetting`), zone
+ * awareness aside: several address types, or a ref with weight that EG turns into a 500 (`invalid` or no endpoints).
+ * A missing AIServiceBackend is not here: the controller then builds no HTTPRoute at all.
+ */
+export type BackendSplit = { kind: 'address-types'; types: AddressType[] } | { kind: 'invalid-backends'; refs: string[] };
+
+export function backendSplit(refs: ResolvedRef[]): BackendSplit | undefined {
+  const live = refs.filter((r) => r.weight !== 0);
+  const types = [...new Set(live.map(refAddressType).filter((t): t is AddressType => t !== undefined))];
+  if (types.length > 1) return { kind: 'address-types', types };
+  const invalid = live.filter((r) => r.resolution.state === 'unresolved' && r.resolution.reason !== 'no-aiservicebackend').map((r) => r.name);
+  return invalid.length ? { kind: 'invalid-backends', refs: invalid } : undefined;
 }

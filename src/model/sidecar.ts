@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { KubeObject } from '../kube/types.js';
-import type { World } from '../world/world.js';
-import { WORLD_KEYS } from './kinds.js';
+import { attachesTo } from './parent-refs.js';
 
 /** What upstream's controller injects into Envoy Gateway proxy pods (SPEC §4). */
 export const EXTPROC_CONTAINER_NAME = 'ai-gateway-extproc';
@@ -64,26 +63,9 @@ export function filterConfigSecretName(gateway: GatewayRef): string {
   return `${gateway.name}-${gateway.namespace}`;
 }
 
-interface ParentRef {
-  name?: unknown;
-  namespace?: unknown;
-  kind?: unknown;
-  group?: unknown;
-}
-
-/** AIGatewayRoutes whose `parentRefs` name the Gateway (a parentRef without namespace means the route's namespace). */
-export function routesAttachedTo(world: World, gateway: GatewayRef): KubeObject[] {
-  return world.list(WORLD_KEYS.aiGatewayRoute).filter((route) => {
-    const refs = (route.spec as { parentRefs?: unknown } | undefined)?.parentRefs;
-    if (!Array.isArray(refs)) return false;
-    return refs.some((ref: ParentRef) => {
-      if (!ref || typeof ref !== 'object') return false;
-      if (ref.kind !== undefined && ref.kind !== 'Gateway') return false;
-      if (ref.group !== undefined && ref.group !== 'gateway.networking.k8s.io') return false;
-      const namespace = typeof ref.namespace === 'string' && ref.namespace !== '' ? ref.namespace : route.metadata?.namespace;
-      return ref.name === gateway.name && namespace === gateway.namespace;
-    });
-  });
+/** AIGatewayRoutes (of the given ones) whose `parentRefs` name the Gateway. */
+export function routesAttachedTo(routes: KubeObject[], gateway: GatewayRef): KubeObject[] {
+  return routes.filter((route) => attachesTo(route, gateway));
 }
 
 export function placementFor(kubernetesMinor: number | undefined): Placement {

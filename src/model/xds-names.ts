@@ -2,14 +2,16 @@
  * Envoy Gateway xDS resource names of HTTPRoute rules (SPEC §3), and where users write them in an EnvoyPatchPolicy.
  *
  * Envoy Gateway names what it generates for rule i of HTTPRoute ns/name:
- *   route                 httproute/<ns>/<name>/rule/<i>/match/<m>/<host>   (m = -1: a rule without matches;
- *                                                                           host with `.` written `_`, `*` for any)
+ *   route                 httproute/<ns>/<name>/rule/<i>/match/<m>/<host>   (m counts the rule's matches from 0; a rule
+ *                                                                           without matches gets the CRD default `PathPrefix /`,
+ *                                                                           so match/0; host with `.` written `_`, `*` for any)
  *   cluster               httproute/<ns>/<name>/rule/<i>
- *   per-backend cluster   httproute/<ns>/<name>/rule/<i>/backend/<j>
+ *   per-backend cluster   httproute/<ns>/<name>/rule/<i>/backend/<j>       (only when the rule is split into one cluster
+ *                                                                           per backend; otherwise the rule has one cluster)
  * Envoy AI Gateway's controller generates HTTPRoute ns/name from AIGatewayRoute ns/name, rule i from rule i, and one
  * catch-all rule `route-not-found` at index len(rules).
  */
-import { routeRules, ruleBackendRefs, type AIGatewayRoute, type AIGatewayRouteRule } from './aigatewayroute.js';
+import { routeRules, ruleBackendRefs, ruleMatches, type AIGatewayRoute, type AIGatewayRouteRule } from './aigatewayroute.js';
 import type { KubeObject } from '../kube/types.js';
 
 export const XDS_NAME_PREFIX = 'httproute/';
@@ -21,7 +23,6 @@ interface XdsNameBase {
 }
 export interface XdsRouteName extends XdsNameBase {
   kind: 'route';
-  /** -1 for a rule without matches. */
   matchIndex: number;
   /** The hostname with `.` written `_`, or `*`. */
   host: string;
@@ -45,7 +46,6 @@ const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 // Go's strconv.Itoa never writes a sign or a leading zero, so `rule/01` can never match a generated name.
 const INDEX = /^(0|[1-9][0-9]{0,8})$/;
-const MATCH_INDEX = /^(-1|0|[1-9][0-9]{0,8})$/;
 const HOST = /^[a-z0-9_*-]+$/;
 
 /** `api.example.com` → `api_example_com`; no hostname → `*` (how Envoy Gateway writes the host in a route name). */
@@ -86,7 +86,10 @@ export function parseXdsName(text: string): ParsedXdsName {
     return { ok: true, value: { kind: 'backend-cluster', ...base, backendIndex: Number(index) } };
   }
   if (segment === 'match' && parts.length === 8) {
-    if (!MATCH_INDEX.test(index!)) return fail(`the match index "${index}" is not -1 or a non-negative integer without leading zeros`);
+    if (index === '-1') {
+      return fail(`the match index is never -1: a rule without matches gets the CRD default match (path prefix /), so its route is match/0`);
+    }
+    if (!INDEX.test(index!)) return fail(`the match index "${index}" is not a non-negative integer without leading zeros`);
     if (host!.includes('.')) return fail(`the host "${host}" contains "."; Envoy Gateway writes each "." of a hostname as "_" ("${xdsHost(host)}")`);
     if (!HOST.test(host!)) return fail(`the host "${host}" is not a hostname with "." written "_", or "*"`);
     return { ok: true, value: { kind: 'route', ...base, matchIndex: Number(index), host: host! } };
@@ -154,23 +157,105 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-export type MissReason = 'unparseable' | 'route-not-found' | 'rule-index-out-of-range' | 'catch-all-rule' | 'backend-index-out-of-range';
-export const MISS_REASONS: readonly MissReason[] = ['unparseable', 'route-not-found', 'rule-index-out-of-range', 'catch-all-rule', 'backend-index-out-of-range'];
+export type MissReason =
+  | 'unparseable'
+  | 'route-not-found'
+  | 'rule-index-out-of-range'
+  | 'catch-all-rule'
+  | 'backend-index-out-of-range'
+  | 'no-backend-clusters'
+  | 'match-index-out-of-range'
+  | 'host-not-generated';
+export const MISS_REASONS: readonly MissReason[] = [
+  'unparseable',
+  'route-not-found',
+  'rule-index-out-of-range',
+  'catch-all-rule',
+  'backend-index-out-of-range',
+  'no-backend-clusters',
+  'match-index-out-of-range',
+  'host-not-generated',
+];
 
 export type Resolution =
   | { ok: true; rule: AIGatewayRouteRule; ruleCount: number }
   | { ok: false; reason: Exclude<MissReason, 'unparseable'>; ruleCount: number };
 
+/** What is known beyond the route itself. */
+export interface XdsNameContext {
+  /**
+   * Whether Envoy Gateway builds one cluster per backend for rule i (src/model/fallover.ts `split`); undefined when
+   * the world cannot tell (its backends are not known).
+   */
+  clusterPerBackend?: (ruleIndex: number) => boolean | undefined;
+  /** Hostnames of the Gateway listeners the route attaches to (undefined: a listener without one), when known. */
+  listenerHostnames?: Array<string | undefined>;
+}
+
+/** Generated matches of a rule: its own, or the one CRD-default `PathPrefix /` match. */
+export function generatedMatchCountOf(rule: AIGatewayRouteRule): number {
+  return Math.max(1, ruleMatches(rule).length);
+}
+
+/** `spec.hostnames` of the route, as written. */
+export function routeHostnames(route: AIGatewayRoute): string[] {
+  const h = (route.spec as { hostnames?: unknown } | undefined)?.hostnames;
+  return Array.isArray(h) ? h.filter((x): x is string => typeof x === 'string' && x !== '') : [];
+}
+
+/** Gateway API hostname matching: equal, or `*.x` covering any name under `x` (one or more labels). */
+function covers(wildcard: string, name: string): boolean {
+  return wildcard.startsWith('*.') && name.endsWith(wildcard.slice(1)) && name.length > wildcard.length - 1;
+}
+
+/**
+ * The hosts Envoy Gateway writes in a route's names (`computeHosts`): per listener, the route hostnames that the
+ * listener hostname admits (the more specific one of each matching pair), or the listener hostname when the route
+ * sets none; `*` when neither sets one. Undefined when nothing is known (no listener and no route hostnames).
+ */
+export function generatedHosts(routeHostnames: string[], listenerHostnames: Array<string | undefined> | undefined): Set<string> | undefined {
+  if (!listenerHostnames || listenerHostnames.length === 0) return undefined;
+  const out = new Set<string>();
+  for (const l of listenerHostnames) {
+    if (routeHostnames.length === 0) out.add(xdsHost(l));
+    for (const h of routeHostnames) {
+      if (!l || h === l || covers(l, h)) out.add(xdsHost(h));
+      else if (covers(h, l)) out.add(xdsHost(l));
+    }
+  }
+  return out;
+}
+
+/**
+ * Whether `host` (xDS form) can be a host of the route's names. With the listener hostnames of its Gateways known,
+ * exactly the generated hosts; else with `spec.hostnames` set, one of them or a name a wildcard among them covers
+ * (never `*`); else anything (the listener decides).
+ */
+export function hostCanBeGenerated(host: string, hostnames: string[], listenerHostnames?: Array<string | undefined>): boolean {
+  const known = generatedHosts(hostnames, listenerHostnames);
+  if (known) return known.has(host);
+  if (hostnames.length === 0) return true;
+  return hostnames.some((h) => {
+    const x = xdsHost(h);
+    return x === host || (h.startsWith('*.') && host.endsWith(x.slice(1)) && host.length > x.length - 1);
+  });
+}
+
 /** What a parsed name points at in AIGatewayRoute `route` (null: no such route). */
-export function resolveXdsName(name: XdsName, route: AIGatewayRoute | null | undefined): Resolution {
+export function resolveXdsName(name: XdsName, route: AIGatewayRoute | null | undefined, context: XdsNameContext = {}): Resolution {
   if (!route) return { ok: false, reason: 'route-not-found', ruleCount: 0 };
   const rules = routeRules(route);
   const ruleCount = rules.length;
   if (name.ruleIndex > ruleCount) return { ok: false, reason: 'rule-index-out-of-range', ruleCount };
   if (name.ruleIndex === ruleCount) return { ok: false, reason: 'catch-all-rule', ruleCount };
   const rule = rules[name.ruleIndex]!;
-  if (name.kind === 'backend-cluster' && name.backendIndex >= ruleBackendRefs(rule).length) {
-    return { ok: false, reason: 'backend-index-out-of-range', ruleCount };
+  if (name.kind === 'backend-cluster') {
+    if (name.backendIndex >= ruleBackendRefs(rule).length) return { ok: false, reason: 'backend-index-out-of-range', ruleCount };
+    if (context.clusterPerBackend?.(name.ruleIndex) === false) return { ok: false, reason: 'no-backend-clusters', ruleCount };
+  }
+  if (name.kind === 'route') {
+    if (name.matchIndex >= generatedMatchCountOf(rule)) return { ok: false, reason: 'match-index-out-of-range', ruleCount };
+    if (!hostCanBeGenerated(name.host, routeHostnames(route), context.listenerHostnames)) return { ok: false, reason: 'host-not-generated', ruleCount };
   }
   return { ok: true, rule, ruleCount };
 }

@@ -2,7 +2,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { ReviewMetrics } from '../review/deps.js';
 import type { EventWriteMetrics } from '../world/kube-events.js';
 import type { Endpoint, Finding } from '../kube/types.js';
-import type { AuditMetrics } from '../audit/background.js';
 
 /**
  * Observations with a counter of their own, labelled by reason; any other event is counted in
@@ -22,6 +21,12 @@ export const OBSERVATION_COUNTERS: Readonly<Record<string, { name: string; help:
     help: 'xDS route or cluster names that do not resolve to an AIGatewayRoute rule, by reason.',
   },
 };
+
+/** What the background audit reports (src/audit/background.ts). */
+export interface AuditMetrics {
+  /** One finished run: its findings (the gauge is set per run, not added to) and how long it took. */
+  audited(findings: readonly Finding[], seconds: number): void;
+}
 
 /** One registry per process instance (no global default registry), so tests can run several servers side by side. */
 export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {

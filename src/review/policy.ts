@@ -2,15 +2,8 @@ import type { AdmissionRequest, Endpoint, EventDraft, FindingDraft, KubeObject, 
 import type { PatchBuilder } from './patch.js';
 import type { World } from '../world/world.js';
 
-/** Kinds are matched by API group and kind, any version (AIGatewayRoute v1alpha1 and v1beta1 share one schema). */
-export interface KindMatch {
-  group: string;
-  kind: string;
-  /** The plural resource, for webhook rules in deploy/. */
-  resource: string;
-  /** The versions the webhook rules list. */
-  versions: string[];
-}
+export type { KindMatch } from '../kube/types.js';
+import type { KindMatch } from '../kube/types.js';
 
 export interface PolicyContext<P> {
   request: AdmissionRequest;

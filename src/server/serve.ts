@@ -14,7 +14,7 @@ import type { BackgroundAudit, Scheduler } from '../audit/background.js';
 import type { ReportClient } from '../audit/policy-report.js';
 import type { Logger, ReviewDeps } from '../review/deps.js';
 import type { Config } from '../config/config.js';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '../kube/client.js';
 import type { AnyPolicy } from '../review/policy.js';
 import { FailurePolicyEnforcer, type FailurePolicyEnforcerOptions } from '../cluster/failure-policy.js';
 

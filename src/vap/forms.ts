@@ -212,7 +212,7 @@ export const HTTPROUTE_LIMITS_VAP: VapForm = {
 /**
  * BackendTrafficPolicy `spec.retry.perRetry.backOff` values Envoy Gateway refuses (internal/gatewayapi/clustersettings.go:
  * `baseInterval cannot be set to 0s`, `maxInterval cannot be set to 0s`, `maxInterval cannot be less than baseInterval`),
- * after which the BackendTrafficPolicy is not applied at all. The webhook policy `btp-retry-backoff-invalid` carries it.
+ * after which the BackendTrafficPolicy is not applied at all. The webhook policy `btp-retry-refused` carries it.
  */
 const BACKOFF = 'object.spec.retry.perRetry.backOff';
 const hasBackOff = (field: string) => `has(object.spec) && ${has('object.spec', `retry.perRetry.backOff.${field}`)}`;
@@ -221,22 +221,22 @@ export const BTP_RETRY_BACKOFF_INVALID_VAP: VapForm = {
   validations: [
     {
       expression: `!(${hasBackOff('baseInterval')}) || duration(${BACKOFF}.baseInterval) != ${ZERO}`,
-      message: `[btp-retry-backoff-invalid] spec.retry.perRetry.backOff.baseInterval: baseInterval cannot be 0s.`,
-      messageExpression: `'[btp-retry-backoff-invalid] spec.retry.perRetry.backOff.baseInterval: baseInterval ' + ${BACKOFF}.baseInterval + ${lit(
+      message: `[btp-retry-refused] spec.retry.perRetry.backOff.baseInterval: baseInterval cannot be 0s.`,
+      messageExpression: `'[btp-retry-refused] spec.retry.perRetry.backOff.baseInterval: baseInterval ' + ${BACKOFF}.baseInterval + ${lit(
         ` is zero, which${BTP_WHY} Fix: set a positive baseInterval (e.g. 100ms), or remove it for Envoy's 25ms.`,
       )}`,
     },
     {
       expression: `!(${hasBackOff('maxInterval')}) || duration(${BACKOFF}.maxInterval) != ${ZERO}`,
-      message: `[btp-retry-backoff-invalid] spec.retry.perRetry.backOff.maxInterval: maxInterval cannot be 0s.`,
-      messageExpression: `'[btp-retry-backoff-invalid] spec.retry.perRetry.backOff.maxInterval: maxInterval ' + ${BACKOFF}.maxInterval + ${lit(
+      message: `[btp-retry-refused] spec.retry.perRetry.backOff.maxInterval: maxInterval cannot be 0s.`,
+      messageExpression: `'[btp-retry-refused] spec.retry.perRetry.backOff.maxInterval: maxInterval ' + ${BACKOFF}.maxInterval + ${lit(
         ` is zero, which${BTP_WHY} Fix: set maxInterval at or above baseInterval, or remove it (10 times baseInterval).`,
       )}`,
     },
     {
       expression: `!(${hasBackOff('baseInterval')} && ${hasBackOff('maxInterval')}) || duration(${BACKOFF}.maxInterval) >= duration(${BACKOFF}.baseInterval)`,
-      message: `[btp-retry-backoff-invalid] spec.retry.perRetry.backOff.maxInterval: maxInterval cannot be less than baseInterval.`,
-      messageExpression: `'[btp-retry-backoff-invalid] spec.retry.perRetry.backOff.maxInterval: maxInterval ' + ${BACKOFF}.maxInterval + ' is less than baseInterval ' + ${BACKOFF}.baseInterval + ${lit(
+      message: `[btp-retry-refused] spec.retry.perRetry.backOff.maxInterval: maxInterval cannot be less than baseInterval.`,
+      messageExpression: `'[btp-retry-refused] spec.retry.perRetry.backOff.maxInterval: maxInterval ' + ${BACKOFF}.maxInterval + ' is less than baseInterval ' + ${BACKOFF}.baseInterval + ${lit(
         `, which${BTP_WHY} Fix: raise maxInterval to baseInterval or more, or remove it (10 times baseInterval).`,
       )}`,
     },

@@ -1,34 +1,21 @@
 import { performance } from 'node:perf_hooks';
-import { VersionApi, Watch, type KubeConfig } from '@kubernetes/client-node';
+import { VersionApi, Watch, type KubeConfig } from '../kube/client.js';
 import type { Logger } from '../review/deps.js';
 import type { KubeObject } from '../kube/types.js';
-import { WORLD_KEYS } from '../model/kinds.js';
+import { WORLD_KEYS } from '../kube/registry.js';
 import { parseKubernetesMinor, type World } from './world.js';
 
 export { parseKubernetesMinor };
-import { apiPath, makePageLister, type ListedKind, type PageLister } from './list-page.js';
+import { AUDIT_CACHED_KINDS, CACHED_KINDS, apiPath, makePageLister, type ListedKind, type PageLister } from './list-page.js';
 
 /** A kind the cache lists and watches in all namespaces; versions are tried in order (the first served one wins). */
 export type WatchedKind = ListedKind;
 
-export const CLUSTER_KINDS: readonly WatchedKind[] = [
-  { key: WORLD_KEYS.aiGatewayRoute, group: 'aigateway.envoyproxy.io', plural: 'aigatewayroutes', versions: ['v1beta1', 'v1alpha1'] },
-  { key: WORLD_KEYS.aiServiceBackend, group: 'aigateway.envoyproxy.io', plural: 'aiservicebackends', versions: ['v1beta1', 'v1alpha1'] },
-  { key: WORLD_KEYS.envoyPatchPolicy, group: 'gateway.envoyproxy.io', plural: 'envoypatchpolicies', versions: ['v1alpha1'] },
-  { key: WORLD_KEYS.backendTrafficPolicy, group: 'gateway.envoyproxy.io', plural: 'backendtrafficpolicies', versions: ['v1alpha1'] },
-  { key: WORLD_KEYS.backend, group: 'gateway.envoyproxy.io', plural: 'backends', versions: ['v1alpha1'] },
-  // Plain HTTPRoutes, so names and BTP targets that belong to a non-AI route are not reported as misses.
-  { key: WORLD_KEYS.httpRoute, group: 'gateway.networking.k8s.io', plural: 'httproutes', versions: ['v1'] },
-];
+/** What the cache holds (src/kube/registry.ts: `cached: 'always'`). */
+export const CLUSTER_KINDS: readonly WatchedKind[] = CACHED_KINDS;
 
 /** Envoy Gateway's proxy pods: what the audit checks for the ext_proc sidecar (cached only when the audit runs in serve). */
-export const PROXY_POD_KIND: WatchedKind = {
-  key: WORLD_KEYS.pod,
-  group: '',
-  plural: 'pods',
-  versions: ['v1'],
-  labelSelector: 'app.kubernetes.io/managed-by=envoy-gateway',
-};
+export const PROXY_POD_KIND: WatchedKind = AUDIT_CACHED_KINDS.find((k) => k.key === WORLD_KEYS.pod)!;
 
 export interface ClusterWorldOptions {
   kubeConfig: KubeConfig;

@@ -1,4 +1,4 @@
-import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig } from '@kubernetes/client-node';
+import { EventsV1Api, V1MicroTime, type EventsV1Event, type KubeConfig } from '../kube/client.js';
 import type { EventSink, Logger } from '../review/deps.js';
 import { describeApiError } from './cluster-world.js';
 import type { EventDraft, ResourceRef } from '../kube/types.js';

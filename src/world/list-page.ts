@@ -1,17 +1,14 @@
-import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, CustomObjectsApi, type KubeConfig } from '../kube/client.js';
 import type { KubeObject } from '../kube/types.js';
+import { apiVersionOf, KINDS, type KnownKind } from '../kube/registry.js';
 
 /** A kind read from the API server: custom resources under `/apis/<group>/<version>`, or core pods (`group: ''`). */
-export interface ListedKind {
-  /** World key (`group/Kind`). */
-  key: string;
-  group: string;
-  plural: string;
-  /** Tried in order; the first one served wins. */
-  versions: readonly string[];
-  /** Only objects with these labels (`k=v,k2=v2`), e.g. Envoy Gateway's proxy pods. */
-  labelSelector?: string;
-}
+export type ListedKind = Pick<KnownKind, 'key' | 'group' | 'plural' | 'versions' | 'labelSelector'>;
+
+/** The kinds the webhook's cache lists and watches in all namespaces (from src/kube/registry.ts). */
+export const CACHED_KINDS: readonly ListedKind[] = KINDS.filter((k) => k.cached === 'always');
+/** The kinds the cache adds while the background audit runs (Envoy Gateway's proxy pods). */
+export const AUDIT_CACHED_KINDS: readonly ListedKind[] = KINDS.filter((k) => k.cached === 'with-audit');
 
 export interface Page {
   items: KubeObject[];
@@ -53,4 +50,41 @@ export function makePageLister(kc: KubeConfig): PageLister {
       continue: page.metadata?.continue || page.metadata?._continue || undefined,
     };
   };
+}
+
+/** Every object of a kind, in pages; `undefined` when no version of it is served (its CRD is not installed). */
+export async function listAll(
+  listPage: PageLister,
+  kind: ListedKind,
+  opts: { namespace?: string; pageSize: number; onPage?: (listed: number) => void },
+): Promise<{ items: KubeObject[]; version: string } | undefined> {
+  for (const version of kind.versions) {
+    const items: KubeObject[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await listPage(kind, version, { namespace: opts.namespace, limit: opts.pageSize, continue: token });
+        // Typed (core) lists leave apiVersion and kind off their items; the world keys objects by them.
+        for (const o of page.items) items.push(o.kind && o.apiVersion ? o : { ...o, apiVersion: apiVersionOf(kind, version), kind: kind.key.split('/')[1] });
+        token = page.continue;
+        opts.onPage?.(items.length);
+      } while (token);
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 404) continue;
+      throw new ListFailed(kind, version, err);
+    }
+    return { items, version };
+  }
+  return undefined;
+}
+
+/** A list that failed for another reason than a missing CRD; names the group, version and resource. */
+export class ListFailed extends Error {
+  constructor(
+    readonly kind: ListedKind,
+    readonly version: string,
+    override readonly cause: unknown,
+  ) {
+    super(`listing ${kind.group ? `${kind.group}/${version}` : version} ${kind.plural} failed`);
+  }
 }

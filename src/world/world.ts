@@ -1,25 +1,7 @@
 import type { KubeObject } from '../kube/types.js';
 
-/**
- * The read-only world policies look things up in: the given files (`check`, `explain`, standalone) or the informer cache
- * (`serve`, `audit`). Policies cannot tell which one they got. Kinds are keyed by `group/Kind` (core: `/Kind`).
- */
-export interface World {
-  get(groupKind: string, namespace: string, name: string): KubeObject | undefined;
-  list(groupKind: string, namespace?: string): KubeObject[];
-  /**
-   * Whether this world can say that an object of a kind does not exist: the cluster cache for every kind it watches,
-   * a world of files only for the kinds the files hold. A policy that reports a missing object asks this first, so
-   * checking a route file alone is not an error.
-   */
-  covers(groupKind: string): boolean;
-  /** The Kubernetes minor version of the cluster (e.g. 33 for `33+`), when known. */
-  kubernetesMinor(): number | undefined;
-  /** When the cache last had a complete view; undefined for a world that is always complete (files). */
-  syncedAt(): Date | undefined;
-  /** True once the first full list has arrived (files: always). */
-  ready(): boolean;
-}
+export type { World } from '../kube/types.js';
+import type { World } from '../kube/types.js';
 
 /** `minor` from GET /version: "33", or "33+" on many managed clusters. */
 export function parseKubernetesMinor(minor: unknown): number | undefined {

@@ -6,7 +6,7 @@ import { ALL_POLICIES } from '../../policies/index.js';
 import { route } from '../helpers.js';
 import type { FakeApiServer } from './fake-apiserver.js';
 import { REPORTS, auditCluster, proxyPod } from './audit-support.js';
-import { fakeKubeconfig, runCli } from './support.js';
+import { fakeKubeconfig, runCli, spawnCli } from './support.js';
 
 let fake: FakeApiServer | undefined;
 afterEach(async () => {
@@ -14,7 +14,7 @@ afterEach(async () => {
   fake = undefined;
 });
 
-describe('aigw-admission audit (a process against a fake API server)', () => {
+describe('aigw-admission audit (against a fake API server)', () => {
   it('prints the findings of the cluster, exits 1 on a deny finding, and writes one PolicyReport per namespace, in place on rerun', async () => {
     fake = auditCluster();
     await fake.start();
@@ -90,7 +90,8 @@ describe('aigw-admission audit (a process against a fake API server)', () => {
   });
 
   it('exits 2 without a cluster at all', async () => {
-    const out = await runCli(['audit'], { HOME: mkdtempSync(join(tmpdir(), 'aigw-audit-home-')) });
+    // A real process: the exit code itself.
+    const out = await spawnCli(['audit'], { HOME: mkdtempSync(join(tmpdir(), 'aigw-audit-home-')) });
     expect(out.code).toBe(2);
     expect(out.stderr).toContain('no Kubernetes cluster found: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod');
   });

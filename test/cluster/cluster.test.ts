@@ -119,8 +119,10 @@ describe('ClusterWorld: list + watch cache', () => {
     fake = fakeCluster();
     await fake.start();
     const { world: w, logger } = await started({ notInstalledRetryMs: 2 });
-    // With a 2 ms retry the kind goes back to 'listing' every few ms: wait for a moment it rests at 'not-installed'.
-    await w.until((x) => x.ready() && x.status().find((s) => s.key === WORLD_KEYS.backend)!.state === 'not-installed');
+    // The kind is looked for again every 2 ms (listing, then not-installed): wait for a moment it is between looks. The
+    // checks below are synchronous, so nothing runs between that moment and them.
+    const backendState = (x: ClusterWorld) => x.status().find((s) => s.key === WORLD_KEYS.backend)!.state;
+    await w.until((x) => x.ready() && backendState(x) === 'not-installed');
     expect(w.list(WORLD_KEYS.backend)).toEqual([]);
     // No CRD, no Backend can exist: a reference to one is known not to resolve.
     expect(w.covers(WORLD_KEYS.backend)).toBe(true);

@@ -1,9 +1,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { KubeObject } from '../../src/kube/types.js';
+import { apply_patch } from 'jsonpatch';
+import type { JsonPatchOperation, KubeObject } from '../../src/kube/types.js';
 
-export type CallKind = 'list' | 'watch' | 'version' | 'event' | 'get' | 'create' | 'update' | 'other';
+export type CallKind = 'list' | 'watch' | 'version' | 'event' | 'get' | 'create' | 'update' | 'patch' | 'other';
 export interface FakeCall {
   kind: CallKind;
   method: string;
@@ -449,6 +450,14 @@ export class FakeApiServer {
           return refuse(409, 'Conflict', `Operation cannot be fulfilled on ${resource} "${name}": the object has been modified; please apply your changes to the latest version and try again`);
         }
         return json(200, this.change('MODIFIED', { ...body, metadata: { ...body.metadata, namespace, name } }));
+      }
+      if (req.method === 'PATCH' && name !== undefined) {
+        call.kind = 'patch';
+        const current = r.objects.get(key);
+        if (!current) return notFound();
+        if (req.headers['content-type'] !== 'application/json-patch+json') return json(415, { kind: 'Status', code: 415, reason: 'UnsupportedMediaType' });
+        const patched = apply_patch(structuredClone(current), body as unknown as JsonPatchOperation[]) as KubeObject;
+        return json(200, this.change('MODIFIED', { ...patched, metadata: { ...patched.metadata, namespace, name } }));
       }
       json(405, { kind: 'Status', code: 405, reason: 'MethodNotAllowed' });
     });

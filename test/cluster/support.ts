@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeApiServer } from './fake-apiserver.js';
 import { ROOT } from '../helpers.js';
+import { runCli as runInProcess } from '../cli-run.js';
 import { definePolicy } from '../../src/review/policy.js';
 import { ENVOYPATCHPOLICY, WORLD_KEYS } from '../../src/model/kinds.js';
 import type { Logger } from '../../src/review/deps.js';
@@ -82,8 +83,14 @@ export function fakeKubeconfig(dir: string, port: number): string {
   return file;
 }
 
+/** The CLI in this process, with no KUBECONFIG unless given (`code` as a process would exit with). */
+export async function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const r = await runInProcess(args, { env: { ...process.env, KUBECONFIG: '', ...env } });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
 /** The built CLI as a process, asynchronously, so the fake API server in this process can answer it. */
-export function runCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function spawnCli(args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [join(ROOT, 'dist/src/cli.js'), ...args], { cwd: ROOT, env: { ...process.env, KUBECONFIG: '', ...env } });
     let stdout = '';

@@ -7,37 +7,41 @@ import { ApiServerClient } from './apiserver-client.js';
 import { HAS_SHARED, ROOT, SHARED, readJson } from '../helpers.js';
 import { certificateSans } from '../../src/tls/certs.js';
 import type { AdmissionReviewRequest } from '../../src/kube/types.js';
+import { runCli } from '../cli-run.js';
 
 const CLI = join(ROOT, 'dist/src/cli.js');
-const run = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, input, encoding: 'utf8' });
+/** A real process: exit codes, stdin. */
+const spawnRun = (args: string[], input?: string) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, input, encoding: 'utf8' });
+/** In process: what a verb prints. */
+const run = (args: string[]) => runCli(args);
 
 describe('aigw-admission review', () => {
   it('exits 1 on a denial and prints the response AdmissionReview', () => {
-    const r = run(['review', '-f', 'test/fixtures/admission-reviews/aigatewayroute-stream-idle-too-long.json']);
+    const r = spawnRun(['review', '-f', 'test/fixtures/admission-reviews/aigatewayroute-stream-idle-too-long.json']);
     expect(r.status).toBe(1);
     const out = JSON.parse(r.stdout);
     expect(out.response.uid).toBe('7d1c2a90-0001-4f6e-9a51-3b2f1c0d0001');
     expect(out.response.allowed).toBe(false);
   });
   it('exits 0 when allowed (stdin)', () => {
-    const r = run(['review', '--validate', '-f', '-'], readFileSync(join(ROOT, 'test/fixtures/admission-reviews/aigatewayroute-healthy.json'), 'utf8'));
+    const r = spawnRun(['review', '--validate', '-f', '-'], readFileSync(join(ROOT, 'test/fixtures/admission-reviews/aigatewayroute-healthy.json'), 'utf8'));
     expect(r.status).toBe(0);
     const response = JSON.parse(r.stdout).response;
     expect([response.uid, response.allowed]).toEqual(['7d1c2a90-0002-4f6e-9a51-3b2f1c0d0002', true]);
     // `review -f` has no cluster: no BackendTrafficPolicy is known, so the route is warned that no retry applies (yet).
     expect(response.warnings.map((w: string) => w.slice(0, w.indexOf(': ')))).toEqual(['[fallover-retry-missing] spec.rules[0]']);
   });
-  it('exits 2 on bad input with a message naming the problem', () => {
-    const r = run(['review', '-f', '-'], '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}');
+  it('exits 2 on bad input with a message naming the problem', async () => {
+    const r = spawnRun(['review', '-f', '-'], '{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}');
     expect(r.status).toBe(2);
     expect(r.stderr).toBe('aigw-admission: invalid AdmissionReview request field: request is missing, expected an object\n');
-    expect(run(['review', '-f', 'no-such.json']).stderr).toBe('aigw-admission: invalid input file: no-such.json: no such file or directory\n');
+    expect((await run(['review', '-f', 'no-such.json'])).stderr).toBe('aigw-admission: invalid input file: no-such.json: no such file or directory\n');
   });
-  it('exits 2 on an invalid config, naming the field', () => {
+  it('exits 2 on an invalid config, naming the field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'aigw-cfg-'));
     const cfg = join(dir, 'config.yaml');
     writeFileSync(cfg, 'policies:\n  stream-idle-zero:\n    mode: block\n  no-such-policy: {}\n');
-    const r = run(['review', '--config', cfg, '-f', 'test/fixtures/admission-reviews/aigatewayroute-healthy.json']);
+    const r = await run(['review', '--config', cfg, '-f', 'test/fixtures/admission-reviews/aigatewayroute-healthy.json']);
     expect(r.status).toBe(2);
     expect(r.stderr).toContain(`invalid configuration: ${cfg}: `);
     expect(r.stderr).toContain('policies.stream-idle-zero.mode: must be one of deny, warn, audit');
@@ -46,9 +50,9 @@ describe('aigw-admission review', () => {
 });
 
 describe('aigw-admission certs', () => {
-  it('writes a CA and a serving cert for S.N.svc and prints the base64 CA bundle', () => {
+  it('writes a CA and a serving cert for S.N.svc and prints the base64 CA bundle', async () => {
     const out = mkdtempSync(join(tmpdir(), 'aigw-certs-'));
-    const r = run(['certs', '--service', 'hook', '--namespace', 'infra', '--out', out, '--local']);
+    const r = await run(['certs', '--service', 'hook', '--namespace', 'infra', '--out', out, '--local']);
     expect(r.status).toBe(0);
     expect(Buffer.from(r.stdout.trim(), 'base64').toString('utf8')).toBe(readFileSync(join(out, 'ca.crt'), 'utf8'));
     expect(certificateSans(readFileSync(join(out, 'tls.crt'), 'utf8'))).toEqual([
@@ -95,8 +99,8 @@ describe('aigw-admission inject', () => {
   const pod = 'test/fixtures/pods/envoy-proxy-pod.yaml';
   const routeFile = 'test/fixtures/pods/ai-gateway-route.yaml';
 
-  it('--kubernetes-minor 33+ prints exactly the golden 1.33 pod; the Gateway is checked against the routes given', () => {
-    const r = run(['inject', '-f', pod, '-f', routeFile, '--kubernetes-minor', '33+', '-o', 'json']);
+  it('--kubernetes-minor 33+ prints exactly the golden 1.33 pod; the Gateway is checked against the routes given', async () => {
+    const r = await run(['inject', '-f', pod, '-f', routeFile, '--kubernetes-minor', '33+', '-o', 'json']);
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual(readJson(join(ROOT, 'test/golden/pods/envoy-proxy-pod.k8s-1.33.pod.json')));
     expect(r.stderr).toBe(
@@ -104,41 +108,41 @@ describe('aigw-admission inject', () => {
     );
   });
 
-  it('YAML by default; without routes or a version it says what it assumed; injecting its own output changes nothing', () => {
-    const r = run(['inject', '-f', pod]);
+  it('YAML by default; without routes or a version it says what it assumed; injecting its own output changes nothing', async () => {
+    const r = await run(['inject', '-f', pod]);
     expect(r.status).toBe(0);
     expect(r.stderr.split('\n').slice(0, 2)).toEqual([
       "note: no AIGatewayRoute among the files: injecting without checking that one names the pod's Gateway in parentRefs (add the routes with -f to check)",
       'note: Kubernetes version not given: the sidecar goes into spec.containers; pass --kubernetes-minor 33 (or set kubernetesMinor in the config) for a native sidecar',
     ]);
-    const second = run(['inject', '-f', '-', '-o', 'json'], r.stdout);
+    const second = spawnRun(['inject', '-f', '-', '-o', 'json'], r.stdout);
     expect(second.status).toBe(0);
     expect(second.stderr).toContain('<stdin>:1: not injected (already-injected): spec.containers already has ai-gateway-extproc\n');
     expect(JSON.parse(second.stdout)).toEqual(readJson(join(ROOT, 'test/golden/pods/envoy-proxy-pod.k8s-1.32.pod.json')));
   });
 
-  it('exits 2 with file and line on bad input, and when no pod is given', () => {
-    const bad = run(['inject', '-f', '-'], 'apiVersion: v1\nkind: Pod\n---\nmetadata: name: x\n');
+  it('exits 2 with file and line on bad input, and when no pod is given', async () => {
+    const bad = spawnRun(['inject', '-f', '-'], 'apiVersion: v1\nkind: Pod\n---\nmetadata: name: x\n');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/^aigw-admission: invalid input file: <stdin>:4: not valid YAML: /);
-    const none = run(['inject', '-f', routeFile]);
+    const none = await run(['inject', '-f', routeFile]);
     expect(none.status).toBe(2);
     expect(none.stderr).toBe(`aigw-admission: invalid input file: ${routeFile}: no Pod or workload with a pod template (Deployment, StatefulSet, DaemonSet, ReplicaSet, Job, CronJob) found\n`);
-    const minor = run(['inject', '-f', pod, '--kubernetes-minor', 'latest']);
+    const minor = await run(['inject', '-f', pod, '--kubernetes-minor', 'latest']);
     expect(minor.status).toBe(2);
     expect(minor.stderr).toBe('aigw-admission: invalid flag: --kubernetes-minor latest: expected the minor version, e.g. 32, 33 or 33+\n');
   });
 });
 
 describe('aigw-admission serve without --standalone', () => {
-  const runEnv = (args: string[], env: NodeJS.ProcessEnv) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', env: { PATH: process.env.PATH, ...env } });
-  it('refuses to start without a cluster instead of falling back to http://localhost:8080, and names an unreadable kubeconfig', () => {
-    const none = runEnv(['serve', '--listen', '127.0.0.1:0'], { HOME: mkdtempSync(join(tmpdir(), 'aigw-home-')) });
+  const runEnv = (args: string[], env: NodeJS.ProcessEnv) => runCli(args, { env: { PATH: process.env.PATH, ...env } });
+  it('refuses to start without a cluster instead of falling back to http://localhost:8080, and names an unreadable kubeconfig', async () => {
+    const none = await runEnv(['serve', '--listen', '127.0.0.1:0'], { HOME: mkdtempSync(join(tmpdir(), 'aigw-home-')) });
     expect(none.status).toBe(2);
     expect(none.stderr).toBe(
       'aigw-admission: invalid configuration: no Kubernetes cluster found: pass --kubeconfig FILE, set KUBECONFIG, or run in a pod; use --standalone to run without a cluster\n',
     );
-    const missing = runEnv(['serve', '--kubeconfig', '/no/such/kubeconfig'], {});
+    const missing = await runEnv(['serve', '--kubeconfig', '/no/such/kubeconfig'], {});
     expect(missing.status).toBe(2);
     expect(missing.stderr).toBe('aigw-admission: invalid configuration: --kubeconfig /no/such/kubeconfig: cannot be read: no such file or directory\n');
   });

@@ -1,6 +1,5 @@
 /** Provider-aware fall-over end to end: the served webhook, `check` and `explain` over one world of files. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,9 +9,9 @@ import { silentLogger } from '../../src/review/deps.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { ApiServerClient } from './apiserver-client.js';
 import { HAS_SHARED, ROOT, SHARED, admissionReview, retryPolicy, yamlObjects } from '../helpers.js';
+import { runCli } from '../cli-run.js';
 
-const CLI = join(ROOT, 'dist/src/cli.js');
-const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8' });
+const run = (args: string[]) => runCli(args);
 const FIXTURE = 'test/fixtures/providers/providers.yaml';
 const objects = yamlObjects(join(ROOT, FIXTURE));
 const assistants = objects.find((o) => o.kind === 'AIGatewayRoute')!;
@@ -47,36 +46,37 @@ describe('provider findings through the served webhook, check and explain', () =
     expect(review.response).toEqual({ uid: input.request.uid, allowed: true, warnings: [SAME_PROVIDER, PRIORITIES_IGNORED] });
   });
 
-  it('check reports the same findings from the files', () => {
-    const r = run(['check', '-f', FIXTURE, '-o', 'json']);
+  it('check reports the same findings from the files', async () => {
+    const r = await run(['check', '-f', FIXTURE, '-o', 'json']);
     expect(r.status).toBe(0);
     const found = (JSON.parse(r.stdout) as Array<{ policy: string; mode: string; path: string; message: string }>).map((f) => `[${f.policy}] ${f.path}: ${f.message}`);
     expect(found).toEqual([SAME_PROVIDER, PRIORITIES_IGNORED]);
   });
 
-  it('check of the route file alone is not an error: no AIServiceBackend in the files, no provider finding', () => {
+  it('check of the route file alone is not an error: no AIServiceBackend in the files, no provider finding', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'aigw-prov-route-'));
     writeFileSync(join(dir, 'route.yaml'), stringify(assistants));
     writeFileSync(join(dir, 'retry.yaml'), stringify(objects.find((o) => o.kind === 'BackendTrafficPolicy')));
-    const r = run(['check', '-f', dir, '-o', 'json']);
+    const r = await run(['check', '-f', dir, '-o', 'json']);
     expect(r.status).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual([]);
   });
 
-  it('explain shows the endpoint of each attempt and marks the level that repeats the provider', () => {
-    const r = run(['explain', '-f', FIXTURE]);
+  it('explain shows the endpoint of each attempt and marks the level that repeats the provider', async () => {
+    const r = await run(['explain', '-f', FIXTURE]);
     expect(r.status).toBe(0);
     expect(r.stdout).toBe(readFileSync(join(ROOT, 'test/fixtures/providers/providers.explain.txt'), 'utf8'));
     const attempts = r.stdout.split('\n').filter((l) => l.includes('→ attempt 2'));
-    expect(attempts.map((l) => l.slice(l.indexOf('priority 1'), l.indexOf(', idle')))).toEqual([
+    expect(attempts.map((l) => l.slice(l.indexOf('5.1s → ') + 7, l.indexOf(', idle')))).toEqual([
       'priority 1 (openai-mini) → api.openai.com:443 (SAME provider as priority 0)',
-      'priority 1 (local-vllm) → 10.0.0.7:8000',
+      // FQDN next to IP: one cluster per backend, so the retry stays where the weighted pick sent the request.
+      'the same backend as attempt 1 (of anthropic, local-vllm)',
       'priority 1 (anthropic) → api.anthropic.com:443',
     ]);
   });
 
-  it('explain -o json gives each level its endpoints', () => {
-    const out = JSON.parse(run(['explain', '-f', FIXTURE, '-o', 'json']).stdout);
+  it('explain -o json gives each level its endpoints', async () => {
+    const out = JSON.parse((await run(['explain', '-f', FIXTURE, '-o', 'json'])).stdout);
     expect(out.routes[0].rules.map((r: { providers: unknown; falls_over: boolean }) => [r.falls_over, r.providers])).toEqual([
       [true, [{ priority: 0, endpoints: ['api.openai.com:443'] }, { priority: 1, endpoints: ['api.openai.com:443'], repeats_priority: 0 }]],
       [false, [{ priority: 0, endpoints: ['api.anthropic.com:443'] }, { priority: 1, endpoints: ['10.0.0.7:8000'] }]],
@@ -84,12 +84,12 @@ describe('provider findings through the served webhook, check and explain', () =
     ]);
   });
 
-  it.runIf(HAS_SHARED)('upstream provider_fallback with a working retry: two providers, no provider finding, each attempt on its own host', () => {
+  it.runIf(HAS_SHARED)('upstream provider_fallback with a working retry: two providers, no provider finding, each attempt on its own host', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'aigw-prov-up-'));
     // The example's own BackendTrafficPolicy (fallback.yaml) is not among the fixtures; ours stands in for it.
     writeFileSync(join(dir, 'retry.yaml'), stringify(retryPolicy({ route: 'provider-fallback', namespace: 'default' })));
     const base = join(SHARED, 'fixtures/examples/ai-gateway/examples__provider_fallback__base.yaml');
-    const out = JSON.parse(run(['explain', '-f', base, '-f', join(dir, 'retry.yaml'), '-o', 'json']).stdout);
+    const out = JSON.parse((await run(['explain', '-f', base, '-f', join(dir, 'retry.yaml'), '-o', 'json'])).stdout);
     const rule = out.routes[0].rules[0];
     expect(rule.findings).toEqual([]);
     expect(rule.providers).toEqual([

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Environment } from '@marcbachmann/cel-js';
-import { LlmCostCel } from '../../src/cel.js';
+import { LlmCostCel } from '../../src/cel/cel.js';
 import { estimateCost, SCALAR, unknownShape } from '../../src/cel/cost.js';
 import { Lru } from '../../src/cel/lru.js';
 import { CrdRules } from '../../src/crd/rules.js';

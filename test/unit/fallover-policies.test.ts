@@ -238,7 +238,7 @@ describe('effective configuration model', () => {
     expect(m.attempts.map((a) => [a.number, a.priority, a.startMs, a.next.retried])).toEqual([
       [1, 0, 0, true],
       [2, 1, 5100, true],
-      [3, 0, 10200, false],
+      [3, 0, 10400, false],
     ]);
   });
 

@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { apply_patch } from 'jsonpatch';
 import fc from 'fast-check';
@@ -10,6 +9,7 @@ import { Metrics } from '../../src/observe/metrics.js';
 import { ConfigLoader } from '../../src/config/config.js';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { HAS_SHARED, ROOT, SHARED, admissionReview, deps, readJson, yamlObjects } from '../helpers.js';
+import { expectGolden } from '../golden-file.js';
 import type { Logger } from '../../src/review/deps.js';
 import type { AdmissionReviewRequest, JsonPatchOperation, KubeObject } from '../../src/kube/types.js';
 
@@ -70,15 +70,7 @@ function apiServerProblems(pod: KubeObject): string[] {
 }
 
 function golden(name: string, value: unknown): void {
-  const dir = join(ROOT, 'test/golden/pods');
-  const file = join(dir, name);
-  const text = `${JSON.stringify(value, null, 2)}\n`;
-  if (process.env.UPDATE_GOLDEN === '1' || !existsSync(file)) {
-    if (process.env.CI && !existsSync(file)) throw new Error(`missing golden file ${file}: run UPDATE_GOLDEN=1 npx vitest run test/unit/inject.test.ts`);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(file, text);
-  }
-  expect(text).toBe(readFileSync(file, 'utf8'));
+  expectGolden(join(ROOT, 'test/golden/pods', name), `${JSON.stringify(value, null, 2)}\n`);
 }
 
 describe('ext_proc sidecar injection on Pod CREATE', () => {

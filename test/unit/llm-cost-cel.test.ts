@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LlmCostCel } from '../../src/cel.js';
+import { LlmCostCel } from '../../src/cel/cel.js';
 import { review } from '../../src/review/review.js';
 import { admissionReview, deps, route } from '../helpers.js';
 

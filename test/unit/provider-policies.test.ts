@@ -4,6 +4,7 @@ import { PolicySet } from '../../src/review/policy-set.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { providerLevels, repeatsProvider, resolveRule } from '../../src/model/providers.js';
+import { providerData } from '../../policies/provider-shared.js';
 import { WORLD_KEYS } from '../../src/model/kinds.js';
 import { admissionReview, deps, modelMatch, retryPolicy, route } from '../helpers.js';
 import type { KubeObject } from '../../src/kube/types.js';
@@ -39,7 +40,8 @@ const chat = (first = 'openai', second = 'openai-mini') =>
   ]);
 
 /** The parts every message of a kind shares, so each case below reads as what differs. */
-const SPLIT = 'Until it resolves, requests sent to it fail, and Envoy Gateway builds one cluster per backend for this rule and splits its traffic by weight, so its priorities do nothing.';
+const SPLIT = "Until it resolves, Envoy Gateway answers its weight share of the rule's requests with HTTP 500, and builds one cluster per backend for this rule and splits its traffic by weight, so its priorities do nothing.";
+const ROUTE_FAILS = 'Until it resolves, the AI Gateway controller fails the whole route: it generates no HTTPRoute for AIGatewayRoute team-a/chat (or stops updating the one it made), so no rule of it is served or changed.';
 const SAME_PROVIDER_COST = 'When that provider hangs or is down, every model behind it fails alike, so falling over to priority 1 spends another 5s (streamIdleTimeout 5s) and still fails. Fix: put a different provider (a Backend with another host) at priority 1. A second model on the same provider still helps when only the priority 0 model is overloaded (429 or 503), so keep it as a later level if you want that.';
 
 const ONLY = new PolicySet(ALL_POLICIES.filter((p) => ['fallover-same-provider', 'fallover-priorities-ignored', 'unresolved-backend'].includes(p.id)));
@@ -61,7 +63,7 @@ describe('provider resolution', () => {
       backend('sock', [{ unix: { path: '/var/run/llm.sock' } }]),
     ]);
     const rules = (r.spec as { rules: never[] }).rules;
-    expect(resolveRule(r, rules[0]!, 0, world).map((x) => [x.path, x.backend, x.resolution])).toEqual([
+    expect(resolveRule(r, rules[0]!, 0, providerData(world)).map((x) => [x.path, x.backend, x.resolution])).toEqual([
       ['spec.rules[0].backendRefs[0]', { namespace: 'team-a', name: 'openai' }, { state: 'resolved', endpoints: [{ kind: 'fqdn', host: 'api.openai.com', port: 443 }] }],
       [
         'spec.rules[0].backendRefs[1]',
@@ -70,7 +72,7 @@ describe('provider resolution', () => {
       ],
       ['spec.rules[0].backendRefs[2]', { namespace: 'team-a', name: 'sock' }, { state: 'resolved', endpoints: [{ kind: 'unix', path: '/var/run/llm.sock' }] }],
     ]);
-    expect(resolveRule(r, rules[1]!, 1, world).map((x) => x.resolution)).toEqual([
+    expect(resolveRule(r, rules[1]!, 1, providerData(world)).map((x) => x.resolution)).toEqual([
       { state: 'resolved', endpoints: [{ kind: 'inference-pool', namespace: 'team-a', name: 'pool' }] },
     ]);
   });
@@ -78,16 +80,16 @@ describe('provider resolution', () => {
   it('a world without AIServiceBackends or Backends cannot say one is missing; a world that holds some can', () => {
     const r = chat();
     const rule = (r.spec as { rules: never[] }).rules[0]!;
-    expect(resolveRule(r, rule, 0, new MemoryWorld([r])).map((x) => x.resolution)).toEqual([
+    expect(resolveRule(r, rule, 0, providerData(new MemoryWorld([r]))).map((x) => x.resolution)).toEqual([
       { state: 'unknown', missingKind: 'AIServiceBackend' },
       { state: 'unknown', missingKind: 'AIServiceBackend' },
     ]);
-    expect(resolveRule(r, rule, 0, new MemoryWorld([asb('openai')])).map((x) => x.resolution)).toEqual([
+    expect(resolveRule(r, rule, 0, providerData(new MemoryWorld([asb('openai')]))).map((x) => x.resolution)).toEqual([
       { state: 'unknown', missingKind: 'Backend' },
       { state: 'unresolved', reason: 'no-aiservicebackend' },
     ]);
     // The cluster cache knows a kind in full even when it is empty.
-    expect(resolveRule(r, rule, 0, new MemoryWorld([], { complete: [WORLD_KEYS.aiServiceBackend] })).map((x) => x.resolution.state)).toEqual(['unresolved', 'unresolved']);
+    expect(resolveRule(r, rule, 0, providerData(new MemoryWorld([], { complete: [WORLD_KEYS.aiServiceBackend] }))).map((x) => x.resolution.state)).toEqual(['unresolved', 'unresolved']);
   });
 
   it('hosts compare case-insensitively and without the trailing dot; a different port is a different endpoint', () => {
@@ -95,7 +97,7 @@ describe('provider resolution', () => {
     const r = chat();
     const rule = (r.spec as { rules: never[] }).rules[0]!;
     const repeats = (second: unknown) => {
-      const [p0, p1] = providerLevels(resolveRule(r, rule, 0, world(second)));
+      const [p0, p1] = providerLevels(resolveRule(r, rule, 0, providerData(world(second))));
       return repeatsProvider(p1!, p0!);
     };
     expect(repeats(fqdn('API.OpenAI.com.'))).toBe(true);
@@ -152,7 +154,7 @@ describe('provider policies over worlds of AIGatewayRoute + AIServiceBackend + B
         'unresolved-backend',
         'warn',
         'spec.rules[0].backendRefs[1]',
-        `spec.rules[0] ("chat"): backendRef "anthropic" names AIServiceBackend team-a/anthropic, which does not exist. ${SPLIT} Fix: create AIServiceBackend team-a/anthropic or correct the name. If it is applied together with this route, this warning is expected until it exists.`,
+        `spec.rules[0] ("chat"): backendRef "anthropic" names AIServiceBackend team-a/anthropic, which does not exist. ${ROUTE_FAILS} Fix: create AIServiceBackend team-a/anthropic or correct the name. If it is applied together with this route, this warning is expected until it exists.`,
       ],
     ]);
     expect(findings(chat('openai', 'anthropic'), [asb('openai'), asb('anthropic'), backend('openai', []), retryPolicy()])).toEqual([

@@ -85,15 +85,105 @@ describe('route-rule-index: each miss reason, with its exact message', () => {
     });
   });
 
+  const routePatch = (name: string) => ({
+    type: 'type.googleapis.com/envoy.config.route.v3.RouteConfiguration',
+    name: 'default/gw/http',
+    operation: { op: 'add', jsonPath: `..routes[?(@.name=='${name}')]`, path: '/route/idle_timeout', value: '300s' },
+  });
+  const findingsOf = (patches: unknown[], objects: KubeObject[]) =>
+    review(admissionReview(epp(patches)), 'validate', deps({ world: new MemoryWorld(objects) })).verdict.findings.map((f) => [f.mode, f.path, f.message]);
+  const asb = (name: string): KubeObject => ({
+    apiVersion: 'aigateway.envoyproxy.io/v1beta1',
+    kind: 'AIServiceBackend',
+    metadata: { name, namespace: 'default' },
+    spec: { schema: { name: 'OpenAI' }, backendRef: { group: 'gateway.envoyproxy.io', kind: 'Backend', name } },
+  });
+  const backend = (name: string, endpoint: Record<string, unknown>): KubeObject => ({
+    apiVersion: 'gateway.envoyproxy.io/v1alpha1',
+    kind: 'Backend',
+    metadata: { name, namespace: 'default' },
+    spec: { endpoints: [endpoint] },
+  });
+  const twoBackends = (): KubeObject =>
+    route([{ name: 'chat', backendRefs: [{ name: 'a', priority: 0 }, { name: 'b', priority: 1 }] }], 'two-rule-route', 'default');
+
+  it('no-backend-clusters: …/backend/<j> of a rule Envoy Gateway keeps in one cluster names nothing', () => {
+    const world = [twoBackends(), asb('a'), asb('b'), backend('a', { fqdn: { hostname: 'a.example.com', port: 443 } }), backend('b', { fqdn: { hostname: 'b.example.com', port: 443 } })];
+    expect(findingsOf([clusterPatch('httproute/default/two-rule-route/rule/0/backend/1')], world)).toEqual([
+      [
+        'deny',
+        'spec.jsonPatches[0].name',
+        'jsonPatches[0] names "httproute/default/two-rule-route/rule/0/backend/1", but rule 0 ("chat") of AIGatewayRoute default/two-rule-route gets one cluster for all its backends (they resolve to one address type and no zone-aware load balancing applies), ' +
+          'named httproute/default/two-rule-route/rule/0; Envoy Gateway builds per-backend clusters (…/backend/<j>) only for a rule it splits, so the cluster of backend 1 in rule 0 does not exist and the patch does not apply. ' +
+          'Fix: patch the rule\'s cluster httproute/default/two-rule-route/rule/0.',
+      ],
+    ]);
+    // Split by address type (FQDN next to IP): the per-backend cluster exists.
+    const split = [twoBackends(), asb('a'), asb('b'), backend('a', { fqdn: { hostname: 'a.example.com', port: 443 } }), backend('b', { ip: { address: '10.0.0.7', port: 8000 } })];
+    expect(findingsOf([clusterPatch('httproute/default/two-rule-route/rule/0/backend/1')], split)).toEqual([]);
+    // Backends unknown (the route alone): nothing can be said.
+    expect(findingsOf([clusterPatch('httproute/default/two-rule-route/rule/0/backend/1')], [twoBackends()])).toEqual([]);
+  });
+
+  it('match-index-out-of-range: a rule without matches has the one default match, match/0', () => {
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/1/*')], [twoBackends()])).toEqual([
+      [
+        'deny',
+        'spec.jsonPatches[0].operation.jsonPath',
+        'jsonPatches[0] names "httproute/default/two-rule-route/rule/0/match/1/*", but rule 0 ("chat") of AIGatewayRoute default/two-rule-route has 1 match (it lists none, so it gets the CRD default path prefix /); ' +
+          'the route of match 1 for host * in rule 0 does not exist, so the patch does not apply. Fix: use a match index 0.',
+      ],
+    ]);
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/*')], [twoBackends()])).toEqual([]);
+  });
+
+  it('host-not-generated: with spec.hostnames the host is one of them, never *', () => {
+    const withHosts = { ...twoBackends(), spec: { ...(twoBackends().spec as object), hostnames: ['api.example.com', '*.models.example.com'] } };
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/*')], [withHosts])).toEqual([
+      [
+        'deny',
+        'spec.jsonPatches[0].operation.jsonPath',
+        'jsonPatches[0] names "httproute/default/two-rule-route/rule/0/match/0/*", but AIGatewayRoute default/two-rule-route sets spec.hostnames [api.example.com, *.models.example.com], so Envoy Gateway writes the host of its route names as api_example_com or *_models_example_com ' +
+          '(a "." written "_"); "*" is never generated, so the patch does not apply. Fix: write httproute/default/two-rule-route/rule/0/match/0/api_example_com.',
+      ],
+    ]);
+    // A listener hostname under the wildcard is generated.
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/gpu_models_example_com'), routePatch('httproute/default/two-rule-route/rule/0/match/0/api_example_com')], [withHosts])).toEqual([]);
+  });
+
+  it('host-not-generated: with the Gateway in the world, its listener hostnames decide the host', () => {
+    const gateway = (hostname?: string): KubeObject => ({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'ai-gateway', namespace: 'default' },
+      spec: { gatewayClassName: 'eg', listeners: [{ name: 'http', protocol: 'HTTP', port: 80, ...(hostname ? { hostname } : {}) }] },
+    });
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/*')], [twoBackends(), gateway('api.example.com')])).toEqual([
+      [
+        'deny',
+        'spec.jsonPatches[0].operation.jsonPath',
+        'jsonPatches[0] names "httproute/default/two-rule-route/rule/0/match/0/*", but its Gateway listeners (hostnames api.example.com) and spec.hostnames [] give the host of its route names as api_example_com ' +
+          '(a "." written "_"); "*" is never generated, so the patch does not apply. Fix: write httproute/default/two-rule-route/rule/0/match/0/api_example_com.',
+      ],
+    ]);
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/api_example_com')], [twoBackends(), gateway('api.example.com')])).toEqual([]);
+    // A listener without hostname and a route without hostnames: `*`.
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/*')], [twoBackends(), gateway()])).toEqual([]);
+    // The more specific of a matching pair: route *.example.com on listener gpu.example.com gives gpu_example_com.
+    const wild = { ...twoBackends(), spec: { ...(twoBackends().spec as object), hostnames: ['*.example.com'] } };
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/gpu_example_com')], [wild, gateway('gpu.example.com')])).toEqual([]);
+    expect(findingsOf([routePatch('httproute/default/two-rule-route/rule/0/match/0/*_example_com')], [wild, gateway('gpu.example.com')]).map((f) => f[0])).toEqual(['deny']);
+  });
+
   it('catch-all-rule: index len(rules) is the generated route-not-found rule', () => {
     const { verdict } = denial(['httproute/default/two-rule-route/rule/2']);
     expect(verdict.findings.map((f) => [f.policy, f.mode, f.path, f.message])).toEqual([
       [
         'route-rule-index',
-        'deny',
+        'warn',
         'spec.jsonPatches[0].name',
-        'jsonPatches[0] names "httproute/default/two-rule-route/rule/2", but rule 2 of the HTTPRoute generated from AIGatewayRoute default/two-rule-route is the catch-all route-not-found rule the controller adds after its 2 rules: 0 ("chat"), 1 ("embeddings"); ' +
-          'it only answers requests no rule matches, so the patch changes no model rule. Fix: use a rule index from 0 to 1.',
+        'jsonPatches[0] names "httproute/default/two-rule-route/rule/2": rule 2 of the HTTPRoute generated from AIGatewayRoute default/two-rule-route is the catch-all route-not-found rule the controller adds after its 2 rules: 0 ("chat"), 1 ("embeddings"). ' +
+          'The patch applies there, to requests no rule matches (e.g. a header on the 404), and changes no model rule; if you meant a model rule, this is an index mistake. Fix: use a rule index from 0 to 1.',
       ],
     ]);
   });
@@ -488,7 +578,7 @@ function eppFor(route: AIGatewayRoute): KubeObject {
     names.push({ kind: 'rule-cluster', namespace: ns, name, ruleIndex });
     ruleBackendRefs(rule).forEach((_b, backendIndex) => names.push({ kind: 'backend-cluster', namespace: ns, name, ruleIndex, backendIndex }));
     const matches = ruleMatches(rule).length;
-    for (const host of hosts) for (let m = matches ? 0 : -1; m < Math.max(matches, 0); m++) names.push({ kind: 'route', namespace: ns, name, ruleIndex, matchIndex: m, host });
+    for (const host of hosts) for (let m = 0; m < Math.max(matches, 1); m++) names.push({ kind: 'route', namespace: ns, name, ruleIndex, matchIndex: m, host });
   });
   return epp(
     names.map((n) =>

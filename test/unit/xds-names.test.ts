@@ -28,7 +28,7 @@ const xdsName: fc.Arbitrary<XdsName> = fc.oneof(
     namespace: label,
     name: subdomain,
     ruleIndex: index,
-    matchIndex: fc.integer({ min: -1, max: 200 }),
+    matchIndex: fc.integer({ min: 0, max: 200 }),
     host,
   }),
 );
@@ -72,7 +72,6 @@ describe('xDS names: format → parse round trip (property)', () => {
 describe('parseXdsName', () => {
   it.each([
     ['httproute/default/two-rule-route/rule/1/match/0/*', { kind: 'route', namespace: 'default', name: 'two-rule-route', ruleIndex: 1, matchIndex: 0, host: '*' }],
-    ['httproute/team-a/chat/rule/0/match/-1/api_example_com', { kind: 'route', namespace: 'team-a', name: 'chat', ruleIndex: 0, matchIndex: -1, host: 'api_example_com' }],
     ['httproute/team-a/chat/rule/2/match/3/*_example_com', { kind: 'route', namespace: 'team-a', name: 'chat', ruleIndex: 2, matchIndex: 3, host: '*_example_com' }],
     ['httproute/default/two-rule-route/rule/1', { kind: 'rule-cluster', namespace: 'default', name: 'two-rule-route', ruleIndex: 1 }],
     ['httproute/default/my.route/rule/0/backend/12', { kind: 'backend-cluster', namespace: 'default', name: 'my.route', ruleIndex: 0, backendIndex: 12 }],
@@ -89,7 +88,8 @@ describe('parseXdsName', () => {
     ['httproute/Default/x/rule/0', '"Default" is not a namespace name'],
     ['httproute//x/rule/0', '"" is not a namespace name'],
     ['httproute/default/x/rule/0/backend/x', 'the backend index "x" is not a non-negative integer without leading zeros'],
-    ['httproute/default/x/rule/0/match/-2/*', 'the match index "-2" is not -1 or a non-negative integer without leading zeros'],
+    ['httproute/default/x/rule/0/match/-2/*', 'the match index "-2" is not a non-negative integer without leading zeros'],
+    ['httproute/team-a/chat/rule/0/match/-1/api_example_com', 'the match index is never -1: a rule without matches gets the CRD default match (path prefix /), so its route is match/0'],
     ['httproute/default/x/rule/0/match/0/api.example.com', 'the host "api.example.com" contains "."; Envoy Gateway writes each "." of a hostname as "_" ("api_example_com")'],
     ['httproute/default/x/rule/0/match/0', '"match/0" after the rule index is not "backend/<j>" or "match/<m>/<host>"'],
     ['httproute/default/x/rule/0/', '"" after the rule index is not "backend/<j>" or "match/<m>/<host>"'],

@@ -34,7 +34,7 @@ import { evaluateForm, policyFindings, typeProblems } from './evaluate.js';
 const WITH_FORM = ALL_POLICIES.filter((p) => vapForm(p));
 /** For the tests that run hundreds of CEL evaluations, render kustomize or start the CLI: generous, so a busy machine passes. */
 const SLOW = 180_000;
-const BTP_ID = 'btp-retry-backoff-invalid';
+const BTP_ID = 'btp-retry-refused';
 
 describe('declarations', () => {
   it('every policy declares whether it has a CEL form', () => {
@@ -292,7 +292,7 @@ describe('messages', () => {
   });
 });
 
-// ---- the BackendTrafficPolicy back-off (the webhook policy btp-retry-backoff-invalid is built on branch fidelity) ----
+// ---- the BackendTrafficPolicy back-off (the webhook policy btp-retry-refused is built on branch fidelity) ----
 
 /** Envoy Gateway v1.8.1 internal/gatewayapi/clustersettings.go: the back-off values it refuses. */
 function egRefusesBackOff(backOff: { baseInterval?: string; maxInterval?: string }): boolean {
@@ -310,7 +310,7 @@ const btp = (backOff: unknown): KubeObject => ({
   spec: { targetRefs: [{ group: 'gateway.networking.k8s.io', kind: 'HTTPRoute', name: 'chat' }], retry: { perRetry: { backOff } } },
 });
 
-describe('btp-retry-backoff-invalid (CEL form)', () => {
+describe('btp-retry-refused (CEL form)', () => {
   it('refuses what Envoy Gateway refuses, on generated back-offs', () => {
     fc.assert(
       fc.property(fc.record({ baseInterval: duration, maxInterval: duration }, { requiredKeys: [] }), (backOff) => {
@@ -325,10 +325,10 @@ describe('btp-retry-backoff-invalid (CEL form)', () => {
 
   it('says which value and why', () => {
     expect(evaluateForm(BTP_RETRY_BACKOFF_INVALID_VAP, btp({ baseInterval: '2s', maxInterval: '1s' })).failures).toEqual([
-      '[btp-retry-backoff-invalid] spec.retry.perRetry.backOff.maxInterval: maxInterval 1s is less than baseInterval 2s, which Envoy Gateway refuses the whole BackendTrafficPolicy (its retry, timeouts and everything else are not applied). Fix: raise maxInterval to baseInterval or more, or remove it (10 times baseInterval).',
+      '[btp-retry-refused] spec.retry.perRetry.backOff.maxInterval: maxInterval 1s is less than baseInterval 2s, which Envoy Gateway refuses the whole BackendTrafficPolicy (its retry, timeouts and everything else are not applied). Fix: raise maxInterval to baseInterval or more, or remove it (10 times baseInterval).',
     ]);
     expect(evaluateForm(BTP_RETRY_BACKOFF_INVALID_VAP, btp({ baseInterval: '0s' })).failures).toEqual([
-      "[btp-retry-backoff-invalid] spec.retry.perRetry.backOff.baseInterval: baseInterval 0s is zero, which Envoy Gateway refuses the whole BackendTrafficPolicy (its retry, timeouts and everything else are not applied). Fix: set a positive baseInterval (e.g. 100ms), or remove it for Envoy's 25ms.",
+      "[btp-retry-refused] spec.retry.perRetry.backOff.baseInterval: baseInterval 0s is zero, which Envoy Gateway refuses the whole BackendTrafficPolicy (its retry, timeouts and everything else are not applied). Fix: set a positive baseInterval (e.g. 100ms), or remove it for Envoy's 25ms.",
     ]);
     expect(evaluateForm(BTP_RETRY_BACKOFF_INVALID_VAP, { ...btp({}), spec: {} }).failures).toEqual([]);
   });

@@ -4,8 +4,8 @@
  * cost expressions against typed variables, so a type error in a branch never taken must still be caught).
  */
 import { Environment, evaluate } from '@marcbachmann/cel-js';
-import { estimateCost, SCALAR, type Shape } from './cel/cost.js';
-import { Lru } from './cel/lru.js';
+import { estimateCost, SCALAR, type Shape } from './cost.js';
+import { Lru } from './lru.js';
 
 /** First line of a library error (the rest is a source excerpt with a caret). */
 export function celErrorMessage(err: unknown): string {
