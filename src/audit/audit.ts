@@ -78,7 +78,8 @@ export function auditObjects(objects: readonly KubeObject[], pods: readonly Kube
   const notes = [...checked.notes];
   const findings: Finding[] = checked.findings.map(({ source: _source, location: _location, ...finding }) => finding);
   const inject = opts.policies.get(INJECT_POLICY);
-  const drift = opts.policies.get(SIDECAR_DRIFT_POLICY);
+  // A policy set without sidecar-drift registered at all (a caller's own selection) keeps its default mode.
+  const drift = opts.policies.ids.has(SIDECAR_DRIFT_POLICY) ? opts.policies.get(SIDECAR_DRIFT_POLICY) : { mode: 'warn' as const };
   let podsChecked: KubeObject[] = [];
   if (inject && drift) {
     const sidecars = auditSidecars(pods, opts.world, { template: inject.params as SidecarTemplate, kubernetesMinor: opts.kubernetesMinor });

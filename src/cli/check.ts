@@ -6,7 +6,7 @@ import { readInputs, readManifests, readNotes } from '../input/manifests.js';
 import { checkObjects } from '../check/check.js';
 import { FAIL_ON, FINDING_FORMATS, consolidate, fails, renderFindings, summaryLine, type FailOn, type FindingFormat } from '../check/output.js';
 import { CrdSchemas } from '../crd/schemas.js';
-import { EXIT, examples, findKubeConfig, fail } from './common.js';
+import { EXIT, examples, findKubeConfig, fail, userParseCache } from './common.js';
 import { packageVersion } from './version.js';
 
 /** The `-o` and `--fail-on` options every verb that prints findings shares. */
@@ -62,7 +62,8 @@ export function registerCheck(program: Command): void {
         try {
           if (!o.file && !o.kustomize) throw new AdmissionError('INVALID_FLAG', 'no input: give -f FILE_OR_DIR (- for stdin) or -k KUSTOMIZATION_DIR');
           const holder = new ConfigHolder(ALL_POLICIES, ConfigHolder.resolvePath(o.config));
-          const read = readInputs(o);
+          const cache = await userParseCache();
+          const read = readInputs(o, { cache });
           for (const n of readNotes(read)) process.stderr.write(`note: ${n}\n`);
           const manifests = read.manifests;
           if (manifests.length === 0) {
@@ -73,7 +74,7 @@ export function registerCheck(program: Command): void {
             }
             throw new AdmissionError('INVALID_INPUT_FILE', `${what}: no Kubernetes objects found, so nothing was checked (an empty render or pipe fails rather than passing)`);
           }
-          let crdObjects = [...(o.crds ? readManifests(o.crds) : []), ...manifests].map((m) => m.object).filter((x) => x.kind === 'CustomResourceDefinition');
+          let crdObjects = [...(o.crds ? readManifests(o.crds, { recursive: true, cache }) : []), ...manifests].map((m) => m.object).filter((x) => x.kind === 'CustomResourceDefinition');
           if (crdObjects.length === 0 && !o.offline) {
             // The installed CRDs are the schema the API server will apply: read them when there is a cluster.
             const kc = await findKubeConfig(o.kubeconfig);

@@ -21,6 +21,17 @@ export function usageError(detail: string): AdmissionError {
   return new AdmissionError('INVALID_FLAG', detail);
 }
 
+/**
+ * Where parsed CRD bundles are kept between runs: $XDG_CACHE_HOME/aigw-admission, else ~/.cache/aigw-admission;
+ * AIGW_ADMISSION_CACHE=off turns the cache off.
+ */
+export async function userParseCache(): Promise<import('../input/parse-cache.js').ParseCache | undefined> {
+  if (process.env.AIGW_ADMISSION_CACHE === 'off') return undefined;
+  const { join } = await import('node:path');
+  const { diskParseCache } = await import('../input/parse-cache.js');
+  return diskParseCache(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'aigw-admission'));
+}
+
 /** The `Examples:` block every verb's --help ends with. */
 export function examples(...lines: string[]): string {
   return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}\n`;

@@ -4,6 +4,7 @@ import { extname, join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { AdmissionError } from '../review/errors.js';
 import type { KubeObject } from '../kube/types.js';
+import { CACHED_FILE_BYTES, textDigest, type ParseCache } from './parse-cache.js';
 
 /** Where an object was read: the file (`<stdin>`, or `kustomize DIR`), the line its document starts on, and which document. */
 export interface SourceLocation {
@@ -28,6 +29,8 @@ export interface ReadOptions {
   recursive?: boolean;
   /** Skip a named file that holds no Kubernetes object, as one found in a directory is (pre-commit passes every changed YAML file). */
   skipNonKubernetes?: boolean;
+  /** Parsed big files by content digest (CRD bundles), so they are parsed once across runs. */
+  cache?: ParseCache;
 }
 
 export interface ReadResult {
@@ -160,6 +163,23 @@ function readText(file: string): string {
   }
 }
 
+/** parseManifests, through the cache for big files; only files that hold objects are cached (errors are parsed again). */
+function parseCached(text: string, file: string, lenient: boolean, cache: ParseCache | undefined): Manifest[] {
+  if (!cache || text.length < CACHED_FILE_BYTES) return parseManifests(text, file, lenient);
+  const digest = textDigest(text);
+  const hit = cache.get(digest);
+  if (hit) {
+    return hit.map(({ object, line, document, item }) => ({
+      object,
+      source: `${file}:${line}${item !== undefined ? ` items[${item}]` : ''}`,
+      location: { file, line, document, ...(item !== undefined ? { item } : {}) },
+    }));
+  }
+  const found = parseManifests(text, file, lenient);
+  if (found.length > 0) cache.set(digest, found.map(({ object, location: { file: _file, ...at } }) => ({ object, ...at })));
+  return found;
+}
+
 /** Reads files and directories (*.yaml, *.yml, *.json; subdirectories with `recursive`); `-` is stdin. */
 export function readManifestFiles(paths: readonly string[], opts: ReadOptions = {}): ReadResult {
   const result: ReadResult = { manifests: [], skippedFiles: [], skippedDirectories: [] };
@@ -167,7 +187,7 @@ export function readManifestFiles(paths: readonly string[], opts: ReadOptions = 
     const files = p === '-' ? [{ file: '-', listed: false }] : expand(p, opts.recursive === true, result.skippedDirectories);
     for (const { file, listed } of files) {
       const lenient = listed || (opts.skipNonKubernetes === true && file !== '-');
-      const found = parseManifests(readText(file), file === '-' ? '<stdin>' : file, lenient);
+      const found = parseCached(readText(file), file === '-' ? '<stdin>' : file, lenient, opts.cache);
       if (lenient && found.length === 0) result.skippedFiles.push(file);
       result.manifests.push(...found);
     }
@@ -216,9 +236,9 @@ export function readNotes(r: Pick<ReadResult, 'skippedFiles' | 'skippedDirectori
 /** What `-f`, `-R` and `-k` name, read like kubectl: files, directories, stdin and rendered kustomizations. */
 export function readInputs(
   o: { file?: readonly string[]; kustomize?: readonly string[]; recursive?: boolean; skipNonKubernetes?: boolean },
-  kubectl?: string,
+  opts: { kubectl?: string; cache?: ParseCache } = {},
 ): ReadResult {
-  const result = readManifestFiles(o.file ?? [], { recursive: o.recursive, skipNonKubernetes: o.skipNonKubernetes });
-  for (const dir of o.kustomize ?? []) result.manifests.push(...readKustomization(dir, kubectl));
+  const result = readManifestFiles(o.file ?? [], { recursive: o.recursive, skipNonKubernetes: o.skipNonKubernetes, cache: opts.cache });
+  for (const dir of o.kustomize ?? []) result.manifests.push(...readKustomization(dir, opts.kubectl));
   return result;
 }

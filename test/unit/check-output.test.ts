@@ -153,3 +153,25 @@ describe('test files', () => {
     expect(() => runner.parse(file)).toThrow(new RegExp(`^invalid input file: ${file}: cases\\[0\\]: nope: unknown policy; known policies: duration-syntax,`));
   });
 });
+
+describe('the parse cache', () => {
+  it('parses a big file once: the second read, under another name, comes from the cache with the same objects and its own locations', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { diskParseCache } = await import('../../src/input/parse-cache.js');
+    const dir = mkdtempSync(join(tmpdir(), 'aigw-cache-'));
+    const docs = Array.from({ length: 400 }, (_, i) => `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c${i}\ndata:\n  text: "${'x'.repeat(160)}"\n`);
+    const text = docs.join('---\n');
+    writeFileSync(join(dir, 'a.yaml'), text);
+    writeFileSync(join(dir, 'b.yaml'), text);
+    const disk = diskParseCache(join(dir, 'cache'));
+    let hits = 0;
+    const cache = { get: (d: string) => { const v = disk.get(d); if (v) hits++; return v; }, set: disk.set };
+    const first = readManifestFiles([join(dir, 'a.yaml')], { cache }).manifests;
+    const second = readManifestFiles([join(dir, 'b.yaml')], { cache }).manifests;
+    expect(hits).toBe(1);
+    expect(second.map((m) => m.object)).toEqual(first.map((m) => m.object));
+    expect(second[1]).toEqual({ object: first[1]!.object, source: `${join(dir, 'b.yaml')}:8`, location: { file: join(dir, 'b.yaml'), line: 8, document: 1 } });
+    expect(first).toHaveLength(400);
+  });
+});
