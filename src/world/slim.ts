@@ -1,11 +1,13 @@
 import type { KubeObject } from '../kube/types.js';
 import { INJECTED_ANNOTATION, INJECT_ANNOTATION } from '../model/sidecar.js';
+import { SKIP_ANNOTATION, SKIP_REASON_ANNOTATION } from '../review/exemptions.js';
 
 /**
- * The annotations anything reading the cache looks at (the sidecar audit's opt-out and injection digest). Every other
+ * The annotations anything reading the cache looks at: the sidecar audit's opt-out and injection digest, and the
+ * exemption pair the background audit honours (without them an exempted object would be reported there). Every other
  * annotation, kubectl's last-applied copy of the whole object above all, is dropped on the way in.
  */
-const READ_ANNOTATIONS: readonly string[] = [INJECT_ANNOTATION, INJECTED_ANNOTATION];
+const READ_ANNOTATIONS: readonly string[] = [INJECT_ANNOTATION, INJECTED_ANNOTATION, SKIP_ANNOTATION, SKIP_REASON_ANNOTATION];
 
 /**
  * What the informer cache keeps of an object: everything but `metadata.managedFields`, `status` and the annotations

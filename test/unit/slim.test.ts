@@ -37,4 +37,25 @@ describe('slimForCache', () => {
     });
     expect(slimForCache({ kind: 'X', metadata: { name: 'a', annotations: { other: '1' } } })).toEqual({ kind: 'X', metadata: { name: 'a' } });
   });
+
+  it('keeps the exemption annotations, which the background audit honours from the cache', () => {
+    const route = {
+      kind: 'AIGatewayRoute',
+      metadata: {
+        name: 'chat',
+        annotations: {
+          'aigw-admission.io/skip': 'fallover-retry-missing',
+          'aigw-admission.io/skip-reason': 'retries come from the client',
+          'kubectl.kubernetes.io/last-applied-configuration': '{}',
+        },
+      },
+    };
+    expect(slimForCache(route)).toEqual({
+      kind: 'AIGatewayRoute',
+      metadata: {
+        name: 'chat',
+        annotations: { 'aigw-admission.io/skip': 'fallover-retry-missing', 'aigw-admission.io/skip-reason': 'retries come from the client' },
+      },
+    });
+  });
 });
