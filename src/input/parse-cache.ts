@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeObject } from '../kube/types.js';
+import { readCacheFile, writeCacheFile } from './cache-file.js';
 
 /** One parsed document of a file, without the file's name (the same content may sit under any name). */
 export interface CachedDocument {
@@ -38,21 +38,15 @@ export function diskParseCache(dir: string): ParseCache {
   const file = (digest: string) => join(dir, `${FORMAT}-${digest}.json`);
   return {
     get(digest) {
+      const text = readCacheFile(file(digest));
       try {
-        return JSON.parse(readFileSync(file(digest), 'utf8')) as CachedDocument[];
+        return text ? (JSON.parse(text.toString('utf8')) as CachedDocument[]) : undefined;
       } catch {
         return undefined;
       }
     },
     set(digest, documents) {
-      try {
-        mkdirSync(dir, { recursive: true });
-        const tmp = `${file(digest)}.${process.pid}.tmp`;
-        writeFileSync(tmp, JSON.stringify(documents));
-        renameSync(tmp, file(digest));
-      } catch {
-        // Not being able to cache costs time, never a result.
-      }
+      writeCacheFile(file(digest), JSON.stringify(documents));
     },
   };
 }
