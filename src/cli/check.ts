@@ -6,7 +6,7 @@ import { readInputs, readManifests, readNotes } from '../input/manifests.js';
 import { checkObjects } from '../check/check.js';
 import { FAIL_ON, FINDING_FORMATS, consolidate, fails, renderFindings, summaryLine, type FailOn, type FindingFormat } from '../check/output.js';
 import { CrdSchemas } from '../crd/schemas.js';
-import { EXIT, examples, findKubeConfig, fail, userParseCache } from './common.js';
+import { EXIT, examples, findKubeConfig, fail, userParseCache, userValidatorCache } from './common.js';
 import { packageVersion } from './version.js';
 
 /** The `-o` and `--fail-on` options every verb that prints findings shares. */
@@ -91,7 +91,7 @@ export function registerCheck(program: Command): void {
               }
             }
           }
-          const crds = crdObjects.length > 0 ? new CrdSchemas(crdObjects) : undefined;
+          const crds = crdObjects.length > 0 ? new CrdSchemas(crdObjects, { cache: await userValidatorCache() }) : undefined;
           if (!crds) process.stderr.write('note: no CRDs given (--crds DIR) or read from a cluster: objects are not checked against their CRD schema and rules\n');
           const result = checkObjects(manifests, {
             policies: holder.policies,

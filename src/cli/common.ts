@@ -22,14 +22,23 @@ export function usageError(detail: string): AdmissionError {
 }
 
 /**
- * Where parsed CRD bundles are kept between runs: $XDG_CACHE_HOME/aigw-admission, else ~/.cache/aigw-admission;
- * AIGW_ADMISSION_CACHE=off turns the cache off.
+ * Where parsed CRD bundles and compiled CRD validators are kept between runs: $XDG_CACHE_HOME/aigw-admission, else
+ * ~/.cache/aigw-admission; undefined when AIGW_ADMISSION_CACHE=off turns the cache off.
  */
-export async function userParseCache(): Promise<import('../input/parse-cache.js').ParseCache | undefined> {
+export async function userCacheDir(): Promise<string | undefined> {
   if (process.env.AIGW_ADMISSION_CACHE === 'off') return undefined;
   const { join } = await import('node:path');
-  const { diskParseCache } = await import('../input/parse-cache.js');
-  return diskParseCache(join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'aigw-admission'));
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'aigw-admission');
+}
+
+export async function userParseCache(): Promise<import('../input/parse-cache.js').ParseCache | undefined> {
+  const dir = await userCacheDir();
+  return dir === undefined ? undefined : (await import('../input/parse-cache.js')).diskParseCache(dir);
+}
+
+export async function userValidatorCache(): Promise<import('../crd/validator-cache.js').ValidatorCache | undefined> {
+  const dir = await userCacheDir();
+  return dir === undefined ? undefined : (await import('../crd/validator-cache.js')).diskValidatorCache(dir);
 }
 
 /** The `Examples:` block every verb's --help ends with. */

@@ -1,9 +1,12 @@
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { isIP } from 'node:net';
+import { Ajv, _, type ErrorObject, type ValidateFunction } from 'ajv';
+// A CommonJS module whose exports are the function, with itself as `.default`: the form TypeScript types.
+import standalone from 'ajv/dist/standalone/index.js';
 import type { FindingDraft, KubeObject } from '../kube/types.js';
 import { childPath, jsonTypeName, pointerToFieldPath, quoteValue } from './paths.js';
 import { CrdRules } from './rules.js';
 import { splitApiVersion } from '../kube/request.js';
+import { FORMATS_SPECIFIER, addKubernetesFormats } from './formats.js';
+import { loadValidator, validatorKey, type ValidatorCache } from './validator-cache.js';
 
 /** A Kubernetes structural schema node (OpenAPI v3 subset with the `x-kubernetes-*` extensions). */
 export interface SchemaNode {
@@ -70,18 +73,27 @@ export const NOT_CHECKED =
 /**
  * Validators built from CustomResourceDefinitions (apiextensions.k8s.io/v1, as `kubectl get crd -o yaml` writes them).
  * The seam for the cluster: pass the CRD objects the API server lists instead of files. Each CRD version is compiled
- * once, on first use.
+ * once, on first use, or taken from `cache` (compiled validators kept between runs, keyed by the translated schema).
  */
 export class CrdSchemas {
   private readonly versions = new Map<string, CrdVersion>();
   private readonly servedVersions = new Map<string, string[]>();
-  private readonly compiled = new Map<string, ValidateFunction>();
+  private readonly compiled = new Map<string, SchemaValidator>();
   private readonly ajv: Ajv;
   private readonly rules = new CrdRules();
+  private readonly cache: ValidatorCache | undefined;
 
-  constructor(crds: readonly KubeObject[]) {
+  constructor(crds: readonly KubeObject[], opts: { cache?: ValidatorCache } = {}) {
+    this.cache = opts.cache;
     // Unoptimised code compiles about twice as fast; CRD schemas are large (EnvoyProxy: seconds) and each runs a few times.
-    this.ajv = new Ajv({ allErrors: true, strict: false, validateFormats: true, code: { optimize: false } });
+    // The source is kept for the cache (ajv's standalone code), which names the non-RegExp formats by FORMATS_SPECIFIER.
+    // Changing these options changes the generated code: bump VALIDATOR_FORMAT (validator-cache.ts).
+    this.ajv = new Ajv({
+      allErrors: true,
+      strict: false,
+      validateFormats: true,
+      code: { optimize: false, source: true, formats: _`require(${FORMATS_SPECIFIER})` },
+    });
     addKubernetesFormats(this.ajv);
     for (const crd of crds) {
       if (crd.kind !== 'CustomResourceDefinition' || !String(crd.apiVersion).startsWith('apiextensions.k8s.io/')) continue;
@@ -150,8 +162,8 @@ export class CrdSchemas {
     normalize(crd.schema, stored, true);
 
     const schema: FindingDraft[] = [];
-    const validate = this.validator(crd);
-    if (!validate(stored)) schema.push(...describeErrors(validate.errors ?? [], stored, crd));
+    const errors = this.validator(crd)(stored);
+    if (errors.length > 0) schema.push(...describeErrors(errors, stored, crd));
     if (!stored.metadata?.name && !stored.metadata?.generateName) {
       schema.push({ path: 'metadata.name', message: 'Required value: name or generateName is required' });
     }
@@ -169,15 +181,57 @@ export class CrdSchemas {
     return result;
   }
 
-  private validator(crd: CrdVersion): ValidateFunction {
+  private validator(crd: CrdVersion): SchemaValidator {
     const key = versionKey(crd.group, crd.kind, crd.version);
     let fn = this.compiled.get(key);
     if (!fn) {
-      fn = this.ajv.compile(toAjvSchema(crd.schema, true));
+      fn = this.compile(crd);
       this.compiled.set(key, fn);
     }
     return fn;
   }
+
+  /**
+   * Without a cache, ajv compiles the schema. With one, a hit loads the generated code (and V8's compiled form of it);
+   * a miss, or an entry that does not load, is compiled, and the entry (re)written once the validator has run, when V8
+   * has compiled it too.
+   */
+  private compile(crd: CrdVersion): SchemaValidator {
+    const schema = toAjvSchema(crd.schema, true);
+    if (!this.cache) return errorsOf(this.ajv.compile(schema));
+    const cacheKey = validatorKey(schema);
+    const hit = this.cache.get(cacheKey);
+    let loaded: ReturnType<typeof loadValidator> | undefined;
+    if (hit) {
+      try {
+        loaded = loadValidator(hit.code, hit.v8);
+      } catch {
+        loaded = undefined;
+      }
+    }
+    const code = loaded && hit ? hit.code : standalone.default(this.ajv, this.ajv.compile(schema));
+    loaded ??= loadValidator(code);
+    const { validate, compiledHere, v8Data } = loaded;
+    const run = errorsOf(validate);
+    if (!compiledHere) return run;
+    const cache = this.cache;
+    let written = false;
+    return (data) => {
+      const errors = run(data);
+      if (!written) {
+        written = true;
+        cache.set(cacheKey, { code, v8: v8Data() });
+      }
+      return errors;
+    };
+  }
+}
+
+/** Runs a compiled schema: the errors (ajv's), none when the data is valid. */
+type SchemaValidator = (data: unknown) => ErrorObject[];
+
+function errorsOf(validate: ValidateFunction): SchemaValidator {
+  return (data) => (validate(data) ? [] : [...(validate.errors ?? [])]);
 }
 
 function versionKey(group: string, kind: string, version: string): string {
@@ -243,30 +297,6 @@ export function toAjvSchema(node: SchemaNode, root = false): Record<string, unkn
     out.additionalProperties = false;
   }
   return out;
-}
-
-const INT32 = { min: -2147483648, max: 2147483647 };
-
-/** The formats the API server checks (kube-openapi's registry) that the AI Gateway and Envoy Gateway CRDs use. */
-function addKubernetesFormats(ajv: Ajv): void {
-  ajv.addFormat('int32', { type: 'number', validate: (n: number) => Number.isInteger(n) && n >= INT32.min && n <= INT32.max });
-  ajv.addFormat('int64', { type: 'number', validate: (n: number) => Number.isSafeInteger(n) || Number.isInteger(n) });
-  ajv.addFormat('float', { type: 'number', validate: () => true });
-  ajv.addFormat('double', { type: 'number', validate: () => true });
-  ajv.addFormat('byte', /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/);
-  ajv.addFormat('date-time', /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/);
-  ajv.addFormat('date', /^\d{4}-\d{2}-\d{2}$/);
-  ajv.addFormat('ipv4', (s: string) => isIP(s) === 4);
-  ajv.addFormat('ipv6', (s: string) => isIP(s) === 6);
-  ajv.addFormat('uri', (s: string) => {
-    try {
-      return Boolean(new URL(s));
-    } catch {
-      return false;
-    }
-  });
-  ajv.addFormat('uuid', /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i);
-  ajv.addFormat('hostname', /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$/i);
 }
 
 function valueAt(data: unknown, pointer: string): unknown {
