@@ -85,16 +85,7 @@ export class CrdSchemas {
 
   constructor(crds: readonly KubeObject[], opts: { cache?: ValidatorCache } = {}) {
     this.cache = opts.cache;
-    // Unoptimised code compiles about twice as fast; CRD schemas are large (EnvoyProxy: seconds) and each runs a few times.
-    // The source is kept for the cache (ajv's standalone code), which names the non-RegExp formats by FORMATS_SPECIFIER.
-    // Changing these options changes the generated code: bump VALIDATOR_FORMAT (validator-cache.ts).
-    this.ajv = new Ajv({
-      allErrors: true,
-      strict: false,
-      validateFormats: true,
-      code: { optimize: false, source: true, formats: _`require(${FORMATS_SPECIFIER})` },
-    });
-    addKubernetesFormats(this.ajv);
+    this.ajv = crdAjv();
     for (const crd of crds) {
       if (crd.kind !== 'CustomResourceDefinition' || !String(crd.apiVersion).startsWith('apiextensions.k8s.io/')) continue;
       const spec = crd.spec as {
@@ -232,6 +223,21 @@ type SchemaValidator = (data: unknown) => ErrorObject[];
 
 function errorsOf(validate: ValidateFunction): SchemaValidator {
   return (data) => (validate(data) ? [] : [...(validate.errors ?? [])]);
+}
+
+/** The ajv every CRD schema is compiled with (exported for the cache tests, which compile a schema afresh). */
+export function crdAjv(): Ajv {
+  // Unoptimised code compiles about twice as fast; CRD schemas are large (EnvoyProxy: seconds) and each runs a few times.
+  // The source is kept for the cache (ajv's standalone code), which names the non-RegExp formats by FORMATS_SPECIFIER.
+  // Changing these options changes the generated code: bump VALIDATOR_FORMAT (validator-cache.ts).
+  const ajv = new Ajv({
+    allErrors: true,
+    strict: false,
+    validateFormats: true,
+    code: { optimize: false, source: true, formats: _`require(${FORMATS_SPECIFIER})` },
+  });
+  addKubernetesFormats(ajv);
+  return ajv;
 }
 
 function versionKey(group: string, kind: string, version: string): string {
