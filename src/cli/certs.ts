@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { createCertBundle, writeCertBundle, caBundleBase64 } from '../tls/certs.js';
 import { examples, fail } from './common.js';
 
 export function registerCerts(program: Command): void {
@@ -12,8 +11,10 @@ export function registerCerts(program: Command): void {
     .option('--local', 'also cover localhost and 127.0.0.1')
     .option('--san <name...>', 'extra DNS names or IPv4 addresses')
     .addHelpText('after', examples('aigw-admission certs --service aigw-admission --namespace aigw-admission --out certs/', 'aigw-admission certs --service aigw-admission --namespace default --out certs/ --local'))
-    .action((o: { service: string; namespace: string; out: string; local?: boolean; san?: string[] }) => {
+    .action(async (o: { service: string; namespace: string; out: string; local?: boolean; san?: string[] }) => {
       try {
+        // node-forge is loaded only by the verb that makes certificates, not with the CLI.
+        const { createCertBundle, writeCertBundle, caBundleBase64 } = await import('../tls/certs.js');
         const extraSans = [...(o.local ? ['localhost', '127.0.0.1'] : []), ...(o.san ?? [])];
         const bundle = createCertBundle({ service: o.service, namespace: o.namespace, extraSans });
         writeCertBundle(o.out, bundle);
