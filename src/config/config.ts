@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { AdmissionError } from '../review/errors.js';
 import { MODES } from '../kube/types.js';
@@ -98,11 +98,18 @@ function describeAjvError(e: ErrorObject, knownPolicies: string[]): string {
   return `${at}: ${e.message}`;
 }
 
+function isEmptyObject(raw: unknown): boolean {
+  return typeof raw === 'object' && raw !== null && !Array.isArray(raw) && Object.getPrototypeOf(raw) === Object.prototype && Object.keys(raw).length === 0;
+}
+
 export class ConfigLoader {
-  private readonly validate;
-  constructor(private readonly policies: readonly AnyPolicy[]) {
-    const ajv = new Ajv({ allErrors: true, useDefaults: false, strict: false });
-    this.validate = ajv.compile(configSchema(policies));
+  private compiled: ValidateFunction | undefined;
+  constructor(private readonly policies: readonly AnyPolicy[]) {}
+
+  /** Compiled on first use: a run without a config file (a pre-commit check) spares the tenth of a second. */
+  private get validate(): ValidateFunction {
+    this.compiled ??= new Ajv({ allErrors: true, useDefaults: false, strict: false }).compile(configSchema(this.policies));
+    return this.compiled;
   }
 
   /** Parse, validate and freeze a config document; an error names every bad field. */
@@ -117,7 +124,8 @@ export class ConfigLoader {
   }
 
   fromObject(raw: unknown, source = 'config'): Readonly<Config> {
-    if (!this.validate(raw)) {
+    // The empty configuration (no file) is valid by construction (test/unit/config-schema.test.ts holds it to that).
+    if (!isEmptyObject(raw) && !this.validate(raw)) {
       const known = this.policies.map((p) => p.id);
       const problems = (this.validate.errors ?? []).map((e) => describeAjvError(e, known));
       throw new AdmissionError('INVALID_CONFIG', `${source}: ${[...new Set(problems)].join('; ')}`);
