@@ -37,8 +37,9 @@ if (!HAS_SHARED) {
   const route = readFileSync(join(ROOT, 'test/fixtures/check/project/routes.yaml'), 'utf8');
   const objects = [example, route].join('\n---\n');
   const kinds = parseAllDocuments(objects)
-    .map((d) => (d.toJS() as { kind?: string } | null)?.kind)
-    .filter((k): k is string => Boolean(k) && k !== 'List');
+    .map((d) => d.toJS() as { kind?: string; items?: { kind?: string }[] } | null)
+    .flatMap((o) => (o?.kind === 'List' ? (o.items ?? []) : o ? [o] : []))
+    .map((o) => String(o.kind));
   const file = join(dir, 'crds-and-objects.yaml');
   writeFileSync(file, [...crds, objects].join('\n---\n'));
   const cacheHome = join(dir, 'cache');
