@@ -2,7 +2,7 @@ import { Option, type Command } from 'commander';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { AdmissionError } from '../review/errors.js';
 import { SuiteRunner, TEST_FILE_NAME, findTestFiles, formatOutcomes, type CaseOutcome } from '../suite/suite.js';
-import { EXIT, examples, fail } from './common.js';
+import { EXIT, examples, fail, userParseCache, userValidatorCache } from './common.js';
 
 export function registerTest(program: Command): void {
   program
@@ -11,11 +11,11 @@ export function registerTest(program: Command): void {
     .argument('[paths...]', `test files, or directories searched for ${TEST_FILE_NAME} and *.${TEST_FILE_NAME}`, ['.'])
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'))
     .addHelpText('after', examples('aigw-admission test', 'aigw-admission test examples/aigw-test.yaml', 'aigw-admission test policies-tests/ -o json'))
-    .action((paths: string[], o: { output: 'table' | 'json' }) => {
+    .action(async (paths: string[], o: { output: 'table' | 'json' }) => {
       try {
         const files = findTestFiles(paths);
         if (files.length === 0) throw new AdmissionError('INVALID_INPUT_FILE', `${paths.join(' ')}: no ${TEST_FILE_NAME} or *.${TEST_FILE_NAME} found`);
-        const runner = new SuiteRunner(ALL_POLICIES);
+        const runner = new SuiteRunner(ALL_POLICIES, { parse: await userParseCache(), validators: await userValidatorCache() });
         const outcomes: CaseOutcome[] = [];
         for (const file of files) {
           const run = runner.run(file, () => new Date());

@@ -8,6 +8,8 @@ import { ConfigLoader } from '../config/config.js';
 import { checkObjects } from '../check/check.js';
 import { consolidate, type OutputFinding } from '../check/output.js';
 import { CrdSchemas } from '../crd/schemas.js';
+import type { ValidatorCache } from '../crd/validator-cache.js';
+import type { ParseCache } from '../input/parse-cache.js';
 import { describeFsError, readManifestFiles, readManifests, readNotes } from '../input/manifests.js';
 import { MODES } from '../kube/types.js';
 
@@ -131,7 +133,11 @@ const describeError = (e: ErrorObject) => `${e.instancePath ? e.instancePath.sli
 
 export class SuiteRunner {
   private readonly validate;
-  constructor(private readonly policies: readonly AnyPolicy[]) {
+  /** The caches of check (parsed CRD bundles, compiled CRD validators): each test file builds its CRD schemas anew. */
+  constructor(
+    private readonly policies: readonly AnyPolicy[],
+    private readonly caches: { parse?: ParseCache; validators?: ValidatorCache } = {},
+  ) {
     this.validate = new Ajv({ allErrors: true, strict: false }).compile<unknown>(TEST_FILE_SCHEMA);
   }
 
@@ -166,13 +172,13 @@ export class SuiteRunner {
     const at = (p: string) => resolve(base, p);
     const loader = new ConfigLoader(this.policies);
     const config = test.config ? loader.fromFile(at(test.config)) : loader.fromObject({});
-    const read = readManifestFiles(test.manifests.map(at), { recursive: true });
-    const crdObjects = [...(test.crds ? readManifests(test.crds.map(at)) : []), ...read.manifests]
+    const read = readManifestFiles(test.manifests.map(at), { recursive: true, cache: this.caches.parse });
+    const crdObjects = [...(test.crds ? readManifests(test.crds.map(at), { recursive: true, cache: this.caches.parse }) : []), ...read.manifests]
       .map((m) => m.object)
       .filter((o) => o.kind === 'CustomResourceDefinition');
     const result = checkObjects(read.manifests, {
       policies: loader.policySet(config),
-      crds: crdObjects.length > 0 ? new CrdSchemas(crdObjects) : undefined,
+      crds: crdObjects.length > 0 ? new CrdSchemas(crdObjects, { cache: this.caches.validators }) : undefined,
       kubernetesMinor: config.kubernetesMinor,
       now,
     });

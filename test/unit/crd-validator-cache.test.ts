@@ -244,6 +244,28 @@ describe('check and the cache dir', () => {
     expect(off).toEqual(first);
   });
 
+  it('the test verb uses the same cache: a suite with CRDs gives the same outcome from a cold and a warm cache', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'aigw-cache-home-'));
+    const suite = join(mkdtempSync(join(tmpdir(), 'aigw-suite-')), 'aigw-test.yaml');
+    writeFileSync(
+      suite,
+      [
+        `manifests: [${probeFile}]`,
+        `crds: [${FORMATS_CRD}]`,
+        'cases:',
+        '  - name: an upper-case target breaks the pattern',
+        '    object: { kind: Probe, name: p }',
+        '    findings: [{ policy: crd-schema, path: spec.target }]',
+        '',
+      ].join('\n'),
+    );
+    const cold = await runCli(['test', suite, '-o', 'json'], { env: { XDG_CACHE_HOME: home } });
+    expect(readdirSync(join(home, 'aigw-admission'))).toEqual([expect.stringMatching(/^crd-validator-v1-[0-9a-f]{64}\.bin$/)]);
+    const warm = await runCli(['test', suite, '-o', 'json'], { env: { XDG_CACHE_HOME: home } });
+    expect(cold.status).toBe(0);
+    expect(warm).toEqual(cold);
+  });
+
   it('AIGW_ADMISSION_CACHE=off writes nothing', async () => {
     const home = mkdtempSync(join(tmpdir(), 'aigw-cache-home-'));
     const run = await runCli(args, { env: { XDG_CACHE_HOME: home, AIGW_ADMISSION_CACHE: 'off' } });
