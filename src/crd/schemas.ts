@@ -6,7 +6,7 @@ import { childPath, jsonTypeName, pointerToFieldPath, quoteValue } from './paths
 import { CrdRules } from './rules.js';
 import { splitApiVersion } from '../kube/request.js';
 import { FORMATS_SPECIFIER, addKubernetesFormats } from './formats.js';
-import { loadValidator, validatorKey, type ValidatorCache } from './validator-cache.js';
+import { loadValidator, validatorKey, type LoadedValidator, type ValidatorCache } from './validator-cache.js';
 
 /** A Kubernetes structural schema node (OpenAPI v3 subset with the `x-kubernetes-*` extensions). */
 export interface SchemaNode {
@@ -190,31 +190,44 @@ export class CrdSchemas {
   private compile(crd: CrdVersion): SchemaValidator {
     const schema = toAjvSchema(crd.schema, true);
     if (!this.cache) return errorsOf(this.ajv.compile(schema));
-    const cacheKey = validatorKey(schema);
-    const hit = this.cache.get(cacheKey);
-    let loaded: ReturnType<typeof loadValidator> | undefined;
-    if (hit) {
+    const cache = this.cache;
+    const key = validatorKey(schema);
+    const hit = cache.get(key);
+    const fromCache = hit && loadOrUndefined(hit.code, hit.v8);
+    if (fromCache && !fromCache.compiledHere) return errorsOf(fromCache.validate);
+    let code: string;
+    let loaded: LoadedValidator;
+    if (fromCache) {
+      code = hit.code;
+      loaded = fromCache;
+    } else {
+      const compiled = this.ajv.compile(schema);
       try {
-        loaded = loadValidator(hit.code, hit.v8);
+        code = standalone.default(this.ajv, compiled);
+        loaded = loadValidator(code);
       } catch {
-        loaded = undefined;
+        // Code that cannot be generated or does not load (not seen so far) costs the cache, never a result.
+        return errorsOf(compiled);
       }
     }
-    const code = loaded && hit ? hit.code : standalone.default(this.ajv, this.ajv.compile(schema));
-    loaded ??= loadValidator(code);
-    const { validate, compiledHere, v8Data } = loaded;
-    const run = errorsOf(validate);
-    if (!compiledHere) return run;
-    const cache = this.cache;
+    const run = errorsOf(loaded.validate);
     let written = false;
     return (data) => {
       const errors = run(data);
       if (!written) {
         written = true;
-        cache.set(cacheKey, { code, v8: v8Data() });
+        cache.set(key, { code, v8: loaded.v8Data() });
       }
       return errors;
     };
+  }
+}
+
+function loadOrUndefined(code: string, v8?: Uint8Array): LoadedValidator | undefined {
+  try {
+    return loadValidator(code, v8);
+  } catch {
+    return undefined;
   }
 }
 
