@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { ajvLibrary } from '../kube/ajv.js';
 import { parse as parseYaml } from 'yaml';
 import { AdmissionError } from '../review/errors.js';
 import { MODES } from '../kube/types.js';
@@ -108,7 +109,7 @@ export class ConfigLoader {
 
   /** Compiled on first use: a run without a config file (a pre-commit check) spares the tenth of a second. */
   private get validate(): ValidateFunction {
-    this.compiled ??= new Ajv({ allErrors: true, useDefaults: false, strict: false }).compile(configSchema(this.policies));
+    this.compiled ??= new (ajvLibrary().Ajv)({ allErrors: true, useDefaults: false, strict: false }).compile(configSchema(this.policies));
     return this.compiled;
   }
 

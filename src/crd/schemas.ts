@@ -1,6 +1,5 @@
-import { Ajv, _, type ErrorObject, type ValidateFunction } from 'ajv';
-// A CommonJS module whose exports are the function, with itself as `.default`: the form TypeScript types.
-import standalone from 'ajv/dist/standalone/index.js';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import { ajvLibrary, ajvStandalone } from '../kube/ajv.js';
 import type { FindingDraft, KubeObject } from '../kube/types.js';
 import { childPath, jsonTypeName, pointerToFieldPath, quoteValue } from './paths.js';
 import { CrdRules } from './rules.js';
@@ -79,13 +78,12 @@ export class CrdSchemas {
   private readonly versions = new Map<string, CrdVersion>();
   private readonly servedVersions = new Map<string, string[]>();
   private readonly compiled = new Map<string, SchemaValidator>();
-  private readonly ajv: Ajv;
+  private ajvInstance: Ajv | undefined;
   private readonly rules = new CrdRules();
   private readonly cache: ValidatorCache | undefined;
 
   constructor(crds: readonly KubeObject[], opts: { cache?: ValidatorCache } = {}) {
     this.cache = opts.cache;
-    this.ajv = crdAjv();
     for (const crd of crds) {
       if (crd.kind !== 'CustomResourceDefinition' || !String(crd.apiVersion).startsWith('apiextensions.k8s.io/')) continue;
       const spec = crd.spec as {
@@ -172,6 +170,12 @@ export class CrdSchemas {
     return result;
   }
 
+  /** Made on the first compile: when every validator comes from the cache, ajv is never loaded. */
+  private get ajv(): Ajv {
+    this.ajvInstance ??= crdAjv();
+    return this.ajvInstance;
+  }
+
   private validator(crd: CrdVersion): SchemaValidator {
     const key = versionKey(crd.group, crd.kind, crd.version);
     let fn = this.compiled.get(key);
@@ -203,7 +207,7 @@ export class CrdSchemas {
     } else {
       const compiled = this.ajv.compile(schema);
       try {
-        code = standalone.default(this.ajv, compiled);
+        code = ajvStandalone()(this.ajv, compiled);
         loaded = loadValidator(code);
       } catch {
         // Code that cannot be generated or does not load (not seen so far) costs the cache, never a result.
@@ -243,6 +247,7 @@ export function crdAjv(): Ajv {
   // Unoptimised code compiles about twice as fast; CRD schemas are large (EnvoyProxy: seconds) and each runs a few times.
   // The source is kept for the cache (ajv's standalone code), which names the non-RegExp formats by FORMATS_SPECIFIER.
   // Changing these options changes the generated code: bump VALIDATOR_FORMAT (validator-cache.ts).
+  const { Ajv, _ } = ajvLibrary();
   const ajv = new Ajv({
     allErrors: true,
     strict: false,

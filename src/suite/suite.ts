@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import { ajvLibrary } from '../kube/ajv.js';
 import { parse as parseYaml } from 'yaml';
 import { AdmissionError } from '../review/errors.js';
 import type { AnyPolicy } from '../review/policy.js';
@@ -138,7 +139,7 @@ export class SuiteRunner {
     private readonly policies: readonly AnyPolicy[],
     private readonly caches: { parse?: ParseCache; validators?: ValidatorCache } = {},
   ) {
-    this.validate = new Ajv({ allErrors: true, strict: false }).compile<unknown>(TEST_FILE_SCHEMA);
+    this.validate = new (ajvLibrary().Ajv)({ allErrors: true, strict: false }).compile<unknown>(TEST_FILE_SCHEMA);
   }
 
   parse(file: string): TestFile {
