@@ -20,6 +20,19 @@ const CLI = join(ROOT, 'dist/src/cli.js');
 const RUNS = 5;
 const TARGET_SECONDS = 1;
 
+/**
+ * Makes the child print its own CPU time (user + system) at exit: on a shared machine the wall time also measures the
+ * other processes, the CPU time much less so.
+ */
+const REPORT_CPU = `data:text/javascript,${encodeURIComponent(
+  'process.on("exit", () => { const u = process.cpuUsage(); process.stderr.write("\\ncpu-us " + (u.user + u.system) + "\\n"); });',
+)}`;
+
+interface Timing {
+  wall: number;
+  cpu: number;
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -43,29 +56,35 @@ if (!HAS_SHARED) {
   const file = join(dir, 'crds-and-objects.yaml');
   writeFileSync(file, [...crds, objects].join('\n---\n'));
   const cacheHome = join(dir, 'cache');
-  const run = (env: NodeJS.ProcessEnv) => {
+  const run = (env: NodeJS.ProcessEnv): Timing => {
     const started = process.hrtime.bigint();
-    const r = spawnSync(process.execPath, [CLI, 'check', '--offline', '-f', file], { encoding: 'utf8', env: { ...process.env, KUBECONFIG: '', ...env } });
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const r = spawnSync(process.execPath, ['--import', REPORT_CPU, CLI, 'check', '--offline', '-f', file], {
+      encoding: 'utf8',
+      env: { ...process.env, KUBECONFIG: '', ...env },
+    });
+    const wall = Number(process.hrtime.bigint() - started) / 1e9;
     // The project's route has deny findings: exit 1 is the answer; anything else is a broken run, not a figure.
     if (r.status !== 1) throw new Error(`check exited ${r.status}: ${r.stderr}`);
-    return seconds;
+    const cpu = /^cpu-us (\d+)$/m.exec(r.stderr);
+    return { wall, cpu: cpu ? Number(cpu[1]) / 1e6 : NaN };
   };
   const load = loadavg().map((l) => l.toFixed(2)).join(' ');
   const first = run({ XDG_CACHE_HOME: cacheHome });
   const cached = Array.from({ length: RUNS }, () => run({ XDG_CACHE_HOME: cacheHome }));
   const off = Array.from({ length: 3 }, () => run({ AIGW_ADMISSION_CACHE: 'off' }));
   const mb = (readFileSync(file).length / 1024 / 1024).toFixed(1);
-  const row = (what: string, seconds: number, target = '') => `   ${what.padEnd(48)}${seconds.toFixed(2).padStart(6)}   ${target}`;
-  const warm = median(cached);
+  const row = (what: string, runs: Timing[], target = '') =>
+    `   ${what.padEnd(48)}${median(runs.map((r) => r.wall)).toFixed(2).padStart(6)}${median(runs.map((r) => r.cpu)).toFixed(2).padStart(8)}   ${target}`;
+  const warm = median(cached.map((r) => r.wall));
   process.stdout.write(
     [
       `6. check --offline -f one file (${mb} MB: ${crds.length} CRDs; ${kinds.length} objects: ${[...new Set(kinds)].join(', ')}),`,
-      `   wall time of the process in s, load average ${load} (1, 5, 15 min) at the start:`,
-      `   ${'run'.padEnd(48)}${'s'.padStart(6)}   target < ${TARGET_SECONDS} s`,
-      row('first (fills the cache)', first),
-      row(`cached, median of ${RUNS}`, warm, warm < TARGET_SECONDS ? 'met' : 'NOT MET'),
-      row('cache off (AIGW_ADMISSION_CACHE=off), median of 3', median(off)),
+      `   seconds of the process (median), wall and CPU (user + system), load average ${load} (1, 5, 15 min) at the start:`,
+      `   ${'run'.padEnd(48)}${'wall'.padStart(6)}${'CPU'.padStart(8)}   target < ${TARGET_SECONDS} s (wall)`,
+      row('first (fills the cache)', [first]),
+      row(`cached, ${RUNS} runs`, cached, warm < TARGET_SECONDS ? 'met' : 'NOT MET'),
+      row('cache off (AIGW_ADMISSION_CACHE=off), 3 runs', off),
+      `   cached runs take ${(median(cached.map((r) => r.cpu)) / median(off.map((r) => r.cpu))).toFixed(2)}× the CPU of runs with the cache off`,
       '',
     ].join('\n'),
   );
