@@ -201,6 +201,19 @@ describe('the compiled CRD validator cache', () => {
     }
   });
 
+  it('a cache dir that cannot be written is only slower: same findings, nothing thrown', () => {
+    const crds = yamlObjects(FORMATS_CRD);
+    const bad = probe({ target: 'x', port: 0 });
+    const notADir = join(mkdtempSync(join(tmpdir(), 'aigw-validators-')), 'file');
+    writeFileSync(notADir, 'a file where the cache dir would be');
+    const cache = diskValidatorCache(notADir);
+    expect(new CrdSchemas(crds, { cache }).check(bad)).toEqual(new CrdSchemas(crds).check(bad));
+    expect(new CrdSchemas(crds, { cache }).check(bad)?.schema).toEqual([
+      { path: 'spec.target', message: 'Invalid value: "x": spec.target in body should be at least 2 chars long' },
+      { path: 'spec.port', message: 'Invalid value: 0: spec.port in body should be greater than or equal to 1' },
+    ]);
+  });
+
   it('the key changes when the translated schema does, and only then', () => {
     const [crd] = yamlObjects(FORMATS_CRD);
     const schema = versionsOf(crd!)[0]!.schema;
