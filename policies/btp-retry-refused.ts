@@ -1,8 +1,9 @@
 import { BTP_RETRY_BACKOFF_INVALID_VAP } from '../src/vap/forms.js';
 import { definePolicy } from '../src/review/policy.js';
 import type { FindingDraft } from '../src/kube/types.js';
-import { BACKENDTRAFFICPOLICY, WORLD_KEYS } from '../src/model/kinds.js';
-import { btpRef, refLabel, refusedValues, routesReachedBy } from '../src/model/btp.js';
+import { BACKENDTRAFFICPOLICY } from '../src/model/kinds.js';
+import { btpRef, refLabel, refusedValues } from '../src/model/btp.js';
+import { routesOfBtp } from './fallover-shared.js';
 import { NO_PARAMS } from './helpers.js';
 
 /**
@@ -26,7 +27,7 @@ export default definePolicy({
     const refused = refusedValues(object);
     if (refused.length === 0) return {};
     const self = btpRef(object);
-    const routes = routesReachedBy(object, world.list(WORLD_KEYS.aiGatewayRoute)).map((r) => `${r.metadata?.namespace}/${r.metadata?.name}`);
+    const routes = routesOfBtp(world, object).map((r) => `${r.metadata?.namespace}/${r.metadata?.name}`);
     const hit = routes.length ? `: AIGatewayRoute ${routes.join(', ')} would stop serving every model` : '';
     const findings: FindingDraft[] = refused.map((v) => ({
       path: v.path,

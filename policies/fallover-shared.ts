@@ -6,7 +6,7 @@
 import { definePolicy, type AnyPolicy, type KindMatch, type PolicyContext } from '../src/review/policy.js';
 import type { FindingDraft, KubeObject, Operation } from '../src/kube/types.js';
 import { AIGATEWAYROUTE, BACKENDTRAFFICPOLICY, WORLD_KEYS } from '../src/model/kinds.js';
-import { btpRef, btpsWith as btpsAfter, refLabel, routesReachedBy, sameRef, type BtpRef } from '../src/model/btp.js';
+import { btpNamespacesOf, btpRef, btpsWith as btpsAfter, refLabel, routeNamespaceOf, routesReachedBy, sameRef, type BtpRef } from '../src/model/btp.js';
 import { routeFallover, type AttachedBtp, type EffectiveRetry, type PriorityLevel, type RouteFallover, type RuleFallover } from '../src/model/fallover.js';
 import { formatDuration } from '../src/model/duration.js';
 import type { World } from '../src/kube/types.js';
@@ -36,9 +36,14 @@ export type RuleCheck = (rule: RuleFallover, route: RouteFallover) => FalloverIs
 
 export const isRoute = (o: KubeObject | null): boolean => o?.kind === 'AIGatewayRoute';
 
-/** The BTPs of the world as they will be once `incoming` is stored. */
-export function btpsWith(world: World, incoming: KubeObject | null): KubeObject[] {
-  return btpsAfter(world.list(WORLD_KEYS.backendTrafficPolicy), incoming);
+/** The BTPs that can attach to `route` (its namespace and its Gateways'), as they will be once `incoming` is stored. */
+export function btpsWith(world: World, incoming: KubeObject | null, route: KubeObject): KubeObject[] {
+  return btpsAfter(btpNamespacesOf(route).flatMap((ns) => world.list(WORLD_KEYS.backendTrafficPolicy, ns)), incoming);
+}
+
+/** The AIGatewayRoutes a BTP write can reach, listed only where they can live (see `routeNamespaceOf`). */
+export function routesOfBtp(world: World, btp: KubeObject): KubeObject[] {
+  return routesReachedBy(btp, world.list(WORLD_KEYS.aiGatewayRoute, routeNamespaceOf(btp)));
 }
 
 /**
@@ -47,7 +52,7 @@ export function btpsWith(world: World, incoming: KubeObject | null): KubeObject[
  * review).
  */
 export function falloverOf(ctx: PolicyContext<unknown>, route: KubeObject): RouteFallover {
-  const build = () => routeFallover(route, btpsWith(ctx.world, ctx.object), providersOf(ctx, route));
+  const build = () => routeFallover(route, btpsWith(ctx.world, ctx.object, route), providersOf(ctx, route));
   return ctx.memo ? ctx.memo('routeFallover', route, build) : build();
 }
 
@@ -71,7 +76,7 @@ export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): Fin
     return findings;
   }
   const self = btpRef(object);
-  for (const route of routesReachedBy(object, world.list(WORLD_KEYS.aiGatewayRoute))) {
+  for (const route of routesOfBtp(world, object)) {
     const model = modelOf(route);
     for (const rule of model.rules) {
       const issue = check(rule, model);

@@ -10,10 +10,10 @@ import type { World } from '../src/kube/types.js';
 
 export type { RuleProviders };
 
-/** The objects provider resolution reads, from the world (a kind the world does not cover is unknown). */
+/** The objects provider resolution reads, looked up in the world by name (a kind the world does not cover is unknown). */
 export function providerData(world: World): ProviderData {
-  const list = (key: string) => (world.covers(key) ? world.list(key) : undefined);
-  return { aiServiceBackends: list(WORLD_KEYS.aiServiceBackend), backends: list(WORLD_KEYS.backend) };
+  const lookup = (key: string) => (world.covers(key) ? (namespace: string, name: string) => world.get(key, namespace, name) : undefined);
+  return { aiServiceBackends: lookup(WORLD_KEYS.aiServiceBackend), backends: lookup(WORLD_KEYS.backend) };
 }
 
 /** The provider policies read the same resolution in one review: built once per route object (see `memo`). */

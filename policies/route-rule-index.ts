@@ -17,6 +17,7 @@ import { refAddressType, routeProviders } from '../src/model/providers.js';
 import type { KubeObject } from '../src/kube/types.js';
 import type { World } from '../src/kube/types.js';
 import { providerData } from './provider-shared.js';
+import { btpsWith } from './fallover-shared.js';
 import { listenerHostnames } from '../src/model/parent-refs.js';
 import type { EventDraft, FindingDraft, Mode, Observation } from '../src/kube/types.js';
 import {
@@ -93,7 +94,7 @@ function clusterPerBackendOf(world: World, route: AIGatewayRoute): (ruleIndex: n
   return (i) => {
     if (!model) {
       const providers = routeProviders(route as KubeObject, providerData(world));
-      const fallover = routeFallover(route as KubeObject, world.list(WORLD_KEYS.backendTrafficPolicy), providers);
+      const fallover = routeFallover(route as KubeObject, btpsWith(world, null, route as KubeObject), providers);
       model = {
         split: fallover.rules.map((r) => r.split !== undefined),
         // InferencePool and DynamicResolver destinations are built otherwise: only plain address types are known.

@@ -3,7 +3,7 @@
  * targets, `mergeType` and `retry` (EG v1.8.1 api/v1alpha1). Objects may be unvalidated, so every field is optional.
  */
 import type { KubeObject } from '../kube/types.js';
-import { GATEWAY_API_GROUP, attachesTo } from './parent-refs.js';
+import { GATEWAY_API_GROUP, attachesTo, parentGateways } from './parent-refs.js';
 import { parseDuration } from './duration.js';
 
 export { GATEWAY_API_GROUP };
@@ -152,6 +152,23 @@ export const isGatewayTarget = (t: BtpTarget): boolean => t.kind === 'Gateway' &
  * The AIGatewayRoutes (of `routes`) a BTP reaches: by HTTPRoute name or label selector in its namespace, or through
  * a Gateway they attach to.
  */
+/**
+ * The namespaces whose BTPs can attach to a route: its own (HTTPRoute targets and selectors are namespace-local) and
+ * those of its parent Gateways (a Gateway-level policy lives beside its Gateway). A review lists only these, so its cost
+ * does not grow with the BTPs of the rest of the cluster.
+ */
+export function btpNamespacesOf(route: KubeObject): string[] {
+  return [...new Set([route.metadata?.namespace ?? '', ...parentGateways(route).map((g) => g.namespace)])];
+}
+
+/**
+ * Where the routes a BTP reaches can live: its own namespace only, unless it targets a Gateway (routes of any namespace
+ * may attach to that). Undefined means every namespace.
+ */
+export function routeNamespaceOf(btp: KubeObject): string | undefined {
+  return btpTargets(btp).some(isGatewayTarget) ? undefined : btpRef(btp).namespace;
+}
+
 export function routesReachedBy(btp: KubeObject, routes: KubeObject[]): KubeObject[] {
   const ns = btpRef(btp).namespace;
   const targets = btpTargets(btp);

@@ -162,7 +162,7 @@ function candidatesFor(route: AIGatewayRoute, rule: AIGatewayRouteRule, btps: Ku
   const routeLevel: Candidate[] = [];
   const listenerLevel: Candidate[] = [];
   const gatewayLevel: Candidate[] = [];
-  for (const obj of [...btps].sort(byAge)) {
+  for (const obj of btps) {
     const ref = btpRef(obj);
     const base = { ...ref, mergeType: btpMergeType(obj), hasRetry: btpRetry(obj) !== undefined };
     const selector = selectorOfRoute(obj, route as KubeObject);
@@ -186,8 +186,11 @@ function candidatesFor(route: AIGatewayRoute, rule: AIGatewayRouteRule, btps: Ku
       }
     }
   }
+  // Oldest first within a level (Envoy Gateway attaches the oldest of conflicting policies); sorting the few that
+  // attach, not every BTP given, keeps a review's cost flat in a namespace with many policies.
+  const oldestFirst = (a: Candidate, b: Candidate) => byAge(a.obj, b.obj);
   // A listener policy is more specific than a Gateway policy (§4: a route mergeType merges with the listener policy if one exists).
-  return [...ruleLevel, ...routeLevel, ...listenerLevel, ...gatewayLevel];
+  return [...ruleLevel.sort(oldestFirst), ...routeLevel.sort(oldestFirst), ...listenerLevel.sort(oldestFirst), ...gatewayLevel.sort(oldestFirst)];
 }
 
 /** Priority levels of the rule's backendRefs; weight-0 refs are dropped by Envoy Gateway, so they make no level. */

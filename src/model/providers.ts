@@ -11,13 +11,24 @@ import type { KubeObject } from '../kube/types.js';
  * The objects a resolution reads. `undefined` for a kind the world cannot speak for (a route file checked alone):
  * then a ref that names one is `unknown`, not missing.
  */
+/** One object by namespace and name (a cache's indexed `get`). */
+export type ObjectLookup = (namespace: string, name: string) => KubeObject | undefined;
+
+/**
+ * The AIServiceBackends and Backends: as a lookup (the world's, so a review costs the same with 10 or 10,000 of them
+ * in the cluster) or as a list (files, tests). Undefined when the kind is not known at all (then refs are `unknown`).
+ */
 export interface ProviderData {
-  aiServiceBackends: KubeObject[] | undefined;
-  backends: KubeObject[] | undefined;
+  aiServiceBackends: ObjectLookup | KubeObject[] | undefined;
+  backends: ObjectLookup | KubeObject[] | undefined;
 }
 
-type Index = Map<string, KubeObject> | undefined;
-const indexOf = (objs: KubeObject[] | undefined): Index => (objs ? new Map(objs.map((o) => [`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, o])) : undefined);
+type Index = ObjectLookup | undefined;
+function indexOf(objs: ObjectLookup | KubeObject[] | undefined): Index {
+  if (!Array.isArray(objs)) return objs;
+  const byName = new Map(objs.map((o) => [`${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`, o]));
+  return (namespace, name) => byName.get(`${namespace}/${name}`);
+}
 
 export const INFERENCE_POOL_GROUP = 'inference.networking.k8s.io';
 export const ENVOY_GATEWAY_GROUP = 'gateway.envoyproxy.io';
@@ -162,7 +173,7 @@ function resolveRef(ref: BackendRef, routeNamespace: string, path: string, rule:
     return { path, name, priority, weight, models, inferencePool: pool, resolution: { state: 'resolved', endpoints: [{ kind: 'inference-pool', ...pool }] } };
   }
   const asbRef = { namespace, name };
-  const asb = data.aiServiceBackends?.get(`${namespace}/${name}`);
+  const asb = data.aiServiceBackends?.(namespace, name);
   if (!asb) {
     const resolution: Resolution = data.aiServiceBackends ? { state: 'unresolved', reason: 'no-aiservicebackend' } : { state: 'unknown', missingKind: 'AIServiceBackend' };
     return { path, name, priority, weight, models, aiServiceBackend: asbRef, resolution };
@@ -177,7 +188,7 @@ function resolveRef(ref: BackendRef, routeNamespace: string, path: string, rule:
     return { path, name, priority, weight, models, aiServiceBackend: asbRef, resolution: endpoints.length ? { state: 'resolved', endpoints } : { state: 'unresolved', reason: 'no-backend' } };
   }
   const backendRef = { namespace: targetNs, name: targetName };
-  const backend = data.backends?.get(`${targetNs}/${targetName}`);
+  const backend = data.backends?.(targetNs, targetName);
   if (!backend) {
     const resolution: Resolution = data.backends ? { state: 'unresolved', reason: 'no-backend' } : { state: 'unknown', missingKind: 'Backend' };
     return { path, name, priority, weight, models, aiServiceBackend: asbRef, backend: backendRef, resolution };
