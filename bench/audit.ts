@@ -25,6 +25,10 @@ export interface AuditFigures {
   listRequests: number;
   findings: number;
   peakRssBytes: number;
+  /** RSS before the first list request: node, @kubernetes/client-node and the policies, loaded. */
+  startRssBytes: number;
+  /** Peak RSS once everything is listed, before the policies run. */
+  listedPeakRssBytes: number;
 }
 
 const NAMESPACES = 100;
@@ -254,9 +258,11 @@ export async function runAudit(routeCount = 10_000, patchCount = 1_000): Promise
     contexts: [{ name: 'fake', cluster: 'fake', user: 'bench' }],
     currentContext: 'fake',
   });
+  const startRssBytes = process.memoryUsage().rss;
   const started = performance.now();
   const listed = await listCluster(makePageLister(kc));
   const listedAt = performance.now();
+  const listedPeakRssBytes = peakRss();
   // What `aigw-admission audit` does before it prints: the same world, the same audit, findings handed over one object
   // at a time (counted here; the CLI keeps them to print them).
   let findings = 0;
@@ -272,6 +278,8 @@ export async function runAudit(routeCount = 10_000, patchCount = 1_000): Promise
     listRequests,
     findings,
     peakRssBytes: peakRss(),
+    startRssBytes,
+    listedPeakRssBytes,
   };
 }
 
