@@ -195,15 +195,16 @@ function candidatesFor(route: AIGatewayRoute, rule: AIGatewayRouteRule, btps: Ku
 
 /** Priority levels of the rule's backendRefs; weight-0 refs are dropped by Envoy Gateway, so they make no level. */
 function levelsOf(rule: AIGatewayRouteRule): PriorityLevel[] {
-  const byPriority = new Map<number, string[]>();
+  const levels: PriorityLevel[] = [];
   for (const ref of ruleBackendRefs(rule)) {
     if (ref.weight === 0) continue;
-    const p = backendPriority(ref);
-    const list = byPriority.get(p) ?? [];
-    list.push(typeof ref.name === 'string' ? ref.name : '?');
-    byPriority.set(p, list);
+    const priority = backendPriority(ref);
+    const name = typeof ref.name === 'string' ? ref.name : '?';
+    const level = levels.find((l) => l.priority === priority);
+    if (level) level.backends.push(name);
+    else levels.push({ priority, backends: [name] });
   }
-  return [...byPriority.entries()].sort((a, b) => a[0] - b[0]).map(([priority, backends]) => ({ priority, backends }));
+  return levels.sort((a, b) => a.priority - b.priority);
 }
 
 function readMs(value: unknown, field: string, unreadable: string[]): number | undefined {
@@ -332,7 +333,9 @@ function timeline(levels: PriorityLevel[], idleMs: number | undefined, routeMs: 
   const retryState = retry !== undefined && retry.retryOn.length > 0;
   const maxAttempts = retryState ? 1 + Math.max(0, retry.numRetries) : 1;
   const perTry = retry?.perTryTimeoutDropped ? undefined : retry?.perTryTimeoutMs;
-  const everyBackend = levels.flatMap((l) => l.backends);
+  // Only a split rule sends attempts to any backend (flatMap is slow in V8, and this runs for every rule of a review).
+  const everyBackend: string[] = [];
+  if (split) for (const l of levels) for (const b of l.backends) everyBackend.push(b);
   let t = 0;
   for (let n = 1; n <= maxAttempts; n++) {
     const level = levels[split ? 0 : levelIndexOf(n, levels.length, retry)]!;
@@ -480,7 +483,8 @@ export function ruleFallover(route: AIGatewayRoute, rule: AIGatewayRouteRule, in
   const split = splitOf(providers, zoneField && zoneBtp ? { btp: { namespace: zoneBtp.namespace, name: zoneBtp.name }, field: zoneField } : undefined);
   const attempts = bound ? timeline(levels, streamIdleMs, routeTimeout.ms, eff, split !== undefined && levels.length > 0) : [];
   const first = levels[0]?.priority;
-  const model = {
+  // Built whole with its verdict filled in below, not spread into a copy (spreading objects is slow in V8).
+  const model: RuleFallover = {
     index,
     name: typeof rule.name === 'string' && rule.name ? rule.name : undefined,
     label: describeRule(rule, index),
@@ -497,13 +501,15 @@ export function ruleFallover(route: AIGatewayRoute, rule: AIGatewayRouteRule, in
     split,
     reach: reachOf(levels, eff, split),
     notes,
+    verdict: '',
+    fallsOver: false,
   };
   const { verdict, fallsOver } = verdictOf(model);
   const repeated = providers?.levels.find((l, k) => k > 0 && repeatsProvider(l, providers.levels[k - 1]!) && attempts.some((a) => !a.pickedByWeight && a.priority === l.priority));
   const prev = repeated ? providers!.levels[providers!.levels.indexOf(repeated) - 1]! : undefined;
-  const shown = fallsOver && repeated && prev ? `${verdict}, but priority ${repeated.priority} reaches the same provider as priority ${prev.priority}` : verdict;
-  // Completed in place rather than copied with a spread: see resolveRef in providers.ts (an audit builds 30,000 of these).
-  return Object.assign(model, { verdict: shown, fallsOver });
+  model.verdict = fallsOver && repeated && prev ? `${verdict}, but priority ${repeated.priority} reaches the same provider as priority ${prev.priority}` : verdict;
+  model.fallsOver = fallsOver;
+  return model;
 }
 
 /**

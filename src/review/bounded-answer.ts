@@ -26,16 +26,26 @@ export function utf8Bytes(text: string): number {
 
 /** Text cut to at most `maxBytes` of UTF-8, on a character boundary, ending in "…" when cut. */
 export function cutToBytes(text: string, maxBytes: number): string {
-  if (utf8Bytes(text) <= maxBytes) return text;
+  // Every UTF-16 unit is at most 3 bytes: short text fits without being measured.
+  if (text.length * 3 <= maxBytes || utf8Bytes(text) <= maxBytes) return text;
   const room = maxBytes - utf8Bytes(ELLIPSIS);
   if (room <= 0) return '';
+  // UTF-8 length per code point from its UTF-16 units, as Buffer encodes them (a lone surrogate is U+FFFD, 3 bytes).
   let bytes = 0;
   let end = 0;
-  for (const ch of text) {
-    const b = utf8Bytes(ch);
-    if (bytes + b > room) break;
-    bytes += b;
-    end += ch.length;
+  while (end < text.length) {
+    const unit = text.charCodeAt(end);
+    let size = 3;
+    let units = 1;
+    if (unit < 0x80) size = 1;
+    else if (unit < 0x800) size = 2;
+    else if (unit >= 0xd800 && unit <= 0xdbff && end + 1 < text.length) {
+      const next = text.charCodeAt(end + 1);
+      if (next >= 0xdc00 && next <= 0xdfff) (size = 4), (units = 2);
+    }
+    if (bytes + size > room) break;
+    bytes += size;
+    end += units;
   }
   return text.slice(0, end) + ELLIPSIS;
 }

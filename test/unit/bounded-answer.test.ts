@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { answerReview } from '../../src/server/answer.js';
 import { cutToBytes, notesDigest, utf8Bytes, WARNING_MAX_BYTES, WARNINGS_PER_REQUEST_BYTES } from '../../src/review/bounded-answer.js';
 import type { AdmissionReviewResponse, Finding } from '../../src/kube/types.js';
@@ -66,6 +67,28 @@ describe('the pieces', () => {
     expect(cutToBytes('abcdef', 6)).toBe('abcdef');
     expect(cutToBytes('abcdef', 5)).toBe('ab…');
     expect(cutToBytes('ééééé', 7)).toBe('éé…');
+    expect(cutToBytes('a😀b', 7)).toBe('a😀b');
+    expect(cutToBytes('a😀bcd', 7)).toBe('a…');
+    expect(cutToBytes('ab\ud800cdefgh', 9)).toBe('ab\ud800c…');
+  });
+
+  it('cuts exactly where cutting code point by code point with Buffer would, on any text', () => {
+    const reference = (text: string, maxBytes: number): string => {
+      if (Buffer.byteLength(text) <= maxBytes) return text;
+      const room = maxBytes - Buffer.byteLength('…');
+      if (room <= 0) return '';
+      let bytes = 0;
+      let end = 0;
+      for (const ch of text) {
+        const b = Buffer.byteLength(ch);
+        if (bytes + b > room) break;
+        bytes += b;
+        end += ch.length;
+      }
+      return text.slice(0, end) + '…';
+    };
+    const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('a', 'é', '€', '\ud83d', '\ude00', '😀') }));
+    fc.assert(fc.property(text, fc.integer({ min: 0, max: 64 }), (t, max) => cutToBytes(t, max) === reference(t, max)), { numRuns: 2000 });
   });
 
   it('counts notes per rule, saying a shared verb once', () => {
