@@ -3,9 +3,11 @@ import type { PolicySet } from '../review/policy-set.js';
 import type { Logger } from '../review/deps.js';
 import { AdmissionError } from '../review/errors.js';
 import type { Finding, KubeObject } from '../kube/types.js';
-import { MemoryWorld, type World } from '../world/world.js';
-import { CLUSTER_KINDS, PROXY_POD_KIND, describeApiError } from '../world/cluster-world.js';
-import { listAll, ListFailed, type ListedKind, type PageLister } from '../world/list-page.js';
+import type { World } from '../world/world.js';
+import { NamespacedStore, StoreWorld } from '../world/store.js';
+import { slimForCache } from '../world/slim.js';
+import { CLUSTER_KINDS, describeApiError } from '../world/cluster-world.js';
+import { listEach, ListFailed, type ListedKind, type PageLister } from '../world/list-page.js';
 import { KINDS, WORLD_KEYS } from '../kube/registry.js';
 import { OWNING_GATEWAY_NAMESPACE_LABEL, type SidecarTemplate } from '../model/sidecar.js';
 import { SIDECAR_DRIFT_POLICY, auditSidecars } from './sidecar-audit.js';
@@ -16,14 +18,16 @@ export const AUDIT_PAGE_SIZE = 500;
 const INJECT_POLICY = 'inject-extproc-sidecar';
 
 export interface ListedCluster {
-  /** Objects by world key. */
-  objects: Map<string, KubeObject[]>;
+  /** Objects by world key, slimmed as the cache slims them (slimForCache), indexed by namespace and name. */
+  stores: Map<string, NamespacedStore>;
   /** Kinds whose CRD is not installed (every version answered 404). */
   notInstalled: string[];
 }
 
 /**
- * Lists every audited kind in pages of `pageSize` (`limit` + `continue`), keeping only the items, never the pages.
+ * Lists every audited kind in pages of `pageSize` (`limit` + `continue`). Each object is slimmed as its page arrives,
+ * exactly as serve's cache slims it, and stored by namespace and name; no page is kept, so the audit holds the cluster
+ * in the form serve's cache holds it and never the objects as served.
  * With `namespace`, objects of that namespace and the proxy pods of its Gateways (they usually run in Envoy Gateway's
  * own namespace). A kind that is not installed is empty; any other failure is an error naming the kind.
  */
@@ -31,29 +35,35 @@ export async function listCluster(
   listPage: PageLister,
   opts: { namespace?: string; pageSize?: number; kinds?: readonly ListedKind[]; onProgress?: (kind: ListedKind, listed: number) => void } = {},
 ): Promise<ListedCluster> {
-  const objects = new Map<string, KubeObject[]>();
+  const stores = new Map<string, NamespacedStore>();
   const notInstalled: string[] = [];
   for (const base of opts.kinds ?? AUDIT_KINDS) {
     const isPods = base.key === WORLD_KEYS.pod;
     const kind: ListedKind =
       isPods && opts.namespace !== undefined ? { ...base, labelSelector: `${base.labelSelector},${OWNING_GATEWAY_NAMESPACE_LABEL}=${opts.namespace}` } : base;
     const namespace = isPods ? undefined : opts.namespace;
-    let listed;
+    let store = new NamespacedStore();
+    let version;
     try {
-      listed = await listAll(listPage, kind, { namespace, pageSize: opts.pageSize ?? AUDIT_PAGE_SIZE, onPage: (n) => opts.onProgress?.(kind, n) });
+      version = await listEach(listPage, kind, { namespace, pageSize: opts.pageSize ?? AUDIT_PAGE_SIZE, onPage: (n) => opts.onProgress?.(kind, n) }, () => {
+        store = new NamespacedStore();
+        return (o) => store.set(slimForCache(o));
+      });
     } catch (err) {
       if (!(err instanceof ListFailed)) throw err;
       throw new AdmissionError('CLUSTER_REQUEST_FAILED', `${err.message}: ${describeApiError(err.cause)}`, { cause: err.cause });
     }
-    objects.set(kind.key, listed?.items ?? []);
-    if (!listed) notInstalled.push(kind.key);
+    if (version === undefined) {
+      store = new NamespacedStore();
+      notInstalled.push(kind.key);
+    }
+    stores.set(kind.key, store);
   }
-  return { objects, notInstalled };
+  return { stores, notInstalled };
 }
 
 export interface AuditOptions {
   policies: PolicySet;
-  world: World;
   kubernetesMinor: number | undefined;
   now: () => Date;
   logger?: Logger;
@@ -66,34 +76,17 @@ export interface AuditResult {
   notes: string[];
 }
 
-/**
- * Judges cluster objects with every validating policy (the same core as `check`, the cluster as the world), and the
- * proxy pods of Gateways with AIGatewayRoutes for a missing or out-of-date ext_proc sidecar.
- */
-export function auditObjects(objects: readonly KubeObject[], pods: readonly KubeObject[], opts: AuditOptions): AuditResult {
-  const checked = checkObjects(
-    objects.map((object) => ({ object })),
-    { policies: opts.policies, world: opts.world, kubernetesMinor: opts.kubernetesMinor, now: opts.now, logger: opts.logger },
-  );
-  const notes = [...checked.notes];
-  const findings: Finding[] = checked.findings.map(({ source: _source, location: _location, ...finding }) => finding);
-  const inject = opts.policies.get(INJECT_POLICY);
-  // A policy set without sidecar-drift registered at all (a caller's own selection) keeps its default mode.
-  const drift = opts.policies.ids.has(SIDECAR_DRIFT_POLICY) ? opts.policies.get(SIDECAR_DRIFT_POLICY) : { mode: 'warn' as const };
-  let podsChecked: KubeObject[] = [];
-  if (inject && drift) {
-    const sidecars = auditSidecars(pods, opts.world, { template: inject.params as SidecarTemplate, kubernetesMinor: opts.kubernetesMinor });
-    const podOf = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
-    for (const f of sidecars.findings) {
-      // sidecar-drift is a registered policy: its mode comes from the config, and exemptions hold for it too.
-      const exemption = opts.policies.exemption(SIDECAR_DRIFT_POLICY, podOf.get(`${f.resource.namespace}/${f.resource.name}`), f.resource.namespace);
-      findings.push({ ...f, mode: drift.mode, ...(exemption ? { result: 'skip' as const, exemption } : {}) });
-    }
-    podsChecked = sidecars.checked;
-  } else {
-    notes.push(`${inject ? SIDECAR_DRIFT_POLICY : INJECT_POLICY} is disabled in the config: proxy pods were not checked for the ext_proc sidecar`);
-  }
-  return { findings, checked: [...objects, ...podsChecked], notes };
+/** Where the audit hands each finding and each object judged, in the audit's order, as it goes. */
+export interface AuditSink {
+  finding(finding: Finding): void;
+  /** An object judged (with or without findings: the pass results of the reports). */
+  checked(object: KubeObject): void;
+}
+
+export interface AuditSummary {
+  objects: number;
+  findings: number;
+  notes: string[];
 }
 
 /**
@@ -101,34 +94,87 @@ export function auditObjects(objects: readonly KubeObject[], pods: readonly Kube
  * CRD served, with objects or none; or not installed, so none can exist), exactly as the cache in `serve` knows it,
  * never from whether objects of it happen to exist.
  */
-export function listedWorld(listed: ListedCluster, kubernetesMinor: number | undefined): MemoryWorld {
-  return new MemoryWorld([...listed.objects.values()].flat(), { kubernetesMinor, complete: listed.objects.keys() });
+export function listedWorld(listed: ListedCluster, kubernetesMinor: number | undefined): StoreWorld {
+  return new StoreWorld(listed.stores, kubernetesMinor);
 }
 
+type Place = readonly [number, string, string];
 const KIND_ORDER = new Map(AUDIT_KINDS.map((k, i) => [k.key.split('/')[1]!, i]));
-const placeOf = (kind: string, namespace = '', name = '') => [KIND_ORDER.get(kind) ?? AUDIT_KINDS.length, namespace, name] as const;
-function byPlace(a: readonly [number, string, string], b: readonly [number, string, string]): number {
+const placeOf = (kind: string, namespace = '', name = ''): Place => [KIND_ORDER.get(kind) ?? AUDIT_KINDS.length, namespace, name];
+const placeOfObject = (o: KubeObject) => placeOf(String(o.kind), o.metadata?.namespace, o.metadata?.name);
+const placeOfFinding = (f: Finding) => placeOf(f.resource.kind, f.resource.namespace, f.resource.name);
+function byPlace(a: Place, b: Place): number {
   return a[0] - b[0] || a[1].localeCompare(b[1]) || a[2].localeCompare(b[2]);
 }
+/** Stable: equal places keep their order. */
+const sortedByPlace = <T>(items: readonly T[], place: (item: T) => Place) =>
+  items.map((item) => ({ item, place: place(item) })).sort((a, b) => byPlace(a.place, b.place));
 
 /**
  * The one audit: `aigw-admission audit` (over what it listed) and the background audit in `serve` (over its cache) both
  * call this, so the same world gives the same findings, in the same order (kind, namespace, name; an object's findings
- * in policy order), and the same reports.
+ * in policy order), and the same reports. Every validating policy judges each object (the same core as `check`, the
+ * world for cross-references), and the sidecar audit the proxy pods of Gateways with AIGatewayRoutes.
+ *
+ * With a `sink`, findings and judged objects are handed over one object at a time and nothing is kept here: a caller
+ * that only counts, or folds them into reports, holds no list of findings. Without one, both lists are returned.
  */
-export function auditWorld(world: World, opts: Omit<AuditOptions, 'world'>): AuditResult {
-  const { objects, pods } = objectsOf((key) => world.list(key));
-  const result = auditObjects(objects, pods, { ...opts, world });
-  const findings = [...result.findings].sort((a, b) => byPlace(placeOf(a.resource.kind, a.resource.namespace, a.resource.name), placeOf(b.resource.kind, b.resource.namespace, b.resource.name)));
-  const checked = [...result.checked].sort((a, b) =>
-    byPlace(placeOf(String(a.kind), a.metadata?.namespace, a.metadata?.name), placeOf(String(b.kind), b.metadata?.namespace, b.metadata?.name)),
+export function auditWorld(world: World, opts: AuditOptions): AuditResult;
+export function auditWorld(world: World, opts: AuditOptions, sink: AuditSink): AuditSummary;
+export function auditWorld(world: World, opts: AuditOptions, sink?: AuditSink): AuditResult | AuditSummary {
+  if (!sink) {
+    const findings: Finding[] = [];
+    const checked: KubeObject[] = [];
+    const { notes } = auditWorld(world, opts, { finding: (f) => findings.push(f), checked: (o) => checked.push(o) });
+    return { findings, checked, notes };
+  }
+  const notes = new Set<string>();
+  const sidecars = sidecarAudit(world, opts);
+  const podFindings = sortedByPlace(sidecars.findings, placeOfFinding);
+  const podsChecked = sortedByPlace(sidecars.checked, placeOfObject);
+  let nextFinding = 0;
+  let nextPod = 0;
+  let findings = 0;
+  const emit = (f: Finding) => {
+    findings++;
+    sink.finding(f);
+  };
+  // Pods before an object at `place` come first; at the same place the objects' own come first (as a stable sort of all).
+  const podsBefore = (place: Place | undefined) => {
+    while (nextFinding < podFindings.length && (!place || byPlace(podFindings[nextFinding]!.place, place) < 0)) emit(podFindings[nextFinding++]!.item);
+    while (nextPod < podsChecked.length && (!place || byPlace(podsChecked[nextPod]!.place, place) < 0)) sink.checked(podsChecked[nextPod++]!.item);
+  };
+  const objects = sortedByPlace(
+    CLUSTER_KINDS.flatMap((k) => world.list(k.key)),
+    placeOfObject,
   );
-  return { findings, checked, notes: result.notes };
+  objects.forEach(({ item: object, place }, index) => {
+    podsBefore(place);
+    const checked = checkObjects([{ object }], { policies: opts.policies, world, kubernetesMinor: opts.kubernetesMinor, now: opts.now, logger: opts.logger, firstIndex: index });
+    for (const n of checked.notes) notes.add(n);
+    for (const { source: _source, location: _location, ...finding } of checked.findings) emit(finding);
+    sink.checked(object);
+  });
+  podsBefore(undefined);
+  if (sidecars.note) notes.add(sidecars.note);
+  return { objects: objects.length + podsChecked.length, findings, notes: [...notes] };
 }
 
-/** The non-pod objects of a world, in the order of AUDIT_KINDS. */
-export function objectsOf(lookup: (key: string) => readonly KubeObject[]): { objects: KubeObject[]; pods: KubeObject[] } {
-  const objects: KubeObject[] = [];
-  for (const k of CLUSTER_KINDS) objects.push(...lookup(k.key));
-  return { objects, pods: [...lookup(WORLD_KEYS.pod)] };
+/** The ext_proc sidecar of the proxy pods in the world, judged by sidecar-drift (its mode, its exemptions). */
+function sidecarAudit(world: World, opts: AuditOptions): { findings: Finding[]; checked: KubeObject[]; note?: string } {
+  const inject = opts.policies.get(INJECT_POLICY);
+  // A policy set without sidecar-drift registered at all (a caller's own selection) keeps its default mode.
+  const drift = opts.policies.ids.has(SIDECAR_DRIFT_POLICY) ? opts.policies.get(SIDECAR_DRIFT_POLICY) : { mode: 'warn' as const };
+  if (!inject || !drift) {
+    return { findings: [], checked: [], note: `${inject ? SIDECAR_DRIFT_POLICY : INJECT_POLICY} is disabled in the config: proxy pods were not checked for the ext_proc sidecar` };
+  }
+  const pods = world.list(WORLD_KEYS.pod);
+  const sidecars = auditSidecars(pods, world, { template: inject.params as SidecarTemplate, kubernetesMinor: opts.kubernetesMinor });
+  const podOf = new Map(pods.map((p) => [`${p.metadata?.namespace}/${p.metadata?.name}`, p]));
+  const findings = sidecars.findings.map((f) => {
+    // sidecar-drift is a registered policy: its mode comes from the config, and exemptions hold for it too.
+    const exemption = opts.policies.exemption(SIDECAR_DRIFT_POLICY, podOf.get(`${f.resource.namespace}/${f.resource.name}`), f.resource.namespace);
+    return { ...f, mode: drift.mode, ...(exemption ? { result: 'skip' as const, exemption } : {}) };
+  });
+  return { findings, checked: sidecars.checked };
 }

@@ -4,7 +4,7 @@ import type { Logger } from '../review/deps.js';
 import type { Finding } from '../kube/types.js';
 import type { World } from '../world/world.js';
 import { auditWorld } from './audit.js';
-import { apiVersionOf, buildReports, writeReports, type ReportClient, type WriteSummary } from './policy-report.js';
+import { ReportBuilder, apiVersionOf, writeReports, type ReportClient, type WriteSummary } from './policy-report.js';
 
 export type { AuditMetrics } from '../observe/metrics.js';
 import type { AuditMetrics } from '../observe/metrics.js';
@@ -89,32 +89,41 @@ export class BackgroundAudit {
     const started = performance.now();
     // One moment per run: the findings are judged and the reports stamped at the same time.
     const at = this.opts.now();
-    const result = auditWorld(world, {
-      policies: this.opts.policies(),
-      kubernetesMinor: world.kubernetesMinor() ?? this.opts.kubernetesMinor(),
-      now: () => at,
-    });
+    // The reports are built as the audit goes (no list of the judged objects); the findings are kept for the metrics.
+    const findings: Finding[] = [];
+    const builder = this.opts.reports ? new ReportBuilder(at) : undefined;
+    const audit = auditWorld(
+      world,
+      { policies: this.opts.policies(), kubernetesMinor: world.kubernetesMinor() ?? this.opts.kubernetesMinor(), now: () => at },
+      {
+        finding: (f) => {
+          findings.push(f);
+          builder?.finding(f);
+        },
+        checked: (o) => builder?.checked(o),
+      },
+    );
     let reports: WriteSummary | undefined;
-    if (this.opts.reports) {
+    if (this.opts.reports && builder) {
       try {
-        reports = await writeReports(this.opts.reports, buildReports(result.findings, result.checked, at), { at });
+        reports = await writeReports(this.opts.reports, builder.reports(), { at });
       } catch (err) {
         logger.warn({ event: 'audit_report_failed', message: (err as Error).message }, 'background audit could not write its reports; retrying next run');
       }
     }
     const seconds = (performance.now() - started) / 1000;
-    this.opts.metrics.audited(result.findings, seconds);
-    const count = (mode: string) => result.findings.filter((f) => f.mode === mode).length;
+    this.opts.metrics.audited(findings, seconds);
+    const count = (mode: string) => findings.filter((f) => f.mode === mode).length;
     logger.info(
       {
         event: 'audit_finished',
-        objects: result.checked.length,
+        objects: audit.objects,
         findings: { deny: count('deny'), warn: count('warn'), audit: count('audit') },
         reports: reports && { apiVersion: apiVersionOf(reports.api), created: reports.created.length, updated: reports.updated.length, emptied: reports.emptied.length },
         seconds,
       },
       'background audit finished',
     );
-    return { findings: result.findings, objects: result.checked.length, reports, seconds };
+    return { findings, objects: audit.objects, reports, seconds };
   }
 }

@@ -95,47 +95,87 @@ const objectKey = (kind: string, namespace: string, name: string) => `${kind}|${
  * report's annotation carry it. Written as openreports.io; writeReports() turns them into the API the cluster serves.
  */
 export function buildReports(findings: readonly Finding[], checked: readonly KubeObject[], now: Date): Map<string, PolicyReport> {
-  const timestamp = { seconds: Math.floor(now.getTime() / 1000), nanos: 0 };
-  const reports = new Map<string, PolicyReport>();
-  const reportFor = (ns: string) => {
-    let r = reports.get(ns);
-    if (!r) reports.set(ns, (r = emptyReport(ns, now)));
-    return r;
-  };
-  const withFindings = new Set<string>();
-  for (const f of findings) {
-    if (!f.resource.namespace) continue; // cluster-scoped objects have no namespace report
-    withFindings.add(objectKey(f.resource.kind, f.resource.namespace, f.resource.name));
-    const report = reportFor(f.resource.namespace);
+  const builder = new ReportBuilder(now);
+  for (const f of findings) builder.finding(f);
+  for (const o of checked) builder.checked(o);
+  return builder.reports();
+}
+
+interface NamespaceResults {
+  summary: PolicyReport['summary'];
+  findings: PolicyReportResult[];
+  /** At most MAX_RESULTS; cut to what the findings leave when the reports are made. */
+  passes: PolicyReportResult[];
+}
+
+/**
+ * The reports of buildReports(), built as the audit streams (an AuditSink): a finding's result when it comes, an
+ * object's pass result when it was judged without findings (its findings come before it). What it holds is what the
+ * reports will hold, never the findings or the objects themselves.
+ */
+export class ReportBuilder {
+  private readonly timestamp: PolicyReportResult['timestamp'];
+  private readonly withFindings = new Set<string>();
+  /** Namespaces with findings in the order of their first finding, then the others in the order of their first pass. */
+  private readonly byNamespace = new Map<string, NamespaceResults>();
+  private readonly passOnly = new Map<string, NamespaceResults>();
+
+  constructor(private readonly now: Date) {
+    this.timestamp = { seconds: Math.floor(now.getTime() / 1000), nanos: 0 };
+  }
+
+  finding(f: Finding): void {
+    const ns = f.resource.namespace;
+    if (!ns) return; // cluster-scoped objects have no namespace report
+    this.withFindings.add(objectKey(f.resource.kind, ns, f.resource.name));
+    let entry = this.byNamespace.get(ns);
+    if (!entry) {
+      entry = this.passOnly.get(ns) ?? { summary: { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 }, findings: [], passes: [] };
+      this.passOnly.delete(ns);
+      this.byNamespace.set(ns, entry);
+    }
     const result = resultOf(f);
-    report.summary[result]++;
-    report.results.push({
+    entry.summary[result]++;
+    entry.findings.push({
       source: REPORT_SOURCE,
       policy: f.policy,
       result,
       message: f.message,
       properties: { mode: f.mode, ...(f.path ? { path: f.path } : {}), ...(f.exemption ? { exemption: f.exemption } : {}) },
       resources: [{ ...f.resource }],
-      timestamp,
+      timestamp: this.timestamp,
     });
   }
-  for (const o of checked) {
+
+  checked(o: KubeObject): void {
     const ns = o.metadata?.namespace;
     const name = o.metadata?.name ?? '';
-    if (!ns || withFindings.has(objectKey(String(o.kind), ns, name))) continue;
-    const report = reportFor(ns);
-    report.summary.pass++;
-    if (report.results.length >= MAX_RESULTS) continue;
-    report.results.push({
+    if (!ns || this.withFindings.has(objectKey(String(o.kind), ns, name))) return;
+    let entry = this.byNamespace.get(ns) ?? this.passOnly.get(ns);
+    if (!entry) this.passOnly.set(ns, (entry = { summary: { pass: 0, fail: 0, warn: 0, error: 0, skip: 0 }, findings: [], passes: [] }));
+    entry.summary.pass++;
+    if (entry.passes.length >= MAX_RESULTS) return;
+    entry.passes.push({
       source: REPORT_SOURCE,
       policy: REPORT_SOURCE,
       result: 'pass',
       message: 'no findings',
       resources: [{ apiVersion: String(o.apiVersion), kind: String(o.kind), namespace: ns, name, ...(o.metadata?.uid ? { uid: o.metadata.uid } : {}) }],
-      timestamp,
+      timestamp: this.timestamp,
     });
   }
-  return reports;
+
+  /** One report per namespace: its findings' results, then pass results up to MAX_RESULTS in all. */
+  reports(): Map<string, PolicyReport> {
+    const reports = new Map<string, PolicyReport>();
+    for (const [ns, entry] of [...this.byNamespace, ...this.passOnly]) {
+      const report = emptyReport(ns, this.now);
+      report.summary = { ...entry.summary };
+      report.results = [...entry.findings, ...entry.passes.slice(0, Math.max(0, MAX_RESULTS - entry.findings.length))];
+      reports.set(ns, report);
+    }
+    return reports;
+  }
 }
 
 /** The report calls the writer needs; `kubeReportClient` talks to the API server, tests can fake it. */

@@ -6,8 +6,9 @@ import type { ReportApiChoice } from '../config/config.js';
 import { parseKubernetesMinor } from '../world/world.js';
 import { describeApiError } from '../world/cluster-world.js';
 import { makePageLister, type ListedKind } from '../world/list-page.js';
-import { auditWorld, listCluster, listedWorld, type AuditResult } from './audit.js';
-import { buildReports, kubeReportClient, writeReports, type WriteSummary } from './policy-report.js';
+import type { Finding } from '../kube/types.js';
+import { auditWorld, listCluster, listedWorld } from './audit.js';
+import { ReportBuilder, kubeReportClient, writeReports, type WriteSummary } from './policy-report.js';
 
 export interface AuditRunOptions {
   policies: PolicySet;
@@ -23,7 +24,12 @@ export interface AuditRunOptions {
   onStep?: (step: 'evaluating' | 'writing-reports') => void;
 }
 
-export interface AuditRun extends AuditResult {
+export interface AuditRun {
+  /** Every finding, in the audit's order (what the CLI prints). */
+  findings: Finding[];
+  /** How many objects were judged. */
+  objects: number;
+  notes: string[];
   /** Kinds whose CRD is not installed: nothing of them was checked. */
   notInstalled: string[];
   /** What was written, with `writeReports`. */
@@ -40,16 +46,29 @@ export async function runAudit(kc: KubeConfig, opts: AuditRunOptions): Promise<A
   }
   const listed = await listCluster(makePageLister(kc), { namespace: opts.namespace, onProgress: opts.onListed });
   opts.onStep?.('evaluating');
-  // The same audit as serve's background audit: one world, one moment for the findings and the reports.
+  // The same audit as serve's background audit: one world, one moment for the findings and the reports. The reports
+  // are built as the audit goes; the judged objects are not collected (the reports' pass results are made on the way).
   const at = opts.now();
-  const result = auditWorld(listedWorld(listed, minor), { policies: opts.policies, kubernetesMinor: minor, now: () => at });
+  const findings: Finding[] = [];
+  const reports = opts.writeReports ? new ReportBuilder(at) : undefined;
+  const audit = auditWorld(
+    listedWorld(listed, minor),
+    { policies: opts.policies, kubernetesMinor: minor, now: () => at },
+    {
+      finding: (f) => {
+        findings.push(f);
+        reports?.finding(f);
+      },
+      checked: (o) => reports?.checked(o),
+    },
+  );
   let written: WriteSummary | undefined;
-  if (opts.writeReports) {
+  if (reports) {
     opts.onStep?.('writing-reports');
     const client = kubeReportClient(kc, opts.reports);
-    written = await writeReports(client, buildReports(result.findings, result.checked, at), { namespace: opts.namespace, at }).catch((err: Error) => {
+    written = await writeReports(client, reports.reports(), { namespace: opts.namespace, at }).catch((err: Error) => {
       throw err instanceof AdmissionError ? err : new AdmissionError('CLUSTER_REQUEST_FAILED', `reports not written: ${err.message}`);
     });
   }
-  return { ...result, notInstalled: listed.notInstalled, written };
+  return { findings, objects: audit.objects, notes: audit.notes, notInstalled: listed.notInstalled, written };
 }

@@ -42,9 +42,9 @@ export function registerAudit(program: Command): void {
         for (const k of run.notInstalled) process.stderr.write(`note: ${k} is not installed in the cluster (its CRD is missing): nothing of it was checked\n`);
         for (const n of run.notes) process.stderr.write(`note: ${n}\n`);
         const findings = consolidate(run.findings);
-        const ctx = { policies: ALL_POLICIES, version: packageVersion(), objects: run.checked.length, failOn: o.failOn, cwd: process.cwd() };
+        const ctx = { policies: ALL_POLICIES, version: packageVersion(), objects: run.objects, failOn: o.failOn, cwd: process.cwd() };
         process.stdout.write(renderFindings(o.output, findings, { ...ctx, width: process.stdout.isTTY ? process.stdout.columns : undefined }));
-        if (o.output === 'table') process.stderr.write(`${summaryLine(findings, run.checked.length, run.findings.length - findings.length)}\n`);
+        if (o.output === 'table') process.stderr.write(`${summaryLine(findings, run.objects, run.findings.length - findings.length)}\n`);
         const written = run.written;
         if (written) {
           const parts = (['created', 'updated', 'emptied'] as const).filter((k) => written[k].length > 0).map((k) => `${k} in ${written[k].join(', ')}`);

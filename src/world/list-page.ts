@@ -58,22 +58,44 @@ export async function listAll(
   kind: ListedKind,
   opts: { namespace?: string; pageSize: number; onPage?: (listed: number) => void },
 ): Promise<{ items: KubeObject[]; version: string } | undefined> {
+  let items: KubeObject[] = [];
+  const version = await listEach(listPage, kind, opts, () => {
+    items = [];
+    return (o) => items.push(o);
+  });
+  return version === undefined ? undefined : { items, version };
+}
+
+/**
+ * Every object of a kind, page by page, handed to `take` as each page arrives; nothing of a page is kept here, so a
+ * caller that keeps less of each object (or nothing) holds at most one page at a time. `begin` is called before the
+ * first page of each version tried and gives the `take` for it (a version that turns out not to be served starts
+ * over). Returns the version listed, or `undefined` when none is served (its CRD is not installed).
+ */
+export async function listEach(
+  listPage: PageLister,
+  kind: ListedKind,
+  opts: { namespace?: string; pageSize: number; onPage?: (listed: number) => void },
+  begin: (version: string) => (o: KubeObject) => void,
+): Promise<string | undefined> {
   for (const version of kind.versions) {
-    const items: KubeObject[] = [];
+    const take = begin(version);
+    let listed = 0;
     let token: string | undefined;
     try {
       do {
         const page = await listPage(kind, version, { namespace: opts.namespace, limit: opts.pageSize, continue: token });
         // Typed (core) lists leave apiVersion and kind off their items; the world keys objects by them.
-        for (const o of page.items) items.push(o.kind && o.apiVersion ? o : { ...o, apiVersion: apiVersionOf(kind, version), kind: kind.key.split('/')[1] });
+        for (const o of page.items) take(o.kind && o.apiVersion ? o : { ...o, apiVersion: apiVersionOf(kind, version), kind: kind.key.split('/')[1] });
+        listed += page.items.length;
         token = page.continue;
-        opts.onPage?.(items.length);
+        opts.onPage?.(listed);
       } while (token);
     } catch (err) {
       if ((err as { code?: unknown }).code === 404) continue;
       throw new ListFailed(kind, version, err);
     }
-    return { items, version };
+    return version;
   }
   return undefined;
 }

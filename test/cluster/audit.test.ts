@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { auditObjects, listCluster } from '../../src/audit/audit.js';
+import { auditWorld, listCluster } from '../../src/audit/audit.js';
 import { auditSidecars } from '../../src/audit/sidecar-audit.js';
 import { OPENREPORTS, WGPOLICY, buildReports, kubeReportClient, writeReports, type ReportClient } from '../../src/audit/policy-report.js';
 import { makePageLister } from '../../src/world/list-page.js';
@@ -37,12 +37,32 @@ describe('listCluster', () => {
       ['2', '2'],
       ['2', '4'],
     ]);
-    expect(listed.objects.get('aigateway.envoyproxy.io/AIGatewayRoute')!.map((r) => r.metadata!.name)).toEqual(['chat-0', 'chat-1', 'chat-2', 'chat-3', 'chat-4']);
+    expect(listed.stores.get('aigateway.envoyproxy.io/AIGatewayRoute')!.list().map((r) => r.metadata!.name)).toEqual(['chat-0', 'chat-1', 'chat-2', 'chat-3', 'chat-4']);
     const podLists = fake.calls.filter((c) => c.kind === 'list' && c.path === '/api/v1/pods');
     expect(podLists.map((c) => c.query.labelSelector)).toEqual(['app.kubernetes.io/managed-by=envoy-gateway']);
-    const pods = listed.objects.get('/Pod')!;
+    const pods = listed.stores.get('/Pod')!.list();
     expect(pods.map((p) => [p.apiVersion, p.kind, p.metadata!.name])).toEqual([['v1', 'Pod', 'envoy-1']]);
     expect(listed.notInstalled).toEqual(['gateway.envoyproxy.io/Backend', 'gateway.networking.k8s.io/HTTPRoute']);
+  });
+
+  it('keeps each object as the cache does (slimForCache) and indexed by namespace and name, never the page', async () => {
+    fake = auditCluster();
+    await fake.start();
+    const served = route([{ name: 'r0' }], 'chat', 'team-a');
+    served.metadata = {
+      ...served.metadata,
+      annotations: { 'aigw-admission.io/skip': 'unresolved-backend', 'aigw-admission.io/skip-reason': 'later', 'kubectl.kubernetes.io/last-applied-configuration': '{}' },
+      managedFields: [{ manager: 'kubectl', operation: 'Update' }],
+    };
+    fake.add({ ...served, status: { conditions: [] } });
+    const listed = await listCluster(makePageLister(fake.kubeConfig()));
+    const kept = listed.stores.get('aigateway.envoyproxy.io/AIGatewayRoute')!.get('team-a', 'chat')!;
+    expect([kept.metadata!.annotations, kept.metadata!.managedFields, (kept as { status?: unknown }).status, kept.spec]).toEqual([
+      { 'aigw-admission.io/skip': 'unresolved-backend', 'aigw-admission.io/skip-reason': 'later' },
+      undefined,
+      undefined,
+      served.spec,
+    ]);
   });
 
   it('asks for 500 per page by default and follows the continue token to the end', async () => {
@@ -56,7 +76,7 @@ describe('listCluster', () => {
       ['500', '500'],
       ['500', '1000'],
     ]);
-    const names = listed.objects.get('aigateway.envoyproxy.io/AIGatewayRoute')!.map((r) => r.metadata!.name);
+    const names = listed.stores.get('aigateway.envoyproxy.io/AIGatewayRoute')!.list().map((r) => r.metadata!.name);
     expect([names.length, new Set(names).size, names[0], names[1000]]).toEqual([1001, 1001, 'chat-0000', 'chat-1000']);
   });
 
@@ -67,14 +87,14 @@ describe('listCluster', () => {
     fake.add(route([{ name: 'r0' }], 'chat', 'team-b'));
     fake.add(proxyPod('envoy-1'));
     const listed = await listCluster(makePageLister(fake.kubeConfig()), { namespace: 'team-a' });
-    expect(listed.objects.get('aigateway.envoyproxy.io/AIGatewayRoute')!.map((r) => r.metadata!.namespace)).toEqual(['team-a']);
+    expect(listed.stores.get('aigateway.envoyproxy.io/AIGatewayRoute')!.list().map((r) => r.metadata!.namespace)).toEqual(['team-a']);
     expect(fake.calls.filter((c) => c.kind === 'list' && c.path.endsWith('/aigatewayroutes')).map((c) => c.path)).toEqual([
       '/apis/aigateway.envoyproxy.io/v1beta1/namespaces/team-a/aigatewayroutes',
     ]);
     expect(fake.calls.filter((c) => c.kind === 'list' && c.path === '/api/v1/pods').map((c) => c.query.labelSelector)).toEqual([
       'app.kubernetes.io/managed-by=envoy-gateway,gateway.envoyproxy.io/owning-gateway-namespace=team-a',
     ]);
-    expect(listed.objects.get('/Pod')!.map((p) => p.metadata!.name)).toEqual(['envoy-1']);
+    expect(listed.stores.get('/Pod')!.list().map((p) => p.metadata!.name)).toEqual(['envoy-1']);
   });
 });
 
@@ -137,9 +157,8 @@ describe('PolicyReports', () => {
   it('one report per namespace: created once, then replaced in place (PUT with the read resourceVersion), emptied when nothing is left', async () => {
     fake = auditCluster();
     await fake.start();
-    const world = new MemoryWorld(objects, { kubernetesMinor: 33 });
     const pods = [proxyPod('missing')];
-    const result = auditObjects(objects, pods, { policies, world, kubernetesMinor: 33, now: () => T0 });
+    const result = auditWorld(new MemoryWorld([...objects, ...pods], { kubernetesMinor: 33 }), { policies, kubernetesMinor: 33, now: () => T0 });
     const client = kubeReportClient(fake.kubeConfig());
 
     const first = await writeReports(client, buildReports(result.findings, result.checked, T0));
@@ -190,7 +209,7 @@ describe('PolicyReports', () => {
     expect(fake.stored(REPORTS, 'policyreports')).toHaveLength(3);
 
     // team-b's object is gone: its report is emptied, not left stale and not deleted.
-    const later = auditObjects(objects.slice(0, 2), pods, { policies, world, kubernetesMinor: 33, now: () => T0 });
+    const later = auditWorld(new MemoryWorld([...objects.slice(0, 2), ...pods], { kubernetesMinor: 33 }), { policies, kubernetesMinor: 33, now: () => T0 });
     const third = await writeReports(client, buildReports(later.findings, later.checked, T0), { at: T0 });
     expect(third).toEqual({ api: WGPOLICY, created: [], updated: ['envoy-gateway-system', 'team-a'], emptied: ['team-b'] });
     const emptied = fake.stored(REPORTS, 'policyreports')[2]!;
