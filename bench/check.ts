@@ -41,7 +41,7 @@ function median(values: number[]): number {
 const SHARED_FIXTURES = join(ROOT, '..', 'shared/fixtures');
 
 if (!HAS_SHARED) {
-  process.stdout.write('6. check with the CRDs: not run (../shared/fixtures/crds is not beside the project)\n');
+  process.stdout.write('9. check with the CRDs: not run (../shared/fixtures/crds is not beside the project)\n');
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'aigw-bench-check-'));
   const crdDirs = ['ai-gateway', 'envoy-gateway'].map((d) => join(SHARED_FIXTURES, 'crds', d));
@@ -84,7 +84,7 @@ if (!HAS_SHARED) {
   const warm = median(cached.map((r) => r.wall));
   process.stdout.write(
     [
-      `6. check --offline -f one file (${mb} MB: ${crds.length} CRDs; ${kinds.length} objects: ${[...new Set(kinds)].join(', ')}),`,
+      `9. check --offline -f one file (${mb} MB: ${crds.length} CRDs; ${kinds.length} objects: ${[...new Set(kinds)].join(', ')}),`,
       `   seconds of the process (median), wall and CPU (user + system), load average ${load} (1, 5, 15 min) at the start:`,
       `   ${'run'.padEnd(48)}${'wall'.padStart(6)}${'CPU'.padStart(8)}   target < ${TARGET_SECONDS} s (wall)`,
       row('first (fills the cache)', [first]),

@@ -212,7 +212,7 @@ async function untilReady(url: string, ca: Buffer): Promise<number> {
 }
 
 /**
- * Section 6: serve in cluster mode, its informer cache filled from a fake API in another process with objects shaped as
+ * Section 7: serve in cluster mode, its informer cache filled from a fake API in another process with objects shaped as
  * a real API server returns them (managedFields, last-applied annotation, status): time to ready from a cold cache,
  * RSS once ready, and the single-body review under the same load as in section 1.
  */
@@ -442,7 +442,7 @@ async function main(): Promise<void> {
     const peakRss = procStatus(ours.child.pid!, 'VmHWM') ?? (await scrapeRss(oursUrl, readFileSync(join(tlsDir, 'ca.crt'))));
     // Free the cores for the cluster section: only serve in cluster mode and the fake API run there.
     await Promise.all(children.map(stop));
-    process.stderr.write('bench: section 6, serve in cluster mode over a fake API with 10,000 routes, 10,000 BackendTrafficPolicies, 2,000 EnvoyPatchPolicies and 5,000 pods\n');
+    process.stderr.write('bench: section 7, serve in cluster mode over a fake API with 10,000 routes, 10,000 BackendTrafficPolicies, 2,000 EnvoyPatchPolicies and 5,000 pods\n');
     // The fake cluster holds no AIServiceBackend of the route, so it also gets an unresolved-backend warning there:
     // the verdict and the patch are checked, the number of warnings is not.
     const clusterExpected = singleExpected.map((e) => ({ ...e, warnings: null }));
