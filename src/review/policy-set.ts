@@ -22,6 +22,7 @@ export interface PolicySettings {
  */
 export class PolicySet {
   private readonly index = new Map<string, ActivePolicy[]>();
+  private readonly byOperation = new Map<string, readonly ActivePolicy[]>();
   readonly active: readonly ActivePolicy[];
   /** Every policy id the set knows, enabled or not (for exemptions naming policies). */
   readonly ids: ReadonlySet<string>;
@@ -60,10 +61,20 @@ export class PolicySet {
     return exemptionFor(policy, object, namespace, this.exclusions);
   }
 
-  matching(endpoint: Endpoint, group: string, kind: string, operation: Operation): ActivePolicy[] {
-    const list = this.index.get(indexKey(endpoint, group, kind));
-    if (!list) return [];
-    return list.filter((a) => a.policy.match.operations.includes(operation));
+  /** The active policies for a request, in registration order; the same array for the same key (do not change it). */
+  matching(endpoint: Endpoint, group: string, kind: string, operation: Operation): readonly ActivePolicy[] {
+    // Filtered by operation once per key, not on every review.
+    const kindKey = indexKey(endpoint, group, kind);
+    const all = this.index.get(kindKey);
+    // Unknown kinds are not remembered: a client may send any kind, and the map must stay as small as the policies.
+    if (!all) return [];
+    const key = `${kindKey}|${operation}`;
+    let list = this.byOperation.get(key);
+    if (!list) {
+      list = Object.freeze(all.filter((a) => a.policy.match.operations.includes(operation)));
+      this.byOperation.set(key, list);
+    }
+    return list;
   }
 }
 
