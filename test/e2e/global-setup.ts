@@ -68,7 +68,8 @@ function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.P
 
 function httpsStatus(url: string, ca: string): Promise<number> {
   return new Promise((resolvePromise) => {
-    const req = request(url, { ca, timeout: 5000 }, (res) => {
+    // No keep-alive agent: a pooled socket would outlive the run and hold vitest open at exit.
+    const req = request(url, { ca, timeout: 5000, agent: false }, (res) => {
       res.resume();
       resolvePromise(res.statusCode ?? 0);
     });
@@ -117,7 +118,10 @@ async function teardown(): Promise<void> {
   if (serve && serve.exitCode === null) {
     const exited = new Promise((r) => serve!.once('exit', r));
     serve.kill('SIGTERM');
-    await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([exited, new Promise((r) => (timer = setTimeout(r, 15_000)))]);
+    // Cleared, or the pending timer holds vitest open for its 15 s after a clean exit.
+    clearTimeout(timer);
     if (serve.exitCode === null) serve.kill('SIGKILL');
   }
   serve = undefined;
