@@ -4,7 +4,8 @@ import type { Logger } from '../review/deps.js';
 import { AdmissionError } from '../review/errors.js';
 import type { Finding, KubeObject } from '../kube/types.js';
 import type { World } from '../world/world.js';
-import { NamespacedStore, StoreWorld } from '../world/store.js';
+import { NamespacedStore } from '../world/store.js';
+import { MemoryWorld } from '../world/world.js';
 import { slimForCache } from '../world/slim.js';
 import { CLUSTER_KINDS, describeApiError } from '../world/cluster-world.js';
 import { listEach, ListFailed, type ListedKind, type PageLister } from '../world/list-page.js';
@@ -94,8 +95,8 @@ export interface AuditSummary {
  * CRD served, with objects or none; or not installed, so none can exist), exactly as the cache in `serve` knows it,
  * never from whether objects of it happen to exist.
  */
-export function listedWorld(listed: ListedCluster, kubernetesMinor: number | undefined): StoreWorld {
-  return new StoreWorld(listed.stores, kubernetesMinor);
+export function listedWorld(listed: ListedCluster, kubernetesMinor: number | undefined): MemoryWorld {
+  return MemoryWorld.fromStores(listed.stores, kubernetesMinor);
 }
 
 type Place = readonly [number, string, string];

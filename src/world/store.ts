@@ -1,5 +1,4 @@
 import type { KubeObject } from '../kube/types.js';
-import type { World } from './world.js';
 
 /**
  * Objects of one kind, indexed the way policies look them up: by namespace, then name. `get` is two map reads and
@@ -43,40 +42,5 @@ export class NamespacedStore {
     const all: KubeObject[] = [];
     for (const names of this.byNamespace.values()) for (const o of names.values()) all.push(o);
     return all;
-  }
-}
-
-/**
- * A world over one NamespacedStore per kind, complete for the kinds it was given (listed in full, with objects or
- * none): what `aigw-admission audit` judges, indexed like serve's cache so a policy's lookup costs the same in both.
- */
-export class StoreWorld implements World {
-  constructor(
-    private readonly stores: ReadonlyMap<string, NamespacedStore>,
-    private readonly minor: number | undefined,
-  ) {}
-
-  get(groupKind: string, namespace: string, name: string): KubeObject | undefined {
-    return this.stores.get(groupKind)?.get(namespace, name);
-  }
-
-  list(groupKind: string, namespace?: string): KubeObject[] {
-    return this.stores.get(groupKind)?.list(namespace) ?? [];
-  }
-
-  covers(groupKind: string): boolean {
-    return this.stores.has(groupKind);
-  }
-
-  kubernetesMinor(): number | undefined {
-    return this.minor;
-  }
-
-  syncedAt(): Date | undefined {
-    return undefined;
-  }
-
-  ready(): boolean {
-    return true;
   }
 }
