@@ -24,10 +24,17 @@ export function utf8Bytes(text: string): number {
   return Buffer.byteLength(text, 'utf8');
 }
 
+/**
+ * Whether text fits `maxBytes` of UTF-8. Every UTF-16 unit is 1 to 3 bytes: short text fits and text longer in units
+ * than the budget does not, neither measured.
+ */
+function fitsBytes(text: string, maxBytes: number): boolean {
+  return text.length * 3 <= maxBytes || (text.length <= maxBytes && utf8Bytes(text) <= maxBytes);
+}
+
 /** Text cut to at most `maxBytes` of UTF-8, on a character boundary, ending in "…" when cut. */
 export function cutToBytes(text: string, maxBytes: number): string {
-  // Every UTF-16 unit is 1 to 3 bytes: short text fits and long text does not, neither measured.
-  if (text.length * 3 <= maxBytes || (text.length <= maxBytes && utf8Bytes(text) <= maxBytes)) return text;
+  if (fitsBytes(text, maxBytes)) return text;
   const room = maxBytes - utf8Bytes(ELLIPSIS);
   if (room <= 0) return '';
   // UTF-8 length per code point from its UTF-16 units, as Buffer encodes them (a lone surrogate is U+FFFD, 3 bytes).
@@ -62,8 +69,7 @@ export function fullTextPointer(resource: ResourceRef): string {
 export function shortFinding(f: Pick<Finding, 'policy' | 'path' | 'message' | 'resource'>, maxBytes: number): string {
   const head = f.path ? `[${f.policy}] ${f.path}: ` : `[${f.policy}] `;
   const whole = head + f.message;
-  // As in cutToBytes: a text longer in UTF-16 units than the budget is over it in bytes too.
-  if (whole.length * 3 <= maxBytes || (whole.length <= maxBytes && utf8Bytes(whole) <= maxBytes)) return whole;
+  if (fitsBytes(whole, maxBytes)) return whole;
   const tail = ` (${fullTextPointer(f.resource)})`;
   const room = maxBytes - utf8Bytes(tail);
   // Too little room for the pointer: keep the policy id and the field, which say most.

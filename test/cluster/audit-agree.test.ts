@@ -23,6 +23,23 @@ afterEach(async () => {
 });
 
 /** A report without what differs between two writes of the same findings: resourceVersion and the run's time. */
+/** serve in cluster mode against the fake, its background audit run only when the test calls it (or `schedule` fires). */
+function serveAgainst(api: FakeApiServer, dir: string, configPath: string, schedule: (run: () => void) => () => void): Promise<RunningServer> {
+  return startServer({
+    host: '127.0.0.1',
+    port: 0,
+    tlsDir: join(dir, 'certs'),
+    configPath,
+    standalone: false,
+    kubeConfig: api.kubeConfig(),
+    logger: silentLogger,
+    now: () => T0,
+    cluster: { retry: FAST_RETRY },
+    shutdownDelayMs: 0,
+    audit: { schedule },
+  });
+}
+
 function content(r: KubeObject) {
   const { resourceVersion: _rv, annotations, ...meta } = r.metadata as Record<string, unknown> & { annotations: Record<string, string> };
   const results = (r.results as Array<Record<string, unknown>>).map(({ timestamp: _t, ...rest }) => rest);
@@ -57,19 +74,7 @@ describe('one audit: `aigw-admission audit` and the background audit in serve ag
     ]);
 
     let fire: (() => void) | undefined;
-    server = await startServer({
-      host: '127.0.0.1',
-      port: 0,
-      tlsDir: join(dir, 'certs'),
-      configPath: config,
-      standalone: false,
-      kubeConfig: fake.kubeConfig(),
-      logger: silentLogger,
-      now: () => T0,
-      cluster: { retry: FAST_RETRY },
-      shutdownDelayMs: 0,
-      audit: { schedule: (run) => ((fire = run), () => undefined) },
-    });
+    server = await serveAgainst(fake, dir, config, (run) => ((fire = run), () => undefined));
     await (server.world as ClusterWorld).until((w) => w.ready() && w.list('/Pod').length === 1);
     const run = await server.audit!.runOnce();
     expect(fire).toBeDefined();
@@ -107,19 +112,7 @@ describe('one audit: `aigw-admission audit` and the background audit in serve ag
     const cli = await runCli(['audit', '--kubeconfig', fakeKubeconfig(dir, fake.port), '--config', config, '-o', 'json']);
     expect(unresolved(JSON.parse(cli.stdout))).toEqual(expected);
 
-    server = await startServer({
-      host: '127.0.0.1',
-      port: 0,
-      tlsDir: join(dir, 'certs'),
-      configPath: config,
-      standalone: false,
-      kubeConfig: fake.kubeConfig(),
-      logger: silentLogger,
-      now: () => T0,
-      cluster: { retry: FAST_RETRY },
-      shutdownDelayMs: 0,
-      audit: { schedule: () => () => undefined },
-    });
+    server = await serveAgainst(fake, dir, config, () => () => undefined);
     const world = server.world as ClusterWorld;
     await world.until((w) => w.ready() && w.list('aigateway.envoyproxy.io/AIGatewayRoute').length === 2);
     expect(Object.keys(world.get('aigateway.envoyproxy.io/AIGatewayRoute', 'team-c', 'exempt')!.metadata!.annotations!)).toEqual([
