@@ -2,7 +2,9 @@ import type { JsonPatchOperation } from '../kube/types.js';
 
 /** RFC 6901: `~` → `~0`, `/` → `~1` (label and annotation keys contain `/`). */
 export function escapePointerToken(token: string | number): string {
-  return String(token).replace(/~/g, '~0').replace(/\//g, '~1');
+  if (typeof token === 'number') return String(token);
+  // Most tokens (field names) need no escaping: skip the two regex passes.
+  return token.includes('~') || token.includes('/') ? token.replace(/~/g, '~0').replace(/\//g, '~1') : token;
 }
 
 export function pointer(segments: ReadonlyArray<string | number>): string {
@@ -13,6 +15,13 @@ export function pointer(segments: ReadonlyArray<string | number>): string {
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/** The original value under one token, undefined when missing (or below a missing one). */
+function child(parent: unknown, token: string | number): unknown {
+  if (Array.isArray(parent) && typeof token === 'number') return parent[token];
+  if (isObject(parent)) return Object.prototype.hasOwnProperty.call(parent, token) ? parent[token as string] : undefined;
+  return undefined;
 }
 
 /**
@@ -39,19 +48,22 @@ export class PatchBuilder {
   /** The original value at the path (not what earlier operations wrote). */
   lookup(segments: ReadonlyArray<string | number>): unknown {
     let cur: unknown = this.root;
-    for (const s of segments) {
-      if (Array.isArray(cur) && typeof s === 'number') cur = cur[s];
-      else if (isObject(cur)) cur = Object.prototype.hasOwnProperty.call(cur, s) ? cur[s as string] : undefined;
-      else return undefined;
-    }
+    for (const s of segments) cur = child(cur, s);
     return cur;
   }
 
   /** Emit `add {}` for every missing object on the way down to `segments` (inclusive). */
   ensureObject(segments: ReadonlyArray<string | number>): void {
-    for (let i = 1; i <= segments.length; i++) {
-      const prefix = segments.slice(0, i);
-      if (!this.exists(prefix)) this.addRaw(prefix, {});
+    // One walk down the original object and one pointer grown a token at a time, not a lookup from the root per prefix.
+    let cur: unknown = this.root;
+    let path = '';
+    for (const s of segments) {
+      cur = child(cur, s);
+      path += `/${escapePointerToken(s)}`;
+      if (cur === undefined && !this.created.has(path) && !this.local.has(path)) {
+        this.ops.push({ op: 'add', path, value: {} });
+        this.local.add(path);
+      }
     }
   }
 

@@ -221,7 +221,7 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
     yield;
   }
   // Core kinds (pods) only reach /mutate; every other kind reports an unknown id once, on /validate.
-  const problems = annotationProblems(subject, matching.map((m) => m.policy.id), endpoint === 'validate' || group === '' ? deps.policies.ids : undefined);
+  const problems = annotationProblems(subject, () => matching.map((m) => m.policy.id), endpoint === 'validate' || group === '' ? deps.policies.ids : undefined);
   for (const p of problems) verdict.findings.push({ policy: EXEMPTION_POLICY, mode: 'warn', resource, path: p.path, message: p.message });
   if (seen.lookups() > 0) {
     const notice = cacheNotice(deps.world, now, deps.staleAfterSeconds);
