@@ -321,7 +321,9 @@ function finish(
       policies: verdict.fired,
       // Messages carry field paths and values the policies chose to quote, never object contents.
       findings: verdict.findings.length
-        ? verdict.findings.map((f) => ({ policy: f.policy, mode: f.mode, ...(f.result ? { result: f.result } : {}), path: f.path, message: f.message }))
+        ? verdict.findings.map((f) =>
+            f.result ? { policy: f.policy, mode: f.mode, result: f.result, path: f.path, message: f.message } : { policy: f.policy, mode: f.mode, path: f.path, message: f.message },
+          )
         : undefined,
       patchOps: verdict.patch.length || undefined,
       notices: verdict.notices.length ? verdict.notices : undefined,

@@ -89,6 +89,47 @@ describe('logger: lines are written in batches of at most LOG_BATCH_MS (issue 19
   });
 });
 
+describe('logger: the line shape (issue 19: one JSON.stringify per line)', () => {
+  const capture = (level?: string) => {
+    const written: string[] = [];
+    const stream = new Writable({ write: (chunk, _enc, done) => (written.push(String(chunk)), done()) });
+    return { written, logger: createLogger({ stream, level }) };
+  };
+  const withoutTime = (line: string) => line.replace(/,"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/, ',"time":T');
+
+  it("is pino's: level, time, service, the fields in order (undefined ones left out), then msg", () => {
+    const { written, logger } = capture();
+    logger.info({ event: 'review', uid: 'u-1', findings: [{ policy: 'p', message: 'say "x"\n' }], patchOps: undefined, ms: 0.5 }, 'review "done"');
+    logger.warn({}, 'bare');
+    logger.error({ event: 'e' });
+    expect(written.map(withoutTime)).toEqual([
+      '{"level":"info","time":T,"service":"aigw-admission","event":"review","uid":"u-1","findings":[{"policy":"p","message":"say \\"x\\"\\n"}],"ms":0.5,"msg":"review \\"done\\""}\n',
+      '{"level":"warn","time":T,"service":"aigw-admission","msg":"bare"}\n',
+      '{"level":"error","time":T,"service":"aigw-admission","event":"e"}\n',
+    ]);
+    expect(JSON.parse(written[0]!)).toMatchObject({ level: 'info', service: 'aigw-admission', msg: 'review "done"' });
+  });
+
+  it('writes only lines at or above its level, and refuses a level it does not know', () => {
+    const { written, logger } = capture('warn');
+    logger.debug({ event: 'd' }, 'd');
+    logger.info({ event: 'i' }, 'i');
+    logger.warn({ event: 'w' }, 'w');
+    expect(written.map((l) => JSON.parse(l).event)).toEqual(['w']);
+    expect(() => createLogger({ stream: new Writable(), level: 'verbose' })).toThrow('log level "verbose": expected one of trace, debug, info, warn, error');
+  });
+
+  it('a field JSON cannot hold gives a line with the event, the message and why, not a lost line', () => {
+    const { written, logger } = capture();
+    const cycle: Record<string, unknown> = { event: 'loop' };
+    cycle.self = cycle;
+    logger.info(cycle, 'cyclic');
+    logger.info({ event: 'big', n: 10n }, 'bigint');
+    const records = written.map((l) => JSON.parse(l));
+    expect(records.map((r) => [r.event, r.msg, typeof r.unserializable])).toEqual([['loop', 'cyclic', 'string'], ['big', 'bigint', 'string']]);
+  });
+});
+
 describe('logger: a line has a size bound', () => {
   it('long values are cut to 512 characters and long lists to 20 entries; the line says it was truncated and how big it was', () => {
     const written: string[] = [];
