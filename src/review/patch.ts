@@ -31,7 +31,8 @@ function child(parent: unknown, token: string | number): unknown {
  */
 export class PatchBuilder {
   readonly ops: JsonPatchOperation[] = [];
-  private readonly local = new Set<string>();
+  /** Parents this builder created; made on the first one (most policies of a review never patch). */
+  private local: Set<string> | undefined;
 
   constructor(
     private readonly root: unknown,
@@ -41,7 +42,7 @@ export class PatchBuilder {
   /** Does the path exist in the original object or was it created by an earlier operation? */
   exists(segments: ReadonlyArray<string | number>): boolean {
     const p = pointer(segments);
-    if (this.created.has(p) || this.local.has(p)) return true;
+    if (this.created.has(p) || this.local?.has(p)) return true;
     return this.lookup(segments) !== undefined;
   }
 
@@ -60,9 +61,9 @@ export class PatchBuilder {
     for (const s of segments) {
       cur = child(cur, s);
       path += `/${escapePointerToken(s)}`;
-      if (cur === undefined && !this.created.has(path) && !this.local.has(path)) {
+      if (cur === undefined && !this.created.has(path) && !this.local?.has(path)) {
         this.ops.push({ op: 'add', path, value: {} });
-        this.local.add(path);
+        (this.local ??= new Set()).add(path);
       }
     }
   }
@@ -86,12 +87,12 @@ export class PatchBuilder {
 
   /** Make this builder's created parents visible to later builders. */
   commit(): void {
-    for (const p of this.local) this.created.add(p);
+    if (this.local) for (const p of this.local) this.created.add(p);
   }
 
   private addRaw(segments: ReadonlyArray<string | number>, value: unknown): void {
     const p = pointer(segments);
     this.ops.push({ op: 'add', path: p, value });
-    this.local.add(p);
+    (this.local ??= new Set()).add(p);
   }
 }
