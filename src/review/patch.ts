@@ -96,3 +96,20 @@ export class PatchBuilder {
     (this.local ??= new Set()).add(p);
   }
 }
+
+/**
+ * The patch a validating policy gets: reads work, writes are a bug (only `endpoint: 'mutate'` policies patch, and the
+ * API server ignores a validating webhook's patch), so they throw and the review reports the policy's error. One per
+ * review instead of a builder per policy.
+ */
+export class ReadOnlyPatch extends PatchBuilder {
+  override ensureObject(): void {
+    throw new Error('a validating policy cannot write a patch (only endpoint: mutate policies can)');
+  }
+  override set(): void {
+    this.ensureObject();
+  }
+  override append(): void {
+    this.ensureObject();
+  }
+}

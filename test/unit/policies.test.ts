@@ -223,6 +223,36 @@ describe('review core', () => {
     ]);
   });
 
+  it('a validating policy that writes a patch fails like a throwing one, and each policy gets its own params and mode', () => {
+    const seen: Array<[string, unknown, string]> = [];
+    const writer = definePolicy({
+      id: 'writer',
+      description: 'patches on /validate',
+      endpoint: 'validate',
+      match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE'] },
+      defaultMode: 'warn',
+      onError: 'allow-with-warning',
+      paramsSchema: {},
+      defaultParams: { n: 1 },
+      evaluate(ctx) {
+        seen.push(['writer', ctx.params, ctx.mode]);
+        expect(ctx.patch.lookup(['kind'])).toBe('AIGatewayRoute');
+        ctx.patch.set(['metadata', 'labels', 'x'], 'y');
+        return {};
+      },
+    });
+    const reader = definePolicy({ ...writer, id: 'reader', defaultMode: 'audit', defaultParams: { n: 2 }, evaluate: (ctx) => (seen.push(['reader', ctx.params, ctx.mode]), {}) });
+    const errors: Array<Record<string, unknown>> = [];
+    const logger = { debug() {}, info() {}, warn() {}, error: (o: object) => errors.push(o as Record<string, unknown>) };
+    const out = validate([{ backendRefs: twoLevels }], deps({ policies: new PolicySet([writer, reader]), logger }));
+    expect(out.review.response.allowed).toBe(true);
+    expect(out.review.response.warnings).toEqual([
+      `[writer] internal error in policy writer; the request was not checked by it (onError: allow-with-warning). The webhook log has the error under uid ${out.review.response.uid}`,
+    ]);
+    expect((errors[0]!.err as { message: string }).message).toBe('a validating policy cannot write a patch (only endpoint: mutate policies can)');
+    expect(seen).toEqual([['writer', { n: 1 }, 'warn'], ['reader', { n: 2 }, 'audit']]);
+  });
+
   it('never judges an UPDATE of an object being deleted (finalizer removal must go through)', () => {
     const bad = route([{ streamIdleTimeout: '2m', backendRefs: twoLevels }]);
     const deleting = { ...bad, metadata: { ...bad.metadata, deletionTimestamp: '2026-11-23T12:00:00Z', finalizers: [] } };
