@@ -35,6 +35,9 @@ export interface Verdict {
   observations: Array<Observation & { policy: string }>;
 }
 
+/** The review's default clock: monotonic, in ms (bound once, not per review). */
+const monotonicMs = (): number => performance.now();
+
 /** The world as policies see it, counting the lookups so the review knows whether its state mattered. */
 function countingWorld(world: World): { world: World; lookups: () => number } {
   let lookups = 0;
@@ -80,7 +83,7 @@ export async function evaluateSliced(
   resource: ResourceRef = resourceOf(request),
   sliceMs = DEFAULT_SLICE_MS,
 ): Promise<Verdict> {
-  const clock = deps.clock ?? performance.now.bind(performance);
+  const clock = deps.clock ?? monotonicMs;
   const run = policyRun(request, endpoint, deps, resource);
   let sliceStarted = clock();
   for (let i = 0; i < run.count; i++) {
@@ -118,7 +121,7 @@ function policyRun(
   }
 
   const now = deps.now();
-  const clock = deps.clock ?? performance.now.bind(performance);
+  const clock = deps.clock ?? monotonicMs;
   const deadlineMs = deps.deadlineMs ?? DEFAULT_REVIEW_DEADLINE_MS;
   const started = clock();
   let elapsed = 0;
