@@ -6,7 +6,7 @@ import type { Finding, KubeObject } from '../kube/types.js';
 import type { World } from '../world/world.js';
 import { NamespacedStore } from '../world/store.js';
 import { MemoryWorld } from '../world/world.js';
-import { slimForCache } from '../world/slim.js';
+import { slimForCache, StringTable } from '../world/slim.js';
 import { CLUSTER_KINDS, describeApiError } from '../world/cluster-world.js';
 import { listEach, ListFailed, type ListedKind, type PageLister } from '../world/list-page.js';
 import { KINDS, WORLD_KEYS } from '../kube/registry.js';
@@ -38,6 +38,7 @@ export async function listCluster(
 ): Promise<ListedCluster> {
   const stores = new Map<string, NamespacedStore>();
   const notInstalled: string[] = [];
+  const strings = new StringTable();
   for (const base of opts.kinds ?? AUDIT_KINDS) {
     const isPods = base.key === WORLD_KEYS.pod;
     const kind: ListedKind =
@@ -48,7 +49,7 @@ export async function listCluster(
     try {
       version = await listEach(listPage, kind, { namespace, pageSize: opts.pageSize ?? AUDIT_PAGE_SIZE, onPage: (n) => opts.onProgress?.(kind, n) }, () => {
         store = new NamespacedStore();
-        return (o) => store.set(slimForCache(o));
+        return (o) => store.set(slimForCache(o, strings));
       });
     } catch (err) {
       if (!(err instanceof ListFailed)) throw err;

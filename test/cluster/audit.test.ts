@@ -3,6 +3,7 @@ import { auditWorld, listCluster } from '../../src/audit/audit.js';
 import { auditSidecars } from '../../src/audit/sidecar-audit.js';
 import { OPENREPORTS, WGPOLICY, buildReports, kubeReportClient, writeReports, type ReportClient } from '../../src/audit/policy-report.js';
 import { makePageLister } from '../../src/world/list-page.js';
+import { StringTable, slimForCache } from '../../src/world/slim.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { templateDigest } from '../../src/model/sidecar.js';
@@ -139,6 +140,25 @@ describe('auditSidecars', () => {
       },
     ]);
     expect(result.checked.map((p) => p.metadata!.name)).toEqual(['missing', 'drifted', 'current', 'foreign']);
+  });
+
+  it('finds the same in the pods as the cache keeps them (slimForCache) as in the pods as served', () => {
+    const served = () => [
+      proxyPod('missing'),
+      proxyPod('drifted', { sidecar: 'old-image' }),
+      proxyPod('current', { sidecar: 'current' }),
+      proxyPod('foreign', { sidecar: 'foreign' }),
+      proxyPod('other-gateway', { gateway: 'plain-gateway' }),
+      proxyPod('opted-out', { annotations: { 'aigw-admission.io/inject': 'false' } }),
+    ].map((p) => ({ ...p, spec: { ...(p.spec as object), volumes: [{ name: 'certs', secret: { secretName: 'envoy' } }], nodeName: 'node-1' }, status: { phase: 'Running' } }));
+    const strings = new StringTable();
+    for (const kubernetesMinor of [32, 33]) {
+      const fromServed = auditSidecars(served(), world, { template: TEMPLATE, kubernetesMinor });
+      const fromCache = auditSidecars(served().map((p) => slimForCache(p, strings)), world, { template: TEMPLATE, kubernetesMinor });
+      expect(fromCache.findings).toEqual(fromServed.findings);
+      expect(fromCache.findings.length).toBe(kubernetesMinor === 33 ? 3 : 4);
+      expect(fromCache.checked.map((p) => p.metadata!.name)).toEqual(fromServed.checked.map((p) => p.metadata!.name));
+    }
   });
 
   it('calls a sidecar placed for an older Kubernetes drift once the cluster supports native sidecars', () => {
