@@ -8,14 +8,14 @@ import { NamespacedStore } from '../world/store.js';
 import { MemoryWorld } from '../world/world.js';
 import { slimForCache, StringTable } from '../world/slim.js';
 import { CLUSTER_KINDS, describeApiError } from '../world/cluster-world.js';
-import { listEach, ListFailed, type ListedKind, type PageLister } from '../world/list-page.js';
+import { LIST_PAGE_SIZE, listEach, ListFailed, type ListedKind, type PageLister } from '../world/list-page.js';
 import { KINDS, WORLD_KEYS } from '../kube/registry.js';
 import { OWNING_GATEWAY_NAMESPACE_LABEL, type SidecarTemplate } from '../model/sidecar.js';
 import { SIDECAR_DRIFT_POLICY, auditSidecars } from './sidecar-audit.js';
 
 /** What the audit reads (src/kube/registry.ts: `audited`): the kinds the webhook's cache holds, plus Envoy Gateway's proxy pods. */
 export const AUDIT_KINDS: readonly ListedKind[] = KINDS.filter((k) => k.audited);
-export const AUDIT_PAGE_SIZE = 500;
+export const AUDIT_PAGE_SIZE = LIST_PAGE_SIZE;
 const INJECT_POLICY = 'inject-extproc-sidecar';
 
 export interface ListedCluster {

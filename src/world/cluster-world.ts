@@ -8,7 +8,7 @@ import { slimForCache, StringTable } from './slim.js';
 import { NamespacedStore } from './store.js';
 
 export { parseKubernetesMinor };
-import { AUDIT_CACHED_KINDS, CACHED_KINDS, apiPath, makePageLister, type ListedKind, type PageLister } from './list-page.js';
+import { AUDIT_CACHED_KINDS, CACHED_KINDS, LIST_PAGE_SIZE, apiPath, makePageLister, type ListedKind, type PageLister } from './list-page.js';
 
 /** A kind the cache lists and watches in all namespaces; versions are tried in order (the first served one wins). */
 export type WatchedKind = ListedKind;
@@ -48,7 +48,7 @@ export interface KindStatus {
 
 type WatchOutcome = { kind: 'expired' } | { kind: 'closed'; events: number; lastedMs: number } | { kind: 'failed'; message: string } | { kind: 'stopped' };
 
-const DEFAULTS = { pageSize: 500, watchTimeoutSeconds: 300, retry: { initialMs: 500, maxMs: 30_000 }, notInstalledRetryMs: 60_000 };
+const DEFAULTS = { pageSize: LIST_PAGE_SIZE, watchTimeoutSeconds: 300, retry: { initialMs: 500, maxMs: 30_000 }, notInstalledRetryMs: 60_000 };
 
 function statusCode(err: unknown): number | undefined {
   const e = err as { code?: unknown; statusCode?: unknown } | null;

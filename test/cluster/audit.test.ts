@@ -66,19 +66,19 @@ describe('listCluster', () => {
     ]);
   });
 
-  it('asks for 500 per page by default and follows the continue token to the end', async () => {
+  it('asks for 100 per page by default and follows the continue token to the end', async () => {
     fake = auditCluster();
     await fake.start();
-    for (let i = 0; i < 1001; i++) fake.add(route([{ name: 'r0' }], `chat-${String(i).padStart(4, '0')}`));
+    for (let i = 0; i < 201; i++) fake.add(route([{ name: 'r0' }], `chat-${String(i).padStart(3, '0')}`));
     const listed = await listCluster(makePageLister(fake.kubeConfig()));
     const routeLists = fake.calls.filter((c) => c.kind === 'list' && c.path.endsWith('/aigatewayroutes'));
     expect(routeLists.map((c) => [c.query.limit, c.query.continue])).toEqual([
-      ['500', undefined],
-      ['500', '500'],
-      ['500', '1000'],
+      ['100', undefined],
+      ['100', '100'],
+      ['100', '200'],
     ]);
     const names = listed.stores.get('aigateway.envoyproxy.io/AIGatewayRoute')!.list().map((r) => r.metadata!.name);
-    expect([names.length, new Set(names).size, names[0], names[1000]]).toEqual([1001, 1001, 'chat-0000', 'chat-1000']);
+    expect([names.length, new Set(names).size, names[0], names[200]]).toEqual([201, 201, 'chat-000', 'chat-200']);
   });
 
   it('with a namespace lists that namespace and the proxy pods of its Gateways wherever they run', async () => {
