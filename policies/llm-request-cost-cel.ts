@@ -47,20 +47,22 @@ export default definePolicy<LlmCostLimits>({
       const cost = (raw ?? {}) as LlmRequestCost;
       if (cost.type !== 'CEL') return;
       const path = `spec.llmRequestCosts[${i}].cel`;
-      const key = typeof cost.metadataKey === 'string' ? ` (metadataKey ${quoteValue(cost.metadataKey)})` : '';
+      // Message text is built only for a finding: most expressions are fine.
+      const key = () => (typeof cost.metadataKey === 'string' ? ` (metadataKey ${quoteValue(cost.metadataKey)})` : '');
       if (typeof cost.cel !== 'string' || cost.cel.trim() === '') {
-        findings.push({ path, message: `type CEL needs a cel expression${key}; the controller fails with "missing CEL expression". Fix: set cel, e.g. "input_tokens + output_tokens"` });
+        findings.push({ path, message: `type CEL needs a cel expression${key()}; the controller fails with "missing CEL expression". Fix: set cel, e.g. "input_tokens + output_tokens"` });
         return;
       }
       cel ??= new LlmCostCel(params);
-      const quoted = `CEL expression ${quoteValue(cost.cel)}${key}`;
+      const expression = cost.cel;
+      const quoted = () => `CEL expression ${quoteValue(expression)}${key()}`;
       const compiled = cel.compile(cost.cel);
       if (compiled.problem === undefined && spent + compiled.cost > params.maxCostPerRoute) {
         // Over the route's budget: not evaluated, so one route cannot buy unbounded work with many cheap expressions.
         spent += compiled.cost;
         findings.push({
           path,
-          message: `${quoted} has an estimated cost of ${compiled.cost}, which brings the route's llmRequestCosts to ${spent}, over the budget of ${params.maxCostPerRoute} per route. The controller evaluates every one on each request; simplify or remove some (maxCostPerRoute)`,
+          message: `${quoted()} has an estimated cost of ${compiled.cost}, which brings the route's llmRequestCosts to ${spent}, over the budget of ${params.maxCostPerRoute} per route. The controller evaluates every one on each request; simplify or remove some (maxCostPerRoute)`,
         });
         return;
       }
@@ -71,7 +73,7 @@ export default definePolicy<LlmCostLimits>({
         'limit' in compiled && compiled.limit
           ? `The controller evaluates it on every request, so it must stay small: nest fewer comprehensions, use shorter lists (policy param ${compiled.limit})`
           : `The controller refuses it and the Gateway's whole configuration stops updating. ${VARIABLES}`;
-      findings.push({ path, message: `${quoted} ${problem}. ${outage}` });
+      findings.push({ path, message: `${quoted()} ${problem}. ${outage}` });
     });
     return { findings };
   },

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { TallyCounter, TallyHistogram } from './tally.js';
 import type { ReviewMetrics } from '../review/deps.js';
 import type { EventWriteMetrics } from '../world/kube-events.js';
 import type { Endpoint, Finding } from '../kube/types.js';
@@ -28,9 +29,6 @@ export interface AuditMetrics {
   audited(findings: readonly Finding[], seconds: number): void;
 }
 
-/** Label sets kept for reuse; past this (kinds nobody registered, sent by hand) they are built per request. */
-const MAX_CACHED_LABEL_SETS = 1000;
-
 /** Seconds left until each certificate the webhook serves expires, read on each scrape. */
 export interface CertificateExpiry {
   /** The serving certificate's `notAfter`. */
@@ -55,21 +53,12 @@ export interface MetricsOptions {
 /** One registry per process instance (no global default registry), so tests can run several servers side by side. */
 export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   readonly registry = new Registry();
-  /**
-   * Label objects resolved once per label set and reused: the review path looks one up by a string key instead of
-   * building and stringifying a new object on every request.
-   */
-  private readonly requestLabels = new Map<string, Record<'endpoint' | 'kind' | 'operation' | 'allowed' | 'dry_run', string>>();
-  private readonly findingLabels = new Map<string, Record<'policy' | 'mode', string>>();
-  private readonly endpointLabels: Readonly<Record<Endpoint, Record<'endpoint', string>>> = {
-    validate: { endpoint: 'validate' },
-    mutate: { endpoint: 'mutate' },
-  };
   private certificates: (() => CertificateExpiry) | undefined;
   private kindCacheAges: (() => KindCacheAge[]) | undefined;
-  private readonly requests: Counter<'endpoint' | 'kind' | 'operation' | 'allowed' | 'dry_run'>;
-  private readonly latency: Histogram<'endpoint'>;
-  private readonly findings: Counter<'policy' | 'mode'>;
+  /** Counted on every review: plain numbers per label set, read by prom-client at scrape (tally.ts). */
+  private readonly requests: TallyCounter<'endpoint' | 'kind' | 'operation' | 'allowed' | 'dry_run'>;
+  private readonly latency: TallyHistogram<'endpoint'>;
+  private readonly findings: TallyCounter<'policy' | 'mode'>;
   private readonly policyErrors: Counter<'policy'>;
   private readonly policiesAbandoned: Counter<'policy'>;
   private readonly skips: Counter<'policy'>;
@@ -97,20 +86,20 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
       labelNames: ['version'],
       registers: [this.registry],
     }).set({ version: options.version ?? 'unknown' }, 1);
-    this.requests = new Counter({
+    this.requests = new TallyCounter({
       name: 'aigw_admission_requests_total',
       help: 'AdmissionReviews answered, by endpoint, kind, operation, allowed (true: admitted, false: denied) and dry_run (true for a dry-run request).',
       labelNames: ['endpoint', 'kind', 'operation', 'allowed', 'dry_run'],
       registers: [this.registry],
     });
-    this.latency = new Histogram({
+    this.latency = new TallyHistogram({
       name: 'aigw_admission_review_duration_seconds',
       help: 'Time to review one AdmissionReview, from the parsed body to the response, by endpoint (validate or mutate).',
       labelNames: ['endpoint'],
       buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 2.5, 5],
       registers: [this.registry],
     });
-    this.findings = new Counter({
+    this.findings = new TallyCounter({
       name: 'aigw_admission_findings_total',
       help: 'Findings reported by policies at admission, by policy and mode.',
       labelNames: ['policy', 'mode'],
@@ -276,23 +265,12 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
 
   reviewed(l: { endpoint: Endpoint; kind: string; operation: string; allowed: boolean; dryRun: boolean }, seconds: number): void {
     const key = `${l.endpoint}|${l.kind}|${l.operation}|${l.allowed}|${l.dryRun}`;
-    let labels = this.requestLabels.get(key);
-    if (!labels) {
-      labels = { endpoint: l.endpoint, kind: l.kind, operation: l.operation, allowed: String(l.allowed), dry_run: String(l.dryRun) };
-      if (this.requestLabels.size < MAX_CACHED_LABEL_SETS) this.requestLabels.set(key, labels);
-    }
-    this.requests.inc(labels);
-    this.latency.observe(this.endpointLabels[l.endpoint] ?? { endpoint: l.endpoint }, seconds);
+    this.requests.inc(key, () => ({ endpoint: l.endpoint, kind: l.kind, operation: l.operation, allowed: String(l.allowed), dry_run: String(l.dryRun) }));
+    this.latency.observe(l.endpoint, () => ({ endpoint: l.endpoint }), seconds);
   }
 
   finding(policy: string, mode: string): void {
-    const key = `${policy}|${mode}`;
-    let labels = this.findingLabels.get(key);
-    if (!labels) {
-      labels = { policy, mode };
-      if (this.findingLabels.size < MAX_CACHED_LABEL_SETS) this.findingLabels.set(key, labels);
-    }
-    this.findings.inc(labels);
+    this.findings.inc(`${policy}|${mode}`, () => ({ policy, mode }));
   }
 
   policyError(policy: string): void {

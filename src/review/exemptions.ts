@@ -72,7 +72,8 @@ export function exemptionFor(
  */
 export function annotationProblems(
   object: KubeObject | null | undefined,
-  relevant: readonly string[],
+  /** The ids of the policies that run on the object; asked only when it has the annotation. */
+  relevant: () => readonly string[],
   /** Every policy id, to report ids that name none; undefined: not reported here. */
   known: ReadonlySet<string> | undefined,
 ): FindingDraft[] {
@@ -80,7 +81,8 @@ export function annotationProblems(
   if (!skip) return [];
   const out: FindingDraft[] = [];
   const path = `metadata.annotations["${SKIP_ANNOTATION}"]`;
-  const named = skip.policies.filter((p) => relevant.includes(p));
+  const ids = relevant();
+  const named = skip.policies.filter((p) => ids.includes(p));
   if (!skip.reason && named.length > 0) {
     out.push({
       path,

@@ -2,7 +2,9 @@ import type { JsonPatchOperation } from '../kube/types.js';
 
 /** RFC 6901: `~` → `~0`, `/` → `~1` (label and annotation keys contain `/`). */
 export function escapePointerToken(token: string | number): string {
-  return String(token).replace(/~/g, '~0').replace(/\//g, '~1');
+  if (typeof token === 'number') return String(token);
+  // Most tokens (field names) need no escaping: skip the two regex passes.
+  return token.includes('~') || token.includes('/') ? token.replace(/~/g, '~0').replace(/\//g, '~1') : token;
 }
 
 export function pointer(segments: ReadonlyArray<string | number>): string {
@@ -15,6 +17,13 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+/** The original value under one token, undefined when missing (or below a missing one). */
+function child(parent: unknown, token: string | number): unknown {
+  if (Array.isArray(parent) && typeof token === 'number') return parent[token];
+  if (isObject(parent)) return Object.prototype.hasOwnProperty.call(parent, token) ? parent[token as string] : undefined;
+  return undefined;
+}
+
 /**
  * Builds explicit JSON Patch operations against the original object without copying or diffing it: only the paths
  * that change are visited. Parents a previous operation created are remembered (`created`), so two defaults under the
@@ -22,7 +31,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
  */
 export class PatchBuilder {
   readonly ops: JsonPatchOperation[] = [];
-  private readonly local = new Set<string>();
+  /** Parents this builder created; made on the first one (most policies of a review never patch). */
+  private local: Set<string> | undefined;
 
   constructor(
     private readonly root: unknown,
@@ -32,26 +42,29 @@ export class PatchBuilder {
   /** Does the path exist in the original object or was it created by an earlier operation? */
   exists(segments: ReadonlyArray<string | number>): boolean {
     const p = pointer(segments);
-    if (this.created.has(p) || this.local.has(p)) return true;
+    if (this.created.has(p) || this.local?.has(p)) return true;
     return this.lookup(segments) !== undefined;
   }
 
   /** The original value at the path (not what earlier operations wrote). */
   lookup(segments: ReadonlyArray<string | number>): unknown {
     let cur: unknown = this.root;
-    for (const s of segments) {
-      if (Array.isArray(cur) && typeof s === 'number') cur = cur[s];
-      else if (isObject(cur)) cur = Object.prototype.hasOwnProperty.call(cur, s) ? cur[s as string] : undefined;
-      else return undefined;
-    }
+    for (const s of segments) cur = child(cur, s);
     return cur;
   }
 
   /** Emit `add {}` for every missing object on the way down to `segments` (inclusive). */
   ensureObject(segments: ReadonlyArray<string | number>): void {
-    for (let i = 1; i <= segments.length; i++) {
-      const prefix = segments.slice(0, i);
-      if (!this.exists(prefix)) this.addRaw(prefix, {});
+    // One walk down the original object and one pointer grown a token at a time, not a lookup from the root per prefix.
+    let cur: unknown = this.root;
+    let path = '';
+    for (const s of segments) {
+      cur = child(cur, s);
+      path += `/${escapePointerToken(s)}`;
+      if (cur === undefined && !this.created.has(path) && !this.local?.has(path)) {
+        this.ops.push({ op: 'add', path, value: {} });
+        (this.local ??= new Set()).add(path);
+      }
     }
   }
 
@@ -74,12 +87,12 @@ export class PatchBuilder {
 
   /** Make this builder's created parents visible to later builders. */
   commit(): void {
-    for (const p of this.local) this.created.add(p);
+    if (this.local) for (const p of this.local) this.created.add(p);
   }
 
   private addRaw(segments: ReadonlyArray<string | number>, value: unknown): void {
     const p = pointer(segments);
     this.ops.push({ op: 'add', path: p, value });
-    this.local.add(p);
+    (this.local ??= new Set()).add(p);
   }
 }

@@ -63,17 +63,15 @@ export class PolicySet {
 
   /** The active policies for a request, in registration order; the same array for the same key (do not change it). */
   matching(endpoint: Endpoint, group: string, kind: string, operation: Operation): readonly ActivePolicy[] {
-    // Filtered by operation once per key, not on every review.
-    const kindKey = indexKey(endpoint, group, kind);
-    const all = this.index.get(kindKey);
+    // Filtered by operation once per key, not on every review: one string key, one lookup.
+    const key = `${endpoint}|${group}|${kind}|${operation}`;
+    const known = this.byOperation.get(key);
+    if (known) return known;
+    const all = this.index.get(indexKey(endpoint, group, kind));
     // Unknown kinds are not remembered: a client may send any kind, and the map must stay as small as the policies.
     if (!all) return [];
-    const key = `${kindKey}|${operation}`;
-    let list = this.byOperation.get(key);
-    if (!list) {
-      list = Object.freeze(all.filter((a) => a.policy.match.operations.includes(operation)));
-      this.byOperation.set(key, list);
-    }
+    const list = Object.freeze(all.filter((a) => a.policy.match.operations.includes(operation)));
+    this.byOperation.set(key, list);
     return list;
   }
 }

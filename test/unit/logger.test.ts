@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
-import { MAX_LOG_LINE_BYTES, boundLogLine, createLogger, isoTimestamps } from '../../src/observe/logger.js';
+import { describe, expect, it, vi } from 'vitest';
+import { LOG_BATCH_BYTES, LOG_BATCH_MS, LineBatcher, MAX_LOG_LINE_BYTES, boundLogLine, createLogger, isoTimestamps } from '../../src/observe/logger.js';
 
 const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
@@ -13,7 +13,7 @@ async function untilWritten(path: string, count: number): Promise<Record<string,
 }
 
 describe('logger: lines reach the output promptly (issue 15 item 6)', () => {
-  it('one short info line on a quiet webhook is written without waiting for more (no 4 KiB buffer)', async () => {
+  it('one short info line on a quiet webhook is written without waiting for more (no 4 KiB buffer; at most LOG_BATCH_MS)', async () => {
     const path = join(mkdtempSync(join(tmpdir(), 'aigw-log-')), 'out.log');
     writeFileSync(path, '');
     const logger = createLogger({ dest: path });
@@ -29,6 +29,104 @@ describe('logger: lines reach the output promptly (issue 15 item 6)', () => {
     logger.warn({ event: 'certs_reload_skipped' }, 'skipped');
     logger.error({ event: 'internal_error' }, 'failed');
     expect((await untilWritten(path, 3)).map((l) => [l.level, l.event])).toEqual([['info', 'quiet'], ['warn', 'certs_reload_skipped'], ['error', 'internal_error']]);
+  });
+});
+
+describe('logger: lines are written in batches of at most LOG_BATCH_MS (issue 19)', () => {
+  const recorder = () => {
+    const writes: string[] = [];
+    return { writes, out: { write: (text: string) => writes.push(text) } };
+  };
+
+  it('lines logged within the window go out in one write, in order, when the window ends', () => {
+    vi.useFakeTimers();
+    try {
+      const { writes, out } = recorder();
+      const batcher = new LineBatcher(out);
+      batcher.write('a\n');
+      batcher.write('b\n');
+      vi.advanceTimersByTime(LOG_BATCH_MS - 1);
+      expect(writes).toEqual([]);
+      batcher.write('c\n');
+      vi.advanceTimersByTime(1);
+      expect(writes).toEqual(['a\nb\nc\n']);
+      batcher.write('d\n');
+      vi.advanceTimersByTime(LOG_BATCH_MS);
+      expect(writes).toEqual(['a\nb\nc\n', 'd\n']);
+      expect(vi.getTimerCount()).toBe(0);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a batch reaching LOG_BATCH_BYTES is written at once, and flush writes what waits (for exits)', () => {
+    vi.useFakeTimers();
+    try {
+      const { writes, out } = recorder();
+      const batcher = new LineBatcher(out);
+      const big = `${'x'.repeat(LOG_BATCH_BYTES - 2)}\n`;
+      batcher.write('a\n');
+      batcher.write(big);
+      expect(writes).toEqual([`a\n${big}`]);
+      expect(vi.getTimerCount()).toBe(0);
+      batcher.write('b\n');
+      batcher.flush();
+      expect(writes).toEqual([`a\n${big}`, 'b\n']);
+      expect(vi.getTimerCount()).toBe(0);
+      batcher.flush();
+      expect(writes).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it('a window of 0 writes each line as it comes', () => {
+    const { writes, out } = recorder();
+    const batcher = new LineBatcher(out, 0);
+    batcher.write('a\n');
+    batcher.write('b\n');
+    expect(writes).toEqual(['a\n', 'b\n']);
+  });
+});
+
+describe('logger: the line shape (issue 19: one JSON.stringify per line)', () => {
+  const capture = (level?: string) => {
+    const written: string[] = [];
+    const stream = new Writable({ write: (chunk, _enc, done) => (written.push(String(chunk)), done()) });
+    return { written, logger: createLogger({ stream, level }) };
+  };
+  const withoutTime = (line: string) => line.replace(/,"time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"/, ',"time":T');
+
+  it("is pino's: level, time, service, the fields in order (undefined ones left out), then msg", () => {
+    const { written, logger } = capture();
+    logger.info({ event: 'review', uid: 'u-1', findings: [{ policy: 'p', message: 'say "x"\n' }], patchOps: undefined, ms: 0.5 }, 'review "done"');
+    logger.warn({}, 'bare');
+    logger.error({ event: 'e' });
+    expect(written.map(withoutTime)).toEqual([
+      '{"level":"info","time":T,"service":"aigw-admission","event":"review","uid":"u-1","findings":[{"policy":"p","message":"say \\"x\\"\\n"}],"ms":0.5,"msg":"review \\"done\\""}\n',
+      '{"level":"warn","time":T,"service":"aigw-admission","msg":"bare"}\n',
+      '{"level":"error","time":T,"service":"aigw-admission","event":"e"}\n',
+    ]);
+    expect(JSON.parse(written[0]!)).toMatchObject({ level: 'info', service: 'aigw-admission', msg: 'review "done"' });
+  });
+
+  it('writes only lines at or above its level, and refuses a level it does not know', () => {
+    const { written, logger } = capture('warn');
+    logger.debug({ event: 'd' }, 'd');
+    logger.info({ event: 'i' }, 'i');
+    logger.warn({ event: 'w' }, 'w');
+    expect(written.map((l) => JSON.parse(l).event)).toEqual(['w']);
+    expect(() => createLogger({ stream: new Writable(), level: 'verbose' })).toThrow('log level "verbose": expected one of trace, debug, info, warn, error');
+  });
+
+  it('a field JSON cannot hold gives a line with the event, the message and why, not a lost line', () => {
+    const { written, logger } = capture();
+    const cycle: Record<string, unknown> = { event: 'loop' };
+    cycle.self = cycle;
+    logger.info(cycle, 'cyclic');
+    logger.info({ event: 'big', n: 10n }, 'bigint');
+    const records = written.map((l) => JSON.parse(l));
+    expect(records.map((r) => [r.event, r.msg, typeof r.unserializable])).toEqual([['loop', 'cyclic', 'string'], ['big', 'bigint', 'string']]);
   });
 });
 
