@@ -240,7 +240,7 @@ async function clusterServe(
   );
   const loadAverage = loadavg().map((l) => Math.round(l * 100) / 100);
   const t = performance.now();
-  const args = [join(DIST, 'src', 'cli.js'), 'serve', '--kubeconfig', kubeconfig, '--no-manage-certs', '--listen', '127.0.0.1:0', '--tls-dir', tlsDir, '--shutdown-delay', '0'];
+  const args = [join(DIST, 'src', 'cli.js'), 'serve', '--kubeconfig', kubeconfig, '--no-manage-certs', '--listen', '127.0.0.1:0', '--tls-dir', tlsDir, '--shutdown-delay', '0', '--probe-listen', 'off'];
   const served = await startChild(args, work, /listening on (https:\/\/127\.0\.0\.1:\d+)/, 'stderr');
   try {
     const listeningMs = performance.now() - t;

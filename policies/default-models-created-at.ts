@@ -18,10 +18,13 @@ export default definePolicy({
   evaluate({ object, oldObject, operation, now, patch }) {
     // On CREATE the API server has not set creationTimestamp yet when mutating webhooks run: use the review time.
     const previous = operation === 'UPDATE' ? oldObject?.metadata?.creationTimestamp : undefined;
+    const rules = routeRules(object as AIGatewayRoute);
+    // Most writes already carry it on every rule: nothing to format then.
+    if (rules.every((rule) => rule.modelsCreatedAt !== undefined)) return {};
     const value = typeof previous === 'string' && previous ? previous : rfc3339Seconds(now);
     const source = value === previous ? "the route's creationTimestamp" : 'the time of this request';
     const findings = [];
-    for (const [index, rule] of routeRules(object as AIGatewayRoute).entries()) {
+    for (const [index, rule] of rules.entries()) {
       if (rule.modelsCreatedAt !== undefined) continue;
       patch.set(['spec', 'rules', index, 'modelsCreatedAt'], value);
       findings.push({

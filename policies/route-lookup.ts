@@ -54,21 +54,17 @@ export interface Miss {
 }
 
 /** One structured log line and one `aigw_admission_route_lookup_misses_total{reason}` increment per miss. */
-export function missObservation(m: Miss, extra: Record<string, unknown> = {}): Observation {
-  return {
-    event: ROUTE_LOOKUP_MISS,
-    reason: m.reason,
-    fields: {
-      routeName: m.ref.text,
-      namespace: m.namespace,
-      name: m.name,
-      ruleIndex: m.ruleIndex,
-      ruleCount: m.ruleCount,
-      referencing: describeRef(m.referencing),
-      path: m.ref.path,
-      ...extra,
-    },
+export function missObservation(m: Miss, extra?: Record<string, unknown>): Observation {
+  const fields = {
+    routeName: m.ref.text,
+    namespace: m.namespace,
+    name: m.name,
+    ruleIndex: m.ruleIndex,
+    ruleCount: m.ruleCount,
+    referencing: describeRef(m.referencing),
+    path: m.ref.path,
   };
+  return { event: ROUTE_LOOKUP_MISS, reason: m.reason, fields: extra ? Object.assign(fields, extra) : fields };
 }
 
 /** Event messages stay short: the API server keeps at most 1 kB of a message. */

@@ -164,25 +164,28 @@ function candidatesFor(route: AIGatewayRoute, rule: AIGatewayRouteRule, btps: Ku
   const gatewayLevel: Candidate[] = [];
   for (const obj of btps) {
     const ref = btpRef(obj);
-    const base = { ...ref, mergeType: btpMergeType(obj), hasRetry: btpRetry(obj) !== undefined };
+    const mergeType = btpMergeType(obj);
+    const hasRetry = btpRetry(obj) !== undefined;
+    // Built whole, not spread from a shared base: this runs per attaching policy per rule.
+    const attached = (level: BtpLevel, target: string): AttachedBtp => ({ namespace: ref.namespace, name: ref.name, mergeType, hasRetry, level, target });
     const selector = selectorOfRoute(obj, route as KubeObject);
     // A selector picks the whole generated HTTPRoute (it cannot name a section): a route-level policy.
-    if (selector) routeLevel.push({ obj, retry: btpRetry(obj), att: { ...base, level: 'route', target: `HTTPRoute ${ns}/${name} (by label, ${selector.path})` } });
+    if (selector) routeLevel.push({ obj, retry: btpRetry(obj), att: attached('route', `HTTPRoute ${ns}/${name} (by label, ${selector.path})`) });
     for (const t of btpTargets(obj)) {
       if (isHTTPRouteTarget(t) && ref.namespace === ns && t.name === name) {
         if (selector && t.sectionName === undefined) continue;
-        if (t.sectionName === undefined) routeLevel.push({ obj, retry: btpRetry(obj), att: { ...base, level: 'route', target: `HTTPRoute ${ns}/${name}` } });
+        if (t.sectionName === undefined) routeLevel.push({ obj, retry: btpRetry(obj), att: attached('route', `HTTPRoute ${ns}/${name}`) });
         else if (typeof rule.name === 'string' && t.sectionName === rule.name) {
-          ruleLevel.push({ obj, retry: btpRetry(obj), att: { ...base, level: 'rule', target: `HTTPRoute ${ns}/${name} rule "${t.sectionName}"` } });
+          ruleLevel.push({ obj, retry: btpRetry(obj), att: attached('rule', `HTTPRoute ${ns}/${name} rule "${t.sectionName}"`) });
         }
         continue;
       }
       if (!isGatewayTarget(t)) continue;
       const gw = gateways.find((g) => g.namespace === ref.namespace && g.name === t.name);
       if (!gw) continue;
-      if (t.sectionName === undefined) gatewayLevel.push({ obj, retry: btpRetry(obj), att: { ...base, level: 'gateway', target: `Gateway ${gw.namespace}/${gw.name}` } });
+      if (t.sectionName === undefined) gatewayLevel.push({ obj, retry: btpRetry(obj), att: attached('gateway', `Gateway ${gw.namespace}/${gw.name}`) });
       else if (gw.sectionName === undefined || gw.sectionName === t.sectionName) {
-        listenerLevel.push({ obj, retry: btpRetry(obj), att: { ...base, level: 'gateway', target: `Gateway ${gw.namespace}/${gw.name} listener "${t.sectionName}"` } });
+        listenerLevel.push({ obj, retry: btpRetry(obj), att: attached('gateway', `Gateway ${gw.namespace}/${gw.name} listener "${t.sectionName}"`) });
       }
     }
   }

@@ -258,7 +258,13 @@ export function missingServiceBackends(rules: RuleProviders[]): ResolvedRef[] {
  */
 export function providerLevels(refs: ResolvedRef[]): ProviderLevel[] {
   const byPriority = new Map<number, ResolvedRef[]>();
-  for (const r of refs.filter((x) => x.weight !== 0)) byPriority.set(r.priority, [...(byPriority.get(r.priority) ?? []), r]);
+  for (const r of refs) {
+    if (r.weight === 0) continue;
+    const level = byPriority.get(r.priority);
+    // Appended in place: copying the level for every ref was quadratic in a level's size.
+    if (level) level.push(r);
+    else byPriority.set(r.priority, [r]);
+  }
   return [...byPriority.entries()]
     .sort((a, b) => a[0] - b[0])
     .map(([priority, list]) => {

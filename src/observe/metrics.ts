@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { TallyCounter, TallyHistogram } from './tally.js';
+import { OptionalGauge, TallyCounter, TallyHistogram } from './tally.js';
 import type { ReviewMetrics } from '../review/deps.js';
 import type { EventWriteMetrics } from '../world/kube-events.js';
 import type { Endpoint, Finding } from '../kube/types.js';
@@ -174,25 +174,18 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
       registers: [this.registry],
     });
     const metrics = this;
-    new Gauge({
-      name: 'aigw_admission_ready',
-      help: 'Whether this replica is ready (1) or not (0), as /readyz answers; absent until the server runs.',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        if (metrics.readiness) this.set(metrics.readiness() ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: 'aigw_admission_cache_synced_age_seconds',
-      help: 'Seconds since the cluster cache last had a confirmed complete view of every kind (0 while every watch is open); absent before the first sync and in standalone mode.',
-      registers: [this.registry],
-      collect() {
-        const age = metrics.cacheAge?.();
-        this.reset();
-        if (age !== undefined) this.set(age);
-      },
-    });
+    new OptionalGauge(
+      'aigw_admission_ready',
+      'Whether this replica is ready (1) or not (0), as /readyz answers; absent until the server runs.',
+      () => (metrics.readiness ? (metrics.readiness() ? 1 : 0) : undefined),
+      [this.registry],
+    );
+    new OptionalGauge(
+      'aigw_admission_cache_synced_age_seconds',
+      'Seconds since the cluster cache last had a confirmed complete view of every kind (0 while every watch is open); absent before the first sync and in standalone mode.',
+      () => metrics.cacheAge?.(),
+      [this.registry],
+    );
     new Gauge({
       name: 'aigw_admission_cache_age_seconds',
       help: 'Seconds since the cluster cache last had a confirmed complete view of one kind (0 while its watch is open), by kind (group/Kind); absent for a kind before its first list and in standalone mode.',

@@ -92,3 +92,29 @@ export class TallyHistogram<L extends string> {
     this.cells.clear();
   }
 }
+
+/**
+ * An unlabelled gauge read on each scrape that is absent when the reading is undefined. prom-client prints an
+ * unlabelled gauge with no value as 0, which for a cache age reads "fresh" before the cache has ever synced.
+ */
+export class OptionalGauge {
+  readonly type = 'gauge';
+  readonly aggregator = 'sum';
+  readonly labelNames: readonly string[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly read: () => number | undefined,
+    registers: Registry[],
+  ) {
+    for (const r of registers) r.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Array<{ labels: object; value: number }> }> {
+    const value = this.read();
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values: value === undefined ? [] : [{ labels: {}, value }] };
+  }
+
+  reset(): void {}
+}

@@ -202,8 +202,9 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
     if (result.observations) {
       for (const o of result.observations) {
         deps.metrics?.observed(policy.id, o.event, o.reason);
-        deps.logger.info({ ...o.fields, event: o.event, reason: o.reason, uid: request.uid, policy: policy.id, mode }, o.event);
-        verdict.observations.push({ ...o, policy: policy.id });
+        // Object.assign, not a spread: `{ ...fields, more }` over fields of many shapes cost V8 microseconds per line.
+        deps.logger.info(Object.assign({}, o.fields, { event: o.event, reason: o.reason, uid: request.uid, policy: policy.id, mode }), o.event);
+        verdict.observations.push(o.fields === undefined ? { event: o.event, reason: o.reason, policy: policy.id } : { event: o.event, reason: o.reason, fields: o.fields, policy: policy.id });
       }
     }
     const findings = result.findings ?? [];
@@ -213,7 +214,9 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
       // A mutating policy's findings describe what it wrote: never a denial.
       const capped = policy.endpoint === 'mutate' && mode === 'deny' ? 'warn' : mode;
       const effective = f.atMost && MODE_SEVERITY[f.atMost] < MODE_SEVERITY[capped] ? f.atMost : capped;
-      verdict.findings.push({ policy: policy.id, mode: effective, resource, path: f.path, message: f.message, ...(f.note ? { note: f.note } : {}) });
+      verdict.findings.push(
+        f.note ? { policy: policy.id, mode: effective, resource, path: f.path, message: f.message, note: f.note } : { policy: policy.id, mode: effective, resource, path: f.path, message: f.message },
+      );
       deps.metrics?.finding(policy.id, effective);
       if (effective === 'deny') verdict.allowed = false;
     }

@@ -180,9 +180,11 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
         if (done) return release?.();
         if (answer.error) fail(endpoint, res, answer.error);
         else {
-          const headers: Record<string, string | number> = { ...JSON_HEADERS, 'content-length': Buffer.byteLength(answer.body) };
+          // Encoded once: its length is the header, and the same bytes are written.
+          const payload = Buffer.from(answer.body);
+          const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': payload.length };
           if (draining) headers.connection = 'close';
-          res.writeHead(200, headers).end(answer.body);
+          res.writeHead(200, headers).end(payload);
         }
         finish();
       });

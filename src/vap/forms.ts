@@ -57,6 +57,23 @@ function attemptBoundReason(r: string): string {
 }
 const ruleLabel = (r: string, i: string) => `'spec.rules[' + string(${i}) + '] ' + (has(${r}.name) ? '("' + ${r}.name + '")' : '(unnamed)')`;
 
+/**
+ * A form built on first read: building the CEL text of every form cost 30–40 ms at import, on every CLI start, while
+ * only `vap` and its tests read them.
+ */
+function lazyForm(build: () => VapForm): VapForm {
+  let form: VapForm | undefined;
+  const get = () => (form ??= build());
+  return {
+    get variables() {
+      return get().variables;
+    },
+    get validations() {
+      return get().validations;
+    },
+  };
+}
+
 /** `[0, 1, …, n-1]`: indexes to pick offending rules by (CEL of Kubernetes 1.30 has no range()). */
 const indexes = (n: number) => `[${Array.from({ length: n }, (_, i) => i).join(', ')}]`;
 
@@ -93,7 +110,7 @@ export function ruleChecks(policyId: string, checks: RuleCheck[], staticMessages
   return { variables, validations };
 }
 
-export const STREAM_IDLE_WITHIN_REQUEST_VAP: VapForm = ruleChecks(
+export const STREAM_IDLE_WITHIN_REQUEST_VAP: VapForm = lazyForm(() => ruleChecks(
   'stream-idle-within-request',
   [
     {
@@ -108,9 +125,9 @@ export const STREAM_IDLE_WITHIN_REQUEST_VAP: VapForm = ruleChecks(
     },
   ],
   ['a rule has a streamIdleTimeout not shorter than the bound on one attempt (timeouts.backendRequest, else timeouts.request, else the implied 60s), so the idle timer can never fire first.'],
-);
+));
 
-export const STREAM_IDLE_ZERO_VAP: VapForm = ruleChecks(
+export const STREAM_IDLE_ZERO_VAP: VapForm = lazyForm(() => ruleChecks(
   'stream-idle-zero',
   [
     {
@@ -125,9 +142,9 @@ export const STREAM_IDLE_ZERO_VAP: VapForm = ruleChecks(
     },
   ],
   ['a rule sets streamIdleTimeout 0s, which disables the idle timeout.'],
-);
+));
 
-export const BACKEND_REQUEST_WITHIN_IMPLIED_REQUEST_VAP: VapForm = ruleChecks(
+export const BACKEND_REQUEST_WITHIN_IMPLIED_REQUEST_VAP: VapForm = lazyForm(() => ruleChecks(
   'backend-request-within-implied-request',
   [
     {
@@ -141,12 +158,12 @@ export const BACKEND_REQUEST_WITHIN_IMPLIED_REQUEST_VAP: VapForm = ruleChecks(
     },
   ],
   [`a rule sets timeouts.backendRequest above the implied ${IMPLIED} request timeout with timeouts.request unset, so the generated HTTPRoute is rejected.`],
-);
+));
 
 const WHY_HTTPROUTE = 'the generated HTTPRoute would be rejected by the API server and the route never programmed';
 const overWeight = (b: string) => `has(${b}.weight) && ${b}.weight > ${L.weight}`;
 
-const httprouteRuleChecks = ruleChecks(
+const httprouteRuleChecks = (): VapForm => ruleChecks(
   'httproute-limits',
   [
     {
@@ -190,24 +207,27 @@ const MATCH_COUNTS = `${HAS_RULES} ? ${RULES}.map(r, has(r.matches) && size(r.ma
 /** Their sum plus the catch-all rule's one, added term by term (list.sum() is not in cel-js). */
 const GENERATED_MATCHES = `1 + ${Array.from({ length: AIGR_RULES_MAX_ITEMS }, (_, i) => `(size(variables.matchCounts) > ${i} ? variables.matchCounts[${i}] : 0)`).join(' + ')}`;
 
-export const HTTPROUTE_LIMITS_VAP: VapForm = {
-  variables: [
-    ...httprouteRuleChecks.variables!,
-    { name: 'matchCounts', expression: MATCH_COUNTS },
-    { name: 'generatedMatches', expression: GENERATED_MATCHES },
-  ],
-  validations: [
-    ...httprouteRuleChecks.validations,
-    {
-      expression: `variables.generatedMatches <= ${L.matchesTotal}`,
-      message: `[httproute-limits] spec.rules: the generated HTTPRoute would hold more than ${L.matchesTotal} matches.`,
-      messageExpression:
-        `'[httproute-limits] spec.rules: the generated HTTPRoute would hold ' + string(variables.generatedMatches) + ${lit(
-          ` matches (the rules' matches, one for each rule without matches, and one for the catch-all route-not-found rule), but an HTTPRoute holds at most ${L.matchesTotal}; ${WHY_HTTPROUTE}. Fix: remove `,
-        )} + string(variables.generatedMatches - ${L.matchesTotal}) + ' matches or move some rules to a second AIGatewayRoute.'`,
-    },
-  ],
-};
+export const HTTPROUTE_LIMITS_VAP: VapForm = lazyForm(() => {
+  const perRule = httprouteRuleChecks();
+  return {
+    variables: [
+      ...perRule.variables!,
+      { name: 'matchCounts', expression: MATCH_COUNTS },
+      { name: 'generatedMatches', expression: GENERATED_MATCHES },
+    ],
+    validations: [
+      ...perRule.validations,
+      {
+        expression: `variables.generatedMatches <= ${L.matchesTotal}`,
+        message: `[httproute-limits] spec.rules: the generated HTTPRoute would hold more than ${L.matchesTotal} matches.`,
+        messageExpression:
+          `'[httproute-limits] spec.rules: the generated HTTPRoute would hold ' + string(variables.generatedMatches) + ${lit(
+            ` matches (the rules' matches, one for each rule without matches, and one for the catch-all route-not-found rule), but an HTTPRoute holds at most ${L.matchesTotal}; ${WHY_HTTPROUTE}. Fix: remove `,
+          )} + string(variables.generatedMatches - ${L.matchesTotal}) + ' matches or move some rules to a second AIGatewayRoute.'`,
+      },
+    ],
+  };
+});
 
 /**
  * BackendTrafficPolicy `spec.retry.perRetry.backOff` values Envoy Gateway refuses (internal/gatewayapi/clustersettings.go:
@@ -217,7 +237,7 @@ export const HTTPROUTE_LIMITS_VAP: VapForm = {
 const BACKOFF = 'object.spec.retry.perRetry.backOff';
 const hasBackOff = (field: string) => `has(object.spec) && ${has('object.spec', `retry.perRetry.backOff.${field}`)}`;
 const BTP_WHY = ' Envoy Gateway refuses the whole BackendTrafficPolicy (its retry, timeouts and everything else are not applied).';
-export const BTP_RETRY_BACKOFF_INVALID_VAP: VapForm = {
+export const BTP_RETRY_BACKOFF_INVALID_VAP: VapForm = lazyForm(() => ({
   validations: [
     {
       expression: `!(${hasBackOff('baseInterval')}) || duration(${BACKOFF}.baseInterval) != ${ZERO}`,
@@ -241,4 +261,4 @@ export const BTP_RETRY_BACKOFF_INVALID_VAP: VapForm = {
       )}`,
     },
   ],
-};
+}));

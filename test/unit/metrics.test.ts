@@ -95,6 +95,21 @@ describe('metrics', () => {
     expect(text).not.toContain('kind="/Pod"');
   });
 
+  it('leaves readiness and the cache age out, not at 0, until there is something to read (standalone, before the first sync)', async () => {
+    const fresh = new Metrics();
+    let age: number | undefined;
+    fresh.observeCacheAge(() => age);
+    const before = await fresh.registry.metrics();
+    expect(before).toContain('# TYPE aigw_admission_cache_synced_age_seconds gauge\n');
+    expect(before).not.toMatch(/^aigw_admission_cache_synced_age_seconds /m);
+    expect(before).not.toMatch(/^aigw_admission_ready /m);
+    age = 0;
+    fresh.observeReadiness(() => false);
+    const after = await fresh.registry.metrics();
+    expect(after).toContain('\naigw_admission_cache_synced_age_seconds 0\n');
+    expect(after).toContain('\naigw_admission_ready 0\n');
+  });
+
   it('reads notAfter of the serving certificate and of the CA', () => {
     const now = new Date('2026-11-28T00:00:00Z');
     const bundle = createCertBundle({ service: 'aigw-admission', namespace: 'aigw-admission', now, validityDays: 30, caValidityDays: 90 });
