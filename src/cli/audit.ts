@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { ConfigHolder } from '../config/holder.js';
-import { consolidate, fails, renderFindings, summaryLine, type FailOn, type FindingFormat } from '../check/output.js';
+import { consolidate, fails, findingChunks, summaryLine, writeChunks, type FailOn, type FindingFormat } from '../check/output.js';
 import { findingOutputOptions } from './check.js';
 import { packageVersion } from './version.js';
 import { progressLine } from '../audit/progress.js';
@@ -43,7 +43,7 @@ export function registerAudit(program: Command): void {
         for (const n of run.notes) process.stderr.write(`note: ${n}\n`);
         const findings = consolidate(run.findings);
         const ctx = { policies: ALL_POLICIES, version: packageVersion(), objects: run.objects, failOn: o.failOn, cwd: process.cwd() };
-        process.stdout.write(renderFindings(o.output, findings, { ...ctx, width: process.stdout.isTTY ? process.stdout.columns : undefined }));
+        await writeChunks(process.stdout, findingChunks(o.output, findings, { ...ctx, width: process.stdout.isTTY ? process.stdout.columns : undefined }));
         if (o.output === 'table') process.stderr.write(`${summaryLine(findings, run.objects, run.findings.length - findings.length)}\n`);
         const written = run.written;
         if (written) {

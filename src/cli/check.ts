@@ -4,7 +4,7 @@ import { ConfigHolder } from '../config/holder.js';
 import { AdmissionError } from '../review/errors.js';
 import { readInputs, readManifests, readNotes } from '../input/manifests.js';
 import { checkObjects } from '../check/check.js';
-import { FAIL_ON, FINDING_FORMATS, consolidate, fails, renderFindings, summaryLine, type FailOn, type FindingFormat } from '../check/output.js';
+import { FAIL_ON, FINDING_FORMATS, consolidate, fails, findingChunks, summaryLine, writeChunks, type FailOn, type FindingFormat } from '../check/output.js';
 import { CrdSchemas } from '../crd/schemas.js';
 import { EXIT, examples, findKubeConfig, fail, userParseCache, userValidatorCache } from './common.js';
 import { packageVersion } from './version.js';
@@ -101,8 +101,9 @@ export function registerCheck(program: Command): void {
           });
           for (const n of result.notes) process.stderr.write(`note: ${n}\n`);
           const findings = consolidate(result.findings);
-          process.stdout.write(
-            renderFindings(o.output, findings, {
+          await writeChunks(
+            process.stdout,
+            findingChunks(o.output, findings, {
               policies: ALL_POLICIES,
               version: packageVersion(),
               objects: result.objects,

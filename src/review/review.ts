@@ -64,11 +64,9 @@ export function resourceOf(request: AdmissionRequest): ResourceRef {
 
 /** Runs the policies that match the request; pure apart from the logger and metrics in `deps`. */
 export function evaluate(request: AdmissionRequest, endpoint: Endpoint, deps: ReviewDeps, resource: ResourceRef = resourceOf(request)): Verdict {
-  const steps = evaluateSteps(request, endpoint, deps, resource);
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-  }
+  const run = policyRun(request, endpoint, deps, resource);
+  for (let i = 0; i < run.count; i++) run.step(i);
+  return run.finish();
 }
 
 /**
@@ -83,31 +81,40 @@ export async function evaluateSliced(
   sliceMs = DEFAULT_SLICE_MS,
 ): Promise<Verdict> {
   const clock = deps.clock ?? performance.now.bind(performance);
-  const steps = evaluateSteps(request, endpoint, deps, resource);
+  const run = policyRun(request, endpoint, deps, resource);
   let sliceStarted = clock();
-  for (;;) {
-    const step = steps.next();
-    if (step.done) return step.value;
-    if (step.value - sliceStarted >= sliceMs) {
+  for (let i = 0; i < run.count; i++) {
+    if (run.step(i) - sliceStarted >= sliceMs) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       sliceStarted = clock();
     }
   }
+  return run.finish();
 }
 
-/** The policies of one review as steps: one policy per step (yielding the clock read after it), the verdict at the end. */
-export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, deps: ReviewDeps, resource: ResourceRef = resourceOf(request)): Generator<number, Verdict> {
+/**
+ * The policies of one review, run one at a time by index (`step` returns the clock as read after the policy, so the
+ * sliced runner needs no reading of its own), and the verdict at the end. A plain loop over `step`, not a generator:
+ * resuming a generator per policy was a fifth of a small review's cost.
+ */
+function policyRun(
+  request: AdmissionRequest,
+  endpoint: Endpoint,
+  deps: ReviewDeps,
+  resource: ResourceRef,
+): { count: number; step(index: number): number; finish(): Verdict } {
   const { group, kind } = request.kind;
   const matching = deps.policies.matching(endpoint, group, kind, request.operation);
   const verdict: Verdict = { allowed: true, findings: [], patch: [], events: [], fired: [], notices: [], observations: [] };
-  if (matching.length === 0) return verdict;
+  const none = { count: 0, step: () => 0, finish: () => verdict };
+  if (matching.length === 0) return none;
   // An object being deleted only gets finalizers removed: judging it could leave the deletion hanging forever.
-  if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp) return verdict;
+  if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp) return none;
   // Mutating webhooks run before schema validation: an object the CRD refuses gets no patch (it would only cost memory).
   const over = endpoint === 'mutate' ? overSchemaLimits(group, kind, request.object) : undefined;
   if (over) {
     verdict.notices.push(`not mutated: ${over}, so the API server refuses this object whatever the webhook writes`);
-    return verdict;
+    return none;
   }
 
   const now = deps.now();
@@ -146,12 +153,13 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
     return value;
   };
   const subject = request.object ?? request.oldObject;
-  for (const { policy, mode, params, prepared } of matching) {
+  const step = (index: number): number => {
+    const { policy, mode, params, prepared } = matching[index]!;
     // An exempted policy still runs, so what it would have said is reported (as `skip`), but it never denies or patches.
     const exemption = deps.policies.exemption(policy.id, subject, resource.namespace);
     if (elapsed >= deadlineMs) {
       if (!exemption) abandon(policy, mode, false);
-      continue;
+      return started + elapsed;
     }
     const patch = new PatchBuilder(request.object, created);
     let result;
@@ -177,13 +185,13 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
         { event: 'policy_error', uid: request.uid, policy: policy.id, err: { message: (err as Error)?.message, stack: (err as Error)?.stack } },
         'policy failed',
       );
-      if (mode === 'audit' || exemption) continue;
+      if (mode === 'audit' || exemption) return started + elapsed;
       policyCouldNotRun(
         policy,
         `internal error in policy ${policy.id}; the request is refused because this policy fails closed (onError: deny). The webhook log has the error under uid ${request.uid}; to admit meanwhile, set policies.${policy.id}.mode to warn or audit in the config`,
         `internal error in policy ${policy.id}; the request was not checked by it (onError: allow-with-warning). The webhook log has the error under uid ${request.uid}`,
       );
-      continue;
+      return started + elapsed;
     }
     // One clock read per policy: it says both whether this one overran and whether the next may start.
     elapsed = clock() - started;
@@ -192,12 +200,12 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
         verdict.findings.push({ policy: policy.id, mode, result: 'skip', exemption, resource, path: f.path, message: f.message });
         deps.metrics?.skipped?.(policy.id);
       }
-      continue;
+      return started + elapsed;
     }
     // A policy that finished past the deadline is abandoned: its answer came too late to be trusted on time.
     if (elapsed > deadlineMs) {
       abandon(policy, mode, true);
-      continue;
+      return started + elapsed;
     }
     if (result.observations) {
       for (const o of result.observations) {
@@ -225,17 +233,19 @@ export function* evaluateSteps(request: AdmissionRequest, endpoint: Endpoint, de
       for (const op of patch.ops) verdict.patch.push(op);
     }
     if (applies && result.events) for (const e of result.events) verdict.events.push(e);
-    // The clock as read after this policy: the sliced runner needs no reading of its own.
-    yield started + elapsed;
-  }
-  // Core kinds (pods) only reach /mutate; every other kind reports an unknown id once, on /validate.
-  const problems = annotationProblems(subject, () => matching.map((m) => m.policy.id), endpoint === 'validate' || group === '' ? deps.policies.ids : undefined);
-  for (const p of problems) verdict.findings.push({ policy: EXEMPTION_POLICY, mode: 'warn', resource, path: p.path, message: p.message });
-  if (seen.lookups() > 0) {
-    const notice = cacheNotice(deps.world, now, deps.staleAfterSeconds);
-    if (notice) verdict.notices.push(notice);
-  }
-  return verdict;
+    return started + elapsed;
+  };
+  const finish = (): Verdict => {
+    // Core kinds (pods) only reach /mutate; every other kind reports an unknown id once, on /validate.
+    const problems = annotationProblems(subject, () => matching.map((m) => m.policy.id), endpoint === 'validate' || group === '' ? deps.policies.ids : undefined);
+    for (const p of problems) verdict.findings.push({ policy: EXEMPTION_POLICY, mode: 'warn', resource, path: p.path, message: p.message });
+    if (seen.lookups() > 0) {
+      const notice = cacheNotice(deps.world, now, deps.staleAfterSeconds);
+      if (notice) verdict.notices.push(notice);
+    }
+    return verdict;
+  };
+  return { count: matching.length, step, finish };
 }
 
 const MODE_SEVERITY: Readonly<Record<Mode, number>> = { audit: 0, warn: 1, deny: 2 };

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { Ajv } from 'ajv';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { checkObjects } from '../../src/check/check.js';
-import { consolidate, junitXml, renderFindings, sarifLog, type RenderContext } from '../../src/check/output.js';
+import { consolidate, findingChunks, junitXml, renderFindings, sarifLog, writeChunks, type RenderContext } from '../../src/check/output.js';
 import { readManifestFiles, readNotes, parseManifests } from '../../src/input/manifests.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { ConfigLoader } from '../../src/config/config.js';
@@ -173,5 +174,37 @@ describe('the parse cache', () => {
     expect(second.map((m) => m.object)).toEqual(first.map((m) => m.object));
     expect(second[1]).toEqual({ object: first[1]!.object, source: `${join(dir, 'b.yaml')}:8`, location: { file: join(dir, 'b.yaml'), line: 8, document: 1 } });
     expect(first).toHaveLength(400);
+  });
+});
+
+describe('JSON output written in pieces (issue 19: an audit of 90,000 findings)', () => {
+  const findings = () => {
+    const base = exemptionFindings();
+    expect(base.length).toBeGreaterThan(1);
+    // A message with newlines and quotes, and a finding standing for another policy's, in the mix.
+    return [...base, { ...base[0]!, message: 'two\nlines "quoted"', also: ['crd-schema'] }];
+  };
+
+  it('is the text JSON.stringify(list, null, 2) gives, piece by piece, and [] when there is nothing', () => {
+    const list = findings();
+    const pieces = [...findingChunks('json', list, ctx)];
+    expect(pieces).toHaveLength(list.length + 1);
+    const text = pieces.join('');
+    expect(text).toBe(`${JSON.stringify(JSON.parse(text), null, 2)}\n`);
+    expect(JSON.parse(text)).toHaveLength(list.length);
+    expect(JSON.parse(text)[list.length - 1]).toMatchObject({ message: 'two\nlines "quoted"', also: ['crd-schema'] });
+    expect(renderFindings('json', list, ctx)).toBe(text);
+    expect([...findingChunks('json', [], ctx)]).toEqual(['[]\n']);
+    expect([...findingChunks('table', list, ctx)]).toEqual([renderFindings('table', list, ctx)]);
+  });
+
+  it('writeChunks batches the pieces, waits for drain when the stream asks, and loses nothing', async () => {
+    const writes: string[] = [];
+    let drains = 0;
+    const out = new Writable({ highWaterMark: 8, write: (chunk, _enc, done) => (writes.push(String(chunk)), setImmediate(done)) });
+    out.on('drain', () => drains++);
+    await writeChunks(out, ['aaaa', 'bbbb', 'cc', 'dddddd', 'e'], 6);
+    expect(writes).toEqual(['aaaabbbb', 'ccdddddd', 'e']);
+    expect(drains).toBeGreaterThanOrEqual(2);
   });
 });
