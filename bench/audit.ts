@@ -13,12 +13,14 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { ALL_POLICIES } from '../policies/index.js';
 import { PolicySet } from '../src/review/policy-set.js';
 import { makePageLister } from '../src/world/list-page.js';
-import { auditWorld, listCluster, listedWorld } from '../src/audit/audit.js';
+import { AUDIT_PAGE_SIZE, auditWorld, listCluster, listedWorld } from '../src/audit/audit.js';
 import type { KubeObject } from '../src/kube/types.js';
 
 export interface AuditFigures {
   routes: number;
   patchPolicies: number;
+  /** Objects per list request (the audit's own page size). */
+  pageSize: number;
   listSeconds: number;
   evaluateSeconds: number;
   totalSeconds: number;
@@ -272,6 +274,7 @@ export async function runAudit(routeCount = 10_000, patchCount = 1_000): Promise
   return {
     routes: routeCount,
     patchPolicies: patchCount,
+    pageSize: AUDIT_PAGE_SIZE,
     listSeconds: (listedAt - started) / 1000,
     evaluateSeconds: (done - listedAt) / 1000,
     totalSeconds: (done - started) / 1000,

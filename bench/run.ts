@@ -598,7 +598,7 @@ function render(r: {
     const sec = (pick: (f: AuditFigures) => number) => showSpread(spread(r.audits.map(pick)));
     out.push(
       '',
-      `4. Audit (load average ${r.auditLoad.join(' ')}): ${a.routes.toLocaleString('en')} AIGatewayRoutes (3 rules, 2 priority levels each) and ${a.patchPolicies.toLocaleString('en')} EnvoyPatchPolicies, listed in pages of 500 (${a.listRequests} list requests) from a fake API in another process, every policy (${a.findings.toLocaleString('en')} findings)`,
+      `4. Audit (load average ${r.auditLoad.join(' ')}): ${a.routes.toLocaleString('en')} AIGatewayRoutes (3 rules, 2 priority levels each) and ${a.patchPolicies.toLocaleString('en')} EnvoyPatchPolicies, listed in pages of ${a.pageSize} (${a.listRequests} list requests) from a fake API in another process, every policy (${a.findings.toLocaleString('en')} findings)`,
       table(
         [
           ['', 'list s', 'evaluate s', 'total s', 'peak RSS MB'],

@@ -6,16 +6,16 @@ import type { Finding, KubeObject } from '../kube/types.js';
 import type { World } from '../world/world.js';
 import { NamespacedStore } from '../world/store.js';
 import { MemoryWorld } from '../world/world.js';
-import { slimForCache } from '../world/slim.js';
+import { slimForCache, StringTable } from '../world/slim.js';
 import { CLUSTER_KINDS, describeApiError } from '../world/cluster-world.js';
-import { listEach, ListFailed, type ListedKind, type PageLister } from '../world/list-page.js';
+import { LIST_PAGE_SIZE, listEach, ListFailed, type ListedKind, type PageLister } from '../world/list-page.js';
 import { KINDS, WORLD_KEYS } from '../kube/registry.js';
 import { OWNING_GATEWAY_NAMESPACE_LABEL, type SidecarTemplate } from '../model/sidecar.js';
 import { SIDECAR_DRIFT_POLICY, auditSidecars } from './sidecar-audit.js';
 
 /** What the audit reads (src/kube/registry.ts: `audited`): the kinds the webhook's cache holds, plus Envoy Gateway's proxy pods. */
 export const AUDIT_KINDS: readonly ListedKind[] = KINDS.filter((k) => k.audited);
-export const AUDIT_PAGE_SIZE = 500;
+export const AUDIT_PAGE_SIZE = LIST_PAGE_SIZE;
 const INJECT_POLICY = 'inject-extproc-sidecar';
 
 export interface ListedCluster {
@@ -38,6 +38,7 @@ export async function listCluster(
 ): Promise<ListedCluster> {
   const stores = new Map<string, NamespacedStore>();
   const notInstalled: string[] = [];
+  const strings = new StringTable();
   for (const base of opts.kinds ?? AUDIT_KINDS) {
     const isPods = base.key === WORLD_KEYS.pod;
     const kind: ListedKind =
@@ -48,7 +49,7 @@ export async function listCluster(
     try {
       version = await listEach(listPage, kind, { namespace, pageSize: opts.pageSize ?? AUDIT_PAGE_SIZE, onPage: (n) => opts.onProgress?.(kind, n) }, () => {
         store = new NamespacedStore();
-        return (o) => store.set(slimForCache(o));
+        return (o) => store.set(slimForCache(o, strings));
       });
     } catch (err) {
       if (!(err instanceof ListFailed)) throw err;

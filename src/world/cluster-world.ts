@@ -4,11 +4,11 @@ import type { Logger } from '../review/deps.js';
 import type { KubeObject } from '../kube/types.js';
 import { WORLD_KEYS } from '../kube/registry.js';
 import { parseKubernetesMinor, type World } from './world.js';
-import { slimForCache } from './slim.js';
+import { slimForCache, StringTable } from './slim.js';
 import { NamespacedStore } from './store.js';
 
 export { parseKubernetesMinor };
-import { AUDIT_CACHED_KINDS, CACHED_KINDS, apiPath, makePageLister, type ListedKind, type PageLister } from './list-page.js';
+import { AUDIT_CACHED_KINDS, CACHED_KINDS, LIST_PAGE_SIZE, apiPath, makePageLister, type ListedKind, type PageLister } from './list-page.js';
 
 /** A kind the cache lists and watches in all namespaces; versions are tried in order (the first served one wins). */
 export type WatchedKind = ListedKind;
@@ -48,7 +48,7 @@ export interface KindStatus {
 
 type WatchOutcome = { kind: 'expired' } | { kind: 'closed'; events: number; lastedMs: number } | { kind: 'failed'; message: string } | { kind: 'stopped' };
 
-const DEFAULTS = { pageSize: 500, watchTimeoutSeconds: 300, retry: { initialMs: 500, maxMs: 30_000 }, notInstalledRetryMs: 60_000 };
+const DEFAULTS = { pageSize: LIST_PAGE_SIZE, watchTimeoutSeconds: 300, retry: { initialMs: 500, maxMs: 30_000 }, notInstalledRetryMs: 60_000 };
 
 function statusCode(err: unknown): number | undefined {
   const e = err as { code?: unknown; statusCode?: unknown } | null;
@@ -121,6 +121,8 @@ class KindCache {
       now: () => Date;
       pauses: Pauses;
       changed: () => void;
+      /** Shared by every kind: namespaces, groups and label values repeat across kinds. */
+      strings: StringTable;
       pageSize: number;
       watchTimeoutSeconds: number;
       retry: { initialMs: number; maxMs: number };
@@ -220,7 +222,7 @@ class KindCache {
         do {
           const page = await this.ctx.listPage(this.kind, version, { limit: this.ctx.pageSize, continue: token });
           if (this.stopped) return 'failed';
-          for (const o of page.items) items.set(slimForCache(o));
+          for (const o of page.items) items.set(slimForCache(o, this.ctx.strings));
           token = page.continue;
           resourceVersion = page.resourceVersion;
         } while (token);
@@ -321,7 +323,7 @@ class KindCache {
           else errorStatus = `watch ERROR event: ${obj?.code ?? ''} ${obj?.reason ?? ''} ${obj?.message ?? ''}`.replace(/\s+/g, ' ').trim();
           return;
         }
-        if (type === 'ADDED' || type === 'MODIFIED') this.store.set(slimForCache(obj));
+        if (type === 'ADDED' || type === 'MODIFIED') this.store.set(slimForCache(obj, this.ctx.strings));
         else if (type === 'DELETED') this.store.delete(obj?.metadata?.namespace ?? '', obj?.metadata?.name ?? '');
         else if (type !== 'BOOKMARK') return;
         const rv = obj?.metadata?.resourceVersion;
@@ -401,6 +403,7 @@ export class ClusterWorld implements World {
       now: this.now,
       pauses: this.pauses,
       changed: () => this.changed(),
+      strings: new StringTable(),
       pageSize: options.pageSize ?? DEFAULTS.pageSize,
       watchTimeoutSeconds: options.watchTimeoutSeconds ?? DEFAULTS.watchTimeoutSeconds,
       retry: this.retry,

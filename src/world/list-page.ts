@@ -10,6 +10,15 @@ export const CACHED_KINDS: readonly ListedKind[] = KINDS.filter((k) => k.cached 
 /** The kinds the cache adds while the background audit runs (Envoy Gateway's proxy pods). */
 export const AUDIT_CACHED_KINDS: readonly ListedKind[] = KINDS.filter((k) => k.cached === 'with-audit');
 
+/**
+ * Objects per list request, for the cache in `serve` and for the audit. Small enough that a page (its bytes as read,
+ * its text and its parsed objects: about 2 MB for 100 real routes with managedFields) is parsed, slimmed and dropped
+ * between two young-generation collections of V8, so what slimming drops dies young. Pages of 500 outlived a
+ * collection most of the time and were promoted whole, managedFields, buffers and all, to wait for a full GC: serve's
+ * RSS once ready with the cache of README "Performance" fell from 239 MB to 197 MB with pages of 100.
+ */
+export const LIST_PAGE_SIZE = 100;
+
 export interface Page {
   items: KubeObject[];
   resourceVersion: string;

@@ -3,6 +3,7 @@ import { auditWorld, listCluster } from '../../src/audit/audit.js';
 import { auditSidecars } from '../../src/audit/sidecar-audit.js';
 import { OPENREPORTS, WGPOLICY, buildReports, kubeReportClient, writeReports, type ReportClient } from '../../src/audit/policy-report.js';
 import { makePageLister } from '../../src/world/list-page.js';
+import { StringTable, slimForCache } from '../../src/world/slim.js';
 import { MemoryWorld } from '../../src/world/world.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { templateDigest } from '../../src/model/sidecar.js';
@@ -65,19 +66,19 @@ describe('listCluster', () => {
     ]);
   });
 
-  it('asks for 500 per page by default and follows the continue token to the end', async () => {
+  it('asks for 100 per page by default and follows the continue token to the end', async () => {
     fake = auditCluster();
     await fake.start();
-    for (let i = 0; i < 1001; i++) fake.add(route([{ name: 'r0' }], `chat-${String(i).padStart(4, '0')}`));
+    for (let i = 0; i < 201; i++) fake.add(route([{ name: 'r0' }], `chat-${String(i).padStart(3, '0')}`));
     const listed = await listCluster(makePageLister(fake.kubeConfig()));
     const routeLists = fake.calls.filter((c) => c.kind === 'list' && c.path.endsWith('/aigatewayroutes'));
     expect(routeLists.map((c) => [c.query.limit, c.query.continue])).toEqual([
-      ['500', undefined],
-      ['500', '500'],
-      ['500', '1000'],
+      ['100', undefined],
+      ['100', '100'],
+      ['100', '200'],
     ]);
     const names = listed.stores.get('aigateway.envoyproxy.io/AIGatewayRoute')!.list().map((r) => r.metadata!.name);
-    expect([names.length, new Set(names).size, names[0], names[1000]]).toEqual([1001, 1001, 'chat-0000', 'chat-1000']);
+    expect([names.length, new Set(names).size, names[0], names[200]]).toEqual([201, 201, 'chat-000', 'chat-200']);
   });
 
   it('with a namespace lists that namespace and the proxy pods of its Gateways wherever they run', async () => {
@@ -139,6 +140,25 @@ describe('auditSidecars', () => {
       },
     ]);
     expect(result.checked.map((p) => p.metadata!.name)).toEqual(['missing', 'drifted', 'current', 'foreign']);
+  });
+
+  it('finds the same in the pods as the cache keeps them (slimForCache) as in the pods as served', () => {
+    const served = () => [
+      proxyPod('missing'),
+      proxyPod('drifted', { sidecar: 'old-image' }),
+      proxyPod('current', { sidecar: 'current' }),
+      proxyPod('foreign', { sidecar: 'foreign' }),
+      proxyPod('other-gateway', { gateway: 'plain-gateway' }),
+      proxyPod('opted-out', { annotations: { 'aigw-admission.io/inject': 'false' } }),
+    ].map((p) => ({ ...p, spec: { ...(p.spec as object), volumes: [{ name: 'certs', secret: { secretName: 'envoy' } }], nodeName: 'node-1' }, status: { phase: 'Running' } }));
+    const strings = new StringTable();
+    for (const kubernetesMinor of [32, 33]) {
+      const fromServed = auditSidecars(served(), world, { template: TEMPLATE, kubernetesMinor });
+      const fromCache = auditSidecars(served().map((p) => slimForCache(p, strings)), world, { template: TEMPLATE, kubernetesMinor });
+      expect(fromCache.findings).toEqual(fromServed.findings);
+      expect(fromCache.findings.length).toBe(kubernetesMinor === 33 ? 3 : 4);
+      expect(fromCache.checked.map((p) => p.metadata!.name)).toEqual(fromServed.checked.map((p) => p.metadata!.name));
+    }
   });
 
   it('calls a sidecar placed for an older Kubernetes drift once the cluster supports native sidecars', () => {

@@ -68,6 +68,8 @@ describe('ClusterWorld: list + watch cache', () => {
     const { world: w } = await started();
     await w.until((x) => x.ready());
     expect(w.get(WORLD_KEYS.aiGatewayRoute, 'team-a', 'listed')).toEqual(slim('listed', '1001'));
+    // 100 objects per page by default (LIST_PAGE_SIZE: a page dies young).
+    expect(fake.calls.filter((c) => c.kind === 'list' && c.path.endsWith('/aigatewayroutes')).map((c) => c.query)).toEqual([{ limit: '100' }]);
     await w.until(watching);
     fake.add(heavy('watched'));
     await w.until((x) => x.get(WORLD_KEYS.aiGatewayRoute, 'team-a', 'watched') !== undefined);

@@ -40,6 +40,11 @@ describe('ValidatingAdmissionPolicies hold when the webhook is away', () => {
     expect(denied.stderr).not.toContain('admission webhook');
 
     const tooMany = routeJson(ns, 'wide', [{ name: 'wide', backendRefs: Array.from({ length: 17 }, (_, i) => ({ name: `b${i}` })) }]);
+    // Each policy takes effect on its own: the first one denying says nothing of this one (seen admitted on a busy machine).
+    await waitFor('the httproute-limits policy to deny', () => {
+      const r = kubectl(['apply', '--dry-run=server', '-f', '-'], { input: tooMany });
+      return r.code !== 0 && r.stderr.includes('aigw-admission-httproute-limits') ? r : undefined;
+    });
     const wide = kubectl(['apply', '-f', '-'], { input: tooMany });
     expect(wide.code).toBe(1);
     expect(wide.stderr).toContain(`ValidatingAdmissionPolicy 'aigw-admission-httproute-limits' with binding 'aigw-admission-httproute-limits' denied request: [httproute-limits] spec.rules[0].backendRefs: spec.rules[0] ("wide"): 17 backendRefs, but an HTTPRoute rule holds at most 16`);
