@@ -25,6 +25,7 @@ import type { LoadPlan, LoadResult, PlannedRequest } from './load.js';
 import { sizeSeries, type SizeSeries } from './size.js';
 import { num, showSpread, spread, table, type Spread } from './stats.js';
 import { renderWorstCases, worstCases } from './worst-case.js';
+import { DEPLOYED_NODE_OPTIONS } from './deployed.js';
 
 interface Options {
   quick: boolean;
@@ -79,6 +80,7 @@ function startChild(args: string[], cwd: string, ready: RegExp, stream: 'stdout'
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, args, {
       cwd,
+      env: { ...process.env, NODE_OPTIONS: DEPLOYED_NODE_OPTIONS },
       // The webhook logs one line per review: send it where a container runtime would, a descriptor nobody blocks on.
       stdio: ['ignore', stream === 'stdout' ? 'pipe' : 'ignore', 'pipe'],
     });
@@ -226,13 +228,31 @@ async function clusterServe(
 ): Promise<ClusterFigures> {
   const counts: Required<FakeCounts> = { routes: 10_000, backendTrafficPolicies: 10_000, patchPolicies: 2_000, pods: 5_000, served: true };
   const api = await startFakeApi(counts);
+  try {
+    return await clusterServeOver(api.port, counts, opts, work, tlsDir, requests, check, plan);
+  } finally {
+    // Also when serve fails to start: the fake API must not outlive the bench.
+    await api.stop();
+  }
+}
+
+async function clusterServeOver(
+  port: number,
+  counts: Required<FakeCounts>,
+  opts: Options,
+  work: string,
+  tlsDir: string,
+  requests: PlannedRequest[],
+  check: (r: LoadResult) => void,
+  plan: (target: { url: string; pid?: number }, requests: PlannedRequest[]) => LoadPlan,
+): Promise<ClusterFigures> {
   const kubeconfig = join(work, 'kubeconfig.json');
   writeFileSync(
     kubeconfig,
     JSON.stringify({
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: `http://127.0.0.1:${api.port}`, 'insecure-skip-tls-verify': true } }],
+      clusters: [{ name: 'fake', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
       users: [{ name: 'bench', user: {} }],
       contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'bench' } }],
       'current-context': 'fake',
@@ -257,7 +277,6 @@ async function clusterServe(
     return { counts, loadAverage, listeningMs, readyMs, rssReadyBytes, peakRssBytes: procStatus(served.child.pid!, 'VmHWM'), runs };
   } finally {
     await stop(served.child);
-    await api.stop();
   }
 }
 const kb = (bytes: number) => `${num(bytes / 1024, 3)} KB`;
@@ -521,6 +540,7 @@ function render(r: {
   out.push(
     `aigw-admission benchmark: ${r.machine.cpu}, ${r.machine.memoryGB} GB, Node ${r.machine.node}, load average at start ${r.machine.loadAverageAtStart.join(' ')}`,
     `Each figure: median [min–max] of ${r.opts.runs} runs of ${r.opts.durationSeconds} s after ${r.opts.warmupSeconds} s warm-up; ${r.opts.connections} keep-alive TLS connections; latencies in ms.`,
+    `Every server runs with the Deployment's NODE_OPTIONS: ${DEPLOYED_NODE_OPTIONS || '(none)'}.`,
     '',
     `1. Served throughput and latency (load average ${r.servedLoad.join(' ')}): a mix of ${r.bodies.length} AdmissionReviews (${kb(Math.min(...bytes))} – ${kb(Math.max(...bytes))}), load generator in its own process`,
   );

@@ -12,6 +12,7 @@ import { connect, type Socket } from 'node:net';
 import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { ROOT } from './bodies.js';
+import { DEPLOYED_NODE_OPTIONS } from './deployed.js';
 import { num, table } from './stats.js';
 
 const MB = 1024 * 1024;
@@ -96,6 +97,7 @@ const CASES: Case[] = [
 function startServe(tlsDir: string): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'cli.js'), 'serve', '--standalone', '--listen', '127.0.0.1:0', '--tls-dir', tlsDir], {
+      env: { ...process.env, NODE_OPTIONS: DEPLOYED_NODE_OPTIONS },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let seen = '';

@@ -12,6 +12,7 @@ import type { KubeObject, Operation } from '../../src/kube/types.js';
 import { ROOT } from '../helpers.js';
 import { OPENREPORTS, WGPOLICY } from '../../src/audit/policy-report.js';
 import { schemaProblems, unknownFields } from './schemas.js';
+import { DEPLOYED_NODE_OPTIONS } from '../../bench/deployed.js';
 
 function render(dir: string): KubeObject[] {
   // kubectl ships kustomize; no API server is needed to render.
@@ -165,6 +166,9 @@ describe('deploy/: rendered manifests', () => {
     expect(d.spec.template.spec.securityContext.runAsNonRoot).toBe(true);
     expect(c.securityContext).toEqual({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
     expect(c.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '384Mi' } });
+    // V8's young generation as benched, not as Node would size it from the limit; the bench reads this same value.
+    expect(c.env.find((e: { name: string }) => e.name === 'NODE_OPTIONS')).toEqual({ name: 'NODE_OPTIONS', value: '--max-semi-space-size=16' });
+    expect(DEPLOYED_NODE_OPTIONS).toBe('--max-semi-space-size=16');
     expect(c.args).toEqual(['serve', '--listen=0.0.0.0:8443', '--probe-listen=0.0.0.0:8080', '--tls-dir=/tls', '--config=/etc/aigw-admission/config.yaml', '--manage-certs']);
     expect(find(base, 'Service', 'aigw-admission').spec.ports).toEqual([
       { name: 'https', port: 443, targetPort: 'https', protocol: 'TCP' },
