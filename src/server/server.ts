@@ -180,11 +180,11 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
         if (done) return release?.();
         if (answer.error) fail(endpoint, res, answer.error);
         else {
-          // Encoded once: its length is the header, and the same bytes are written.
-          const payload = Buffer.from(answer.body);
-          const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': payload.length };
+          const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer.body) };
           if (draining) headers.connection = 'close';
-          res.writeHead(200, headers).end(payload);
+          // A string, not a Buffer: Node sends the headers and a string body as one chunk (one TLS record), a Buffer
+          // body as two.
+          res.writeHead(200, headers).end(answer.body);
         }
         finish();
       });
