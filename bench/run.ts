@@ -228,55 +228,42 @@ async function clusterServe(
 ): Promise<ClusterFigures> {
   const counts: Required<FakeCounts> = { routes: 10_000, backendTrafficPolicies: 10_000, patchPolicies: 2_000, pods: 5_000, served: true };
   const api = await startFakeApi(counts);
+  // The fake API is stopped however this ends, also when serve fails to start: it must not outlive the bench.
   try {
-    return await clusterServeOver(api.port, counts, opts, work, tlsDir, requests, check, plan);
-  } finally {
-    // Also when serve fails to start: the fake API must not outlive the bench.
-    await api.stop();
-  }
-}
-
-async function clusterServeOver(
-  port: number,
-  counts: Required<FakeCounts>,
-  opts: Options,
-  work: string,
-  tlsDir: string,
-  requests: PlannedRequest[],
-  check: (r: LoadResult) => void,
-  plan: (target: { url: string; pid?: number }, requests: PlannedRequest[]) => LoadPlan,
-): Promise<ClusterFigures> {
-  const kubeconfig = join(work, 'kubeconfig.json');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'fake', cluster: { server: `http://127.0.0.1:${port}`, 'insecure-skip-tls-verify': true } }],
-      users: [{ name: 'bench', user: {} }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'bench' } }],
-      'current-context': 'fake',
-    }),
-  );
-  const loadAverage = loadavg().map((l) => Math.round(l * 100) / 100);
-  const t = performance.now();
-  const args = [join(DIST, 'src', 'cli.js'), 'serve', '--kubeconfig', kubeconfig, '--no-manage-certs', '--listen', '127.0.0.1:0', '--tls-dir', tlsDir, '--shutdown-delay', '0', '--probe-listen', 'off'];
-  const served = await startChild(args, work, /listening on (https:\/\/127\.0\.0\.1:\d+)/, 'stderr');
-  try {
-    const listeningMs = performance.now() - t;
-    const url = served.match[1]!;
-    const readyMs = (await untilReady(url, readFileSync(join(tlsDir, 'ca.crt')))) - t;
-    const rssReadyBytes = procStatus(served.child.pid!, 'VmRSS');
-    const runs: LoadResult[] = [];
-    for (let round = 0; round < opts.runs; round++) {
-      process.stderr.write(`bench: run ${round + 1}/${opts.runs}, the single body on serve in cluster mode\n`);
-      const r = await runLoad(plan({ url, pid: served.child.pid }, requests), work);
-      check(r);
-      runs.push(r);
+    const kubeconfig = join(work, 'kubeconfig.json');
+    writeFileSync(
+      kubeconfig,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'fake', cluster: { server: `http://127.0.0.1:${api.port}`, 'insecure-skip-tls-verify': true } }],
+        users: [{ name: 'bench', user: {} }],
+        contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'bench' } }],
+        'current-context': 'fake',
+      }),
+    );
+    const loadAverage = loadavg().map((l) => Math.round(l * 100) / 100);
+    const t = performance.now();
+    const args = [join(DIST, 'src', 'cli.js'), 'serve', '--kubeconfig', kubeconfig, '--no-manage-certs', '--listen', '127.0.0.1:0', '--tls-dir', tlsDir, '--shutdown-delay', '0', '--probe-listen', 'off'];
+    const served = await startChild(args, work, /listening on (https:\/\/127\.0\.0\.1:\d+)/, 'stderr');
+    try {
+      const listeningMs = performance.now() - t;
+      const url = served.match[1]!;
+      const readyMs = (await untilReady(url, readFileSync(join(tlsDir, 'ca.crt')))) - t;
+      const rssReadyBytes = procStatus(served.child.pid!, 'VmRSS');
+      const runs: LoadResult[] = [];
+      for (let round = 0; round < opts.runs; round++) {
+        process.stderr.write(`bench: run ${round + 1}/${opts.runs}, the single body on serve in cluster mode\n`);
+        const r = await runLoad(plan({ url, pid: served.child.pid }, requests), work);
+        check(r);
+        runs.push(r);
+      }
+      return { counts, loadAverage, listeningMs, readyMs, rssReadyBytes, peakRssBytes: procStatus(served.child.pid!, 'VmHWM'), runs };
+    } finally {
+      await stop(served.child);
     }
-    return { counts, loadAverage, listeningMs, readyMs, rssReadyBytes, peakRssBytes: procStatus(served.child.pid!, 'VmHWM'), runs };
   } finally {
-    await stop(served.child);
+    await api.stop();
   }
 }
 const kb = (bytes: number) => `${num(bytes / 1024, 3)} KB`;

@@ -52,3 +52,15 @@ export function proxyPod(name: string, opts: { gateway?: string; sidecar?: 'curr
     spec: { containers: [{ name: 'envoy', image: 'envoyproxy/envoy:distroless-v1.36.0' }], ...(initContainers.length ? { initContainers } : {}) },
   };
 }
+
+/** A proxy pod of each case the sidecar audit tells apart: missing, drifted, current, foreign, another Gateway's, opted out. */
+export function proxyPodsOfEveryCase(): ReturnType<typeof proxyPod>[] {
+  return [
+    proxyPod('missing'),
+    proxyPod('drifted', { sidecar: 'old-image' }),
+    proxyPod('current', { sidecar: 'current' }),
+    proxyPod('foreign', { sidecar: 'foreign' }),
+    proxyPod('other-gateway', { gateway: 'plain-gateway' }),
+    proxyPod('opted-out', { annotations: { 'aigw-admission.io/inject': 'false' } }),
+  ];
+}

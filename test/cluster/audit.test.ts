@@ -12,7 +12,7 @@ import sidecarDrift from '../../policies/sidecar-drift.js';
 import { route } from '../helpers.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { T0, fakeCluster, patchPolicy, recordingLogger, routeLookup } from './support.js';
-import { REPORTS, TEMPLATE, auditCluster, proxyPod } from './audit-support.js';
+import { REPORTS, TEMPLATE, auditCluster, proxyPod, proxyPodsOfEveryCase } from './audit-support.js';
 
 let fake: FakeApiServer | undefined;
 afterEach(async () => {
@@ -104,14 +104,7 @@ describe('auditSidecars', () => {
   const gateway = { name: 'ai-gateway', namespace: 'team-a' };
 
   it('reports a missing sidecar and a drifted one with the fix; skips current, opted-out and route-less proxies', () => {
-    const pods = [
-      proxyPod('missing'),
-      proxyPod('drifted', { sidecar: 'old-image' }),
-      proxyPod('current', { sidecar: 'current' }),
-      proxyPod('foreign', { sidecar: 'foreign' }),
-      proxyPod('other-gateway', { gateway: 'plain-gateway' }),
-      proxyPod('opted-out', { annotations: { 'aigw-admission.io/inject': 'false' } }),
-    ];
+    const pods = proxyPodsOfEveryCase();
     const result = auditSidecars(pods, world, { template: TEMPLATE, kubernetesMinor: 33 });
     const old = templateDigest({ ...TEMPLATE, image: 'docker.io/envoyproxy/ai-gateway-extproc:v1.0.0' }, 'initContainers', gateway);
     const now = templateDigest(TEMPLATE, 'initContainers', gateway);
@@ -143,14 +136,7 @@ describe('auditSidecars', () => {
   });
 
   it('finds the same in the pods as the cache keeps them (slimForCache) as in the pods as served', () => {
-    const served = () => [
-      proxyPod('missing'),
-      proxyPod('drifted', { sidecar: 'old-image' }),
-      proxyPod('current', { sidecar: 'current' }),
-      proxyPod('foreign', { sidecar: 'foreign' }),
-      proxyPod('other-gateway', { gateway: 'plain-gateway' }),
-      proxyPod('opted-out', { annotations: { 'aigw-admission.io/inject': 'false' } }),
-    ].map((p) => ({ ...p, spec: { ...(p.spec as object), volumes: [{ name: 'certs', secret: { secretName: 'envoy' } }], nodeName: 'node-1' }, status: { phase: 'Running' } }));
+    const served = () => proxyPodsOfEveryCase().map((p) => ({ ...p, spec: { ...(p.spec as object), volumes: [{ name: 'certs', secret: { secretName: 'envoy' } }], nodeName: 'node-1' }, status: { phase: 'Running' } }));
     const strings = new StringTable();
     for (const kubernetesMinor of [32, 33]) {
       const fromServed = auditSidecars(served(), world, { template: TEMPLATE, kubernetesMinor });
