@@ -74,6 +74,8 @@ export function registerServe(program: Command): void {
           import('../observe/logger.js'),
         ]);
         const logger = createLogger();
+        // Whatever ends the process (a crash included), the lines still batched are written synchronously first.
+        process.once('exit', () => logger.flush());
         const namespace = o.namespace ?? process.env.POD_NAMESPACE ?? DEPLOY_NAMES.namespace;
         const clusterClient = kc ? (await import('../cluster/kube-cert-client.js')).kubeCertClient(kc) : undefined;
         const certClient = o.manageCerts ?? true ? clusterClient : undefined;

@@ -158,7 +158,9 @@ export function createLogger(options: LoggerOptions = {}): Logger & { flush(): v
   return Object.assign(logger, {
     flush: () => {
       batcher.flush();
-      sonic?.flushSync();
+      // A destination opened by path may not be open yet (sonic-boom throws then; its `fd` is -1 until it is, a field
+      // its types leave out): the write stays queued.
+      if (sonic && (sonic as unknown as { fd: number }).fd >= 0) sonic.flushSync();
     },
   });
 }

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -78,6 +78,18 @@ describe('logger: lines are written in batches of at most LOG_BATCH_MS (issue 19
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it('flush writes the batched lines to the file synchronously (serve calls it on exit, a crash included)', () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'aigw-log-')), 'out.log');
+    writeFileSync(path, '');
+    // A descriptor, as stdout is for serve: open at once.
+    const logger = createLogger({ dest: openSync(path, 'a') });
+    logger.info({ event: 'review' }, 'reviewed');
+    logger.error({ event: 'internal_error' }, 'failed');
+    expect(lines(path)).toEqual([]);
+    logger.flush();
+    expect(lines(path).map((l) => l.event)).toEqual(['review', 'internal_error']);
   });
 
   it('a window of 0 writes each line as it comes', () => {
