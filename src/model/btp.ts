@@ -149,10 +149,6 @@ export const isHTTPRouteTarget = (t: BtpTarget): boolean => t.kind === 'HTTPRout
 export const isGatewayTarget = (t: BtpTarget): boolean => t.kind === 'Gateway' && t.group === GATEWAY_API_GROUP;
 
 /**
- * The AIGatewayRoutes (of `routes`) a BTP reaches: by HTTPRoute name or label selector in its namespace, or through
- * a Gateway they attach to.
- */
-/**
  * The namespaces whose BTPs can attach to a route: its own (HTTPRoute targets and selectors are namespace-local) and
  * those of its parent Gateways (a Gateway-level policy lives beside its Gateway). A review lists only these, so its cost
  * does not grow with the BTPs of the rest of the cluster.
@@ -169,6 +165,10 @@ export function routeNamespaceOf(btp: KubeObject): string | undefined {
   return btpTargets(btp).some(isGatewayTarget) ? undefined : btpRef(btp).namespace;
 }
 
+/**
+ * The AIGatewayRoutes (of `routes`) a BTP reaches: by HTTPRoute name or label selector in its namespace, or through
+ * a Gateway they attach to.
+ */
 export function routesReachedBy(btp: KubeObject, routes: KubeObject[]): KubeObject[] {
   const ns = btpRef(btp).namespace;
   const targets = btpTargets(btp);

@@ -7,16 +7,13 @@
 import { backendPriority, describeRule, routeRules, ruleMatches, type AIGatewayRoute, type AIGatewayRouteRule, type BackendRef } from './aigatewayroute.js';
 import type { KubeObject } from '../kube/types.js';
 
-/**
- * The objects a resolution reads. `undefined` for a kind the world cannot speak for (a route file checked alone):
- * then a ref that names one is `unknown`, not missing.
- */
 /** One object by namespace and name (a cache's indexed `get`). */
 export type ObjectLookup = (namespace: string, name: string) => KubeObject | undefined;
 
 /**
- * The AIServiceBackends and Backends: as a lookup (the world's, so a review costs the same with 10 or 10,000 of them
- * in the cluster) or as a list (files, tests). Undefined when the kind is not known at all (then refs are `unknown`).
+ * The objects a resolution reads, the AIServiceBackends and Backends: as a lookup (the world's, so a review costs the
+ * same with 10 or 10,000 of them in the cluster) or as a list (files, tests). `undefined` for a kind the world cannot
+ * speak for (a route file checked alone): then a ref that names one is `unknown`, not missing.
  */
 export interface ProviderData {
   aiServiceBackends: ObjectLookup | KubeObject[] | undefined;

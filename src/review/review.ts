@@ -303,7 +303,7 @@ export function review(
 ): { review: AdmissionReviewResponse; verdict: Verdict } {
   const started = performance.now();
   const resource = resourceOf(input.request);
-  return finish(input.request, endpoint, deps, resource, evaluate(input.request, endpoint, deps, resource), started);
+  return answerAndRecord(input.request, endpoint, deps, resource, evaluate(input.request, endpoint, deps, resource), started);
 }
 
 /** `review` for the server: the policies run in slices (evaluateSliced), so other requests and probes are served meanwhile. */
@@ -315,10 +315,11 @@ export async function reviewSliced(
 ): Promise<{ review: AdmissionReviewResponse; verdict: Verdict }> {
   const started = performance.now();
   const resource = resourceOf(input.request);
-  return finish(input.request, endpoint, deps, resource, await evaluateSliced(input.request, endpoint, deps, resource, sliceMs), started);
+  return answerAndRecord(input.request, endpoint, deps, resource, await evaluateSliced(input.request, endpoint, deps, resource, sliceMs), started);
 }
 
-function finish(
+/** The AdmissionReview answer of a verdict, and its side effects: Events (never on dry run), metrics, the log line. */
+function answerAndRecord(
   request: AdmissionRequest,
   endpoint: Endpoint,
   deps: ReviewDeps,

@@ -180,7 +180,7 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
         if (done) return release?.();
         if (answer.error) fail(endpoint, res, answer.error);
         else {
-          const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer.body) };
+          const headers: Record<string, string | number> = { ...JSON_HEADERS, 'content-length': Buffer.byteLength(answer.body) };
           if (draining) headers.connection = 'close';
           // A string, not a Buffer: Node sends the headers and a string body as one chunk (one TLS record), a Buffer
           // body as two.
