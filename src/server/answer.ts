@@ -29,18 +29,25 @@ export function answerReview(body: Buffer | string, endpoint: Endpoint, deps: Re
     const input = parseAdmissionReview(body);
     return { status: 200, body: JSON.stringify(review(input, endpoint, deps).review) };
   } catch (err) {
-    const error = asAdmissionError(err);
-    return { status: error.status, body: statusBody(error), error };
+    return failed(err);
   }
 }
 
-/** `answerReview` for the server: the review runs in slices, giving the event loop back between policies. */
-export async function answerReviewSliced(body: Buffer | string, endpoint: Endpoint, deps: ReviewDeps): Promise<Answer> {
+/**
+ * `answerReview` for the server: the review runs in slices, giving the event loop back between policies; the answer
+ * comes at once (no promise) when the review fits one slice.
+ */
+export function answerReviewSliced(body: Buffer | string, endpoint: Endpoint, deps: ReviewDeps): Answer | Promise<Answer> {
   try {
     const input = parseAdmissionReview(body);
-    return { status: 200, body: JSON.stringify((await reviewSliced(input, endpoint, deps)).review) };
+    const reviewed = reviewSliced(input, endpoint, deps);
+    return reviewed instanceof Promise ? reviewed.then((r) => ({ status: 200, body: JSON.stringify(r.review) }), failed) : { status: 200, body: JSON.stringify(reviewed.review) };
   } catch (err) {
-    const error = asAdmissionError(err);
-    return { status: error.status, body: statusBody(error), error };
+    return failed(err);
   }
+}
+
+function failed(err: unknown): Answer {
+  const error = asAdmissionError(err);
+  return { status: error.status, body: statusBody(error), error };
 }

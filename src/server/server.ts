@@ -4,7 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { AdmissionError, asAdmissionError } from '../review/errors.js';
-import { answerReviewSliced, statusBody } from './answer.js';
+import { answerReviewSliced, statusBody, type Answer } from './answer.js';
 import { probeRoutes, type Readiness } from './probes.js';
 import { LargeReviewGate } from './large-reviews.js';
 import { DEFAULT_LARGE_BODY_BYTES, DEFAULT_MAX_LARGE_REVIEWS } from '../config/config.js';
@@ -152,6 +152,30 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
       release?.();
     };
     res.once('close', finish);
+    const send = (answer: Answer): void => {
+      chunks.length = 0;
+      if (done) return release?.();
+      if (answer.error) fail(endpoint, res, answer.error);
+      else {
+        const headers: Record<string, string | number> = { ...JSON_HEADERS, 'content-length': Buffer.byteLength(answer.body) };
+        if (draining) headers.connection = 'close';
+        // A string, not a Buffer: Node sends the headers and a string body as one chunk (one TLS record), a Buffer
+        // body as two.
+        res.writeHead(200, headers).end(answer.body);
+      }
+      finish();
+    };
+    // Synchronous unless the review needed more than one slice: no promise per request.
+    const answer = (): void => {
+      let answered: Answer | Promise<Answer>;
+      try {
+        answered = answerReviewSliced(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), endpoint, opts.deps());
+      } catch (err) {
+        answered = { status: 500, body: '', error: asAdmissionError(err) };
+      }
+      if (answered instanceof Promise) answered.then(send, (err: unknown) => send({ status: 500, body: '', error: asAdmissionError(err) }));
+      else send(answered);
+    };
     const read = () => {
       req.on('data', (chunk: Buffer) => {
         if (done) return;
@@ -165,28 +189,16 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
         }
         chunks.push(chunk);
       });
-      req.on('end', async () => {
+      req.on('end', () => {
         if (done) return;
         // A large body sent without Content-Length takes its turn now that its size is known.
-        if (!release && size >= largeBodyBytes()) release = await largeReviews.acquire();
-        if (done) return release?.();
-        let answer;
-        try {
-          answer = await answerReviewSliced(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), endpoint, opts.deps());
-        } catch (err) {
-          answer = { status: 500, body: '', error: asAdmissionError(err) };
-        }
-        chunks.length = 0;
-        if (done) return release?.();
-        if (answer.error) fail(endpoint, res, answer.error);
-        else {
-          const headers: Record<string, string | number> = { ...JSON_HEADERS, 'content-length': Buffer.byteLength(answer.body) };
-          if (draining) headers.connection = 'close';
-          // A string, not a Buffer: Node sends the headers and a string body as one chunk (one TLS record), a Buffer
-          // body as two.
-          res.writeHead(200, headers).end(answer.body);
-        }
-        finish();
+        if (!release && size >= largeBodyBytes()) {
+          largeReviews.acquire().then((r) => {
+            release = r;
+            if (done) return r();
+            answer();
+          });
+        } else answer();
       });
       req.on('error', finish);
     };

@@ -82,6 +82,14 @@ describe('the review deadline', () => {
     // 5 ms: keeps going; 35 ms: past the 20 ms slice, so the waiting callback runs before the third policy.
     expect(order).toEqual(['first', 'second', 'other request', 'third']);
   });
+
+  it('answers at once, with no promise, when every policy fits in the first slice', () => {
+    const t = fakeClock();
+    const policies = new PolicySet([timed('first', 'deny', () => t.advance(5)), timed('second', 'deny', () => t.advance(14))]);
+    const verdict = evaluateSliced(admissionReview(route([{ backendRefs: [{ name: 'a' }] }])).request, 'validate', deps({ policies, clock: t.clock }), undefined, 20);
+    expect(verdict).not.toBeInstanceOf(Promise);
+    expect((verdict as Awaited<typeof verdict>).findings.map((f) => f.message)).toEqual(['first looked', 'second looked']);
+  });
 });
 
 describe('large reviews run a few at a time', () => {
