@@ -121,32 +121,37 @@ export function fitLines(
   pointer: string,
 ): string[] {
   const full = items.map((i) => i.line(lineMax));
-  if (full.reduce((sum, l) => sum + utf8Bytes(l), 0) <= budget) return full;
+  const fullBytes = full.map(utf8Bytes);
+  if (fullBytes.reduce((sum, b) => sum + b, 0) <= budget) return full;
 
-  const firstOfPolicy = new Set<number>();
+  const firstOfPolicy: number[] = [];
   const seen = new Set<string>();
   items.forEach((i, n) => {
-    if (!seen.has(i.policy)) firstOfPolicy.add(n), seen.add(i.policy);
+    if (!seen.has(i.policy)) firstOfPolicy.push(n), seen.add(i.policy);
   });
-  // Room for the closing "…and N more" line, then shrink the headline lines until all of them fit.
+  // Room for the closing "…and N more" line, then shrink the headline lines until all of them fit (each length's
+  // lines made and measured once).
   const reserve = Math.min(lineMax, 160);
   const room = budget - reserve;
   let headMax = lineMax;
-  const headBytes = (max: number) => [...firstOfPolicy].reduce((sum, n) => sum + utf8Bytes(items[n]!.line(max)), 0);
-  while (headMax > 48 && headBytes(headMax) > room) headMax = Math.floor(headMax * 0.9);
+  let heads = firstOfPolicy.map((n) => full[n]!);
+  let headSizes = firstOfPolicy.map((n) => fullBytes[n]!);
+  while (headMax > 48 && headSizes.reduce((sum, b) => sum + b, 0) > room) {
+    headMax = Math.floor(headMax * 0.9);
+    heads = firstOfPolicy.map((n) => items[n]!.line(headMax));
+    headSizes = heads.map(utf8Bytes);
+  }
   const chosen = new Map<number, string>();
   let used = 0;
-  for (const n of firstOfPolicy) {
-    const line = items[n]!.line(headMax);
-    chosen.set(n, line);
-    used += utf8Bytes(line);
-  }
+  firstOfPolicy.forEach((n, k) => {
+    chosen.set(n, heads[k]!);
+    used += headSizes[k]!;
+  });
   for (let n = 0; n < items.length; n++) {
     if (chosen.has(n)) continue;
-    const line = full[n]!;
-    if (used + utf8Bytes(line) > room) continue;
-    chosen.set(n, line);
-    used += utf8Bytes(line);
+    if (used + fullBytes[n]! > room) continue;
+    chosen.set(n, full[n]!);
+    used += fullBytes[n]!;
   }
   const lines = [...chosen].sort((a, b) => a[0] - b[0]).map(([, l]) => l);
   const left = items.filter((_, n) => !chosen.has(n));
