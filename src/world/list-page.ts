@@ -36,13 +36,17 @@ export function apiPath(kind: ListedKind, version: string, namespace?: string): 
   return namespace === undefined ? `${root}/${kind.plural}` : `${root}/namespaces/${encodeURIComponent(namespace)}/${kind.plural}`;
 }
 
-/**
- * The longest a list request may take, connection to last byte. A page is 100 objects (a few MB), so this only trips
- * on an API server that stalled; the cache then retries as after any failed list instead of waiting forever.
- */
-export const LIST_REQUEST_TIMEOUT_MS = 60_000;
-/** The most bytes of one list answer buffered before it is refused (far above a page of 100 objects). */
-export const MAX_LIST_RESPONSE_BYTES = 256 * 1024 * 1024;
+/** Bounds on one list request (no flag sets them; tests pass smaller ones). */
+export interface ListRequestLimits {
+  /**
+   * The longest a request may take, connection to last byte. A page is 100 objects (a few MB), so this only trips on
+   * an API server that stalled; the cache then retries as after any failed list instead of waiting forever.
+   */
+  timeoutMs: number;
+  /** The most bytes of one answer buffered before it is refused (far above a page of 100 objects). */
+  maxBytes: number;
+}
+export const LIST_REQUEST_LIMITS: ListRequestLimits = { timeoutMs: 60_000, maxBytes: 256 * 1024 * 1024 };
 
 /**
  * A list the API server refused: `code` is the HTTP status (404 when the version is not served) and `body` the
@@ -68,7 +72,7 @@ export class ListRequestFailed extends Error {
  *
  * A cluster reached through `proxyUrl` keeps client-node's own path (its proxy agents), one connection per page.
  */
-export function makePageLister(kc: KubeConfig): PageLister {
+export function makePageLister(kc: KubeConfig, limits: ListRequestLimits = LIST_REQUEST_LIMITS): PageLister {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig has no current cluster');
   if (cluster.proxyUrl) return clientNodePageLister(kc);
@@ -83,7 +87,7 @@ export function makePageLister(kc: KubeConfig): PageLister {
       ...(token ? [`continue=${encodeURIComponent(token)}`] : []),
     ].join('&');
     const path = `${prefix}${apiPath(kind, version, namespace)}?${query}`;
-    const page = (await getJson(kc, server, path, agents)) as { items?: KubeObject[] | null; metadata?: { resourceVersion?: string; continue?: string } };
+    const page = (await getJson(kc, server, path, agents, limits)) as { items?: KubeObject[] | null; metadata?: { resourceVersion?: string; continue?: string } };
     return { items: page.items ?? [], resourceVersion: page.metadata?.resourceVersion ?? '', continue: page.metadata?.continue || undefined };
   };
 }
@@ -143,7 +147,7 @@ class KeepAliveAgents {
 }
 
 /** One GET with the KubeConfig's credentials over the kept-alive agent; the body parsed once. */
-async function getJson(kc: KubeConfig, server: URL, path: string, agents: KeepAliveAgents): Promise<unknown> {
+async function getJson(kc: KubeConfig, server: URL, path: string, agents: KeepAliveAgents, limits: ListRequestLimits): Promise<unknown> {
   const opts: https.RequestOptions = {};
   // Headers (Authorization, Impersonate-User), basic auth and TLS material; the agent it makes is not used.
   await kc.applyToHTTPSOptions(opts);
@@ -152,7 +156,7 @@ async function getJson(kc: KubeConfig, server: URL, path: string, agents: KeepAl
   for (let attempt = 1; ; attempt++) {
     const { agent, done } = agents.take(tls);
     try {
-      return await requestJson(server, path, { headers: { ...opts.headers, accept: 'application/json' }, auth: opts.auth, agent, ...tls });
+      return await requestJson(server, path, limits, { headers: { ...opts.headers, accept: 'application/json' }, auth: opts.auth, agent, ...tls });
     } catch (err) {
       // A kept-alive connection the server closed while idle: the GET never reached it, so it is sent again, once.
       if (attempt === 1 && (err as { reusedSocket?: boolean }).reusedSocket && (err as { code?: string }).code === 'ECONNRESET') continue;
@@ -163,10 +167,14 @@ async function getJson(kc: KubeConfig, server: URL, path: string, agents: KeepAl
   }
 }
 
-function requestJson(server: URL, path: string, opts: https.RequestOptions): Promise<unknown> {
+function requestJson(server: URL, path: string, limits: ListRequestLimits, opts: https.RequestOptions): Promise<unknown> {
   const send = server.protocol === 'https:' ? https.request : http.request;
   return new Promise((resolve, reject) => {
+    let settled = false;
+    // The first outcome wins; whatever the stream reports after it (its end, or the error of a destroyed socket) is moot.
     const settle = (err: Error | undefined, body?: unknown) => {
+      if (settled) return;
+      settled = true;
       clearTimeout(deadline);
       if (err) reject(err);
       else resolve(body);
@@ -176,14 +184,16 @@ function requestJson(server: URL, path: string, opts: https.RequestOptions): Pro
       let bytes = 0;
       res.on('data', (chunk: Buffer) => {
         bytes += chunk.length;
-        if (bytes > MAX_LIST_RESPONSE_BYTES) {
-          req.destroy(new Error(`GET ${path}: the answer exceeds ${MAX_LIST_RESPONSE_BYTES / 1024 / 1024} MiB; list in smaller pages`));
+        if (bytes > limits.maxBytes) {
+          settle(new Error(`GET ${path}: the answer exceeds ${limits.maxBytes} bytes; list in smaller pages`));
+          req.destroy();
           return;
         }
         chunks.push(chunk);
       });
       res.on('error', (err) => settle(err));
       res.on('end', () => {
+        if (settled) return;
         const text = Buffer.concat(chunks, bytes).toString('utf8');
         const status = res.statusCode ?? 0;
         const ok = status >= 200 && status < 300;
@@ -197,7 +207,10 @@ function requestJson(server: URL, path: string, opts: https.RequestOptions): Pro
         settle(ok ? undefined : new ListRequestFailed(status, body, path), body);
       });
     });
-    const deadline = setTimeout(() => req.destroy(new Error(`GET ${path}: no complete answer within ${LIST_REQUEST_TIMEOUT_MS / 1000} s`)), LIST_REQUEST_TIMEOUT_MS);
+    const deadline = setTimeout(() => {
+      settle(new Error(`GET ${path}: no complete answer within ${limits.timeoutMs} ms`));
+      req.destroy();
+    }, limits.timeoutMs);
     req.on('error', (err) => {
       // Remembered for the one retry of a request sent on a connection the server had just closed.
       if (req.reusedSocket) (err as { reusedSocket?: boolean }).reusedSocket = true;

@@ -246,6 +246,26 @@ describe('makePageLister', () => {
     expect(api.closedConnections).toBe(1);
   });
 
+  it('fails a list whose answer is over the byte cap, or that gets no complete answer in time', async () => {
+    api = new FakeListApi(http.createServer(), { pods: pods(3), widgets: [] });
+    api.tokens.add('token-1');
+    const url = await api.listen();
+    const kc = kubeConfig(url, { skipTLSVerify: true }, { token: 'token-1' });
+    const pageBytes = Buffer.byteLength(JSON.stringify({ kind: 'List', apiVersion: 'v1', metadata: { resourceVersion: '4711' }, items: pods(3) }));
+
+    const big = (await listAll(makePageLister(kc, { timeoutMs: 60_000, maxBytes: pageBytes - 1 }), POD_KIND, { pageSize: 3 }).catch((e: unknown) => e)) as ListFailed;
+    expect((big.cause as Error).message).toBe(
+      `GET /api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Denvoy-gateway&limit=3: the answer exceeds ${pageBytes - 1} bytes; list in smaller pages`,
+    );
+    expect(await listAll(makePageLister(kc, { timeoutMs: 60_000, maxBytes: pageBytes }), POD_KIND, { pageSize: 3 })).toMatchObject({ version: 'v1' });
+
+    // An API server that takes the request and never answers.
+    api.server.removeAllListeners('request');
+    api.server.on('request', () => {});
+    const stalled = (await listAll(makePageLister(kc, { timeoutMs: 1, maxBytes: pageBytes }), POD_KIND, { pageSize: 3 }).catch((e: unknown) => e)) as ListFailed;
+    expect((stalled.cause as Error).message).toBe('GET /api/v1/pods?labelSelector=app.kubernetes.io%2Fmanaged-by%3Denvoy-gateway&limit=3: no complete answer within 1 ms');
+  });
+
   it('keeps one plain connection to an http: server (allowed with insecure-skip-tls-verify only)', async () => {
     api = new FakeListApi(http.createServer(), { pods: pods(3), widgets: [] });
     api.tokens.add('token-1');
