@@ -8,6 +8,8 @@ const MAX_ITEMS = 20;
 const MAX_DEPTH = 8;
 
 function shorten(value: unknown, depth: number): unknown {
+  // What JSON.stringify would write for it (a Date its ISO text), so a record cuts down to the line it was.
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') value = (value as { toJSON(): unknown }).toJSON();
   if (typeof value === 'string') return value.length > MAX_STRING ? `${value.slice(0, MAX_STRING)}…(${value.length - MAX_STRING} more characters)` : value;
   if (value === null || typeof value !== 'object') return value;
   if (depth >= MAX_DEPTH) return '…(nested too deep)';
@@ -36,6 +38,11 @@ export function boundLogLine(line: string): string {
   } catch {
     record = { msg: 'a log line that was not JSON' };
   }
+  return boundRecord(record, bytes);
+}
+
+/** `boundLogLine` for a line whose record is at hand: the logger cuts the object it just wrote, without parsing it back. */
+function boundRecord(record: Record<string, unknown>, bytes: number): string {
   const shortened = `${JSON.stringify({ ...(shorten(record, 0) as object), truncated: true, bytes })}\n`;
   if (Buffer.byteLength(shortened) <= MAX_LOG_LINE_BYTES) return shortened;
   const { level, time, service, event, msg } = record;
@@ -139,9 +146,13 @@ class JsonLineLogger implements Logger {
       fields = JSON.stringify({ ...(typeof event === 'string' ? { event } : {}), unserializable: (err as Error).message });
     }
     const inner = fields.length > 2 ? `,${fields.slice(1, -1)}` : '';
-    const line = `{"level":"${level}"${this.stamp()},"service":"aigw-admission"${inner}${msg === undefined ? '' : `,"msg":${JSON.stringify(msg)}`}}\n`;
+    const stamp = this.stamp();
+    const line = `{"level":"${level}"${stamp},"service":"aigw-admission"${inner}${msg === undefined ? '' : `,"msg":${JSON.stringify(msg)}`}}\n`;
     // Byte length is measured only when the character count says the line might be over.
-    this.out.write(line.length * 3 > MAX_LOG_LINE_BYTES ? boundLogLine(line) : line);
+    const bytes = line.length * 3 > MAX_LOG_LINE_BYTES ? Buffer.byteLength(line) : 0;
+    if (bytes <= MAX_LOG_LINE_BYTES) return this.out.write(line);
+    // Cut from the fields as given (the line is their JSON), not from the line parsed back.
+    this.out.write(boundRecord(Object.assign({ level, time: stamp.slice(9, -1), service: 'aigw-admission' }, obj, msg === undefined ? {} : { msg }), bytes));
   }
 }
 

@@ -18,6 +18,7 @@ export const DENIAL_MESSAGE_MAX_BYTES = 4096;
 export const DENIAL_LINE_MAX_BYTES = 512;
 
 const ELLIPSIS = '…';
+const NON_ASCII = /[^\x00-\x7f]/;
 
 /** UTF-8 bytes of a string. */
 export function utf8Bytes(text: string): number {
@@ -37,6 +38,8 @@ export function cutToBytes(text: string, maxBytes: number): string {
   if (fitsBytes(text, maxBytes)) return text;
   const room = maxBytes - utf8Bytes(ELLIPSIS);
   if (room <= 0) return '';
+  // Most text is ASCII, one byte a unit: the cut is at `room` units, found without walking them one by one.
+  if (!NON_ASCII.test(text.slice(0, room))) return text.slice(0, room) + ELLIPSIS;
   // UTF-8 length per code point from its UTF-16 units, as Buffer encodes them (a lone surrogate is U+FFFD, 3 bytes).
   let bytes = 0;
   let end = 0;

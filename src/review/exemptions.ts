@@ -56,13 +56,28 @@ export function exemptionFor(
   namespace: string,
   exclusions: readonly Exclusion[],
 ): string | undefined {
+  return exemptionsOf(object, namespace, exclusions)?.(policy);
+}
+
+/**
+ * `exemptionFor` for every policy of one object, with the annotation read and the exclusions narrowed to the object's
+ * namespace and name once; undefined when nothing can exempt the object (the common case: no work per policy).
+ */
+export function exemptionsOf(
+  object: KubeObject | null | undefined,
+  namespace: string,
+  exclusions: readonly Exclusion[],
+): ((policy: string) => string | undefined) | undefined {
   const skip = skipAnnotation(object);
-  if (skip?.reason && skip.policies.includes(policy)) return `${SKIP_ANNOTATION}: ${skip.reason}`;
+  const skipped = skip?.reason ? skip.policies : undefined;
   const name = object?.metadata?.name ?? '';
-  for (const e of exclusions) {
-    if (matches(e.policies, policy) && matches(e.namespaces, namespace) && matches(e.names, name)) return `config exclusion: ${e.reason}`;
-  }
-  return undefined;
+  const applying = exclusions.length === 0 ? exclusions : exclusions.filter((e) => matches(e.namespaces, namespace) && matches(e.names, name));
+  if (!skipped && applying.length === 0) return undefined;
+  return (policy) => {
+    if (skipped?.includes(policy)) return `${SKIP_ANNOTATION}: ${skip!.reason}`;
+    for (const e of applying) if (matches(e.policies, policy)) return `config exclusion: ${e.reason}`;
+    return undefined;
+  };
 }
 
 /**

@@ -1,6 +1,6 @@
 import type { AnyPolicy } from './policy.js';
 import type { Endpoint, KubeObject, Mode, Operation } from '../kube/types.js';
-import { exemptionFor, type Exclusion } from './exemptions.js';
+import { exemptionFor, exemptionsOf, type Exclusion } from './exemptions.js';
 
 export interface ActivePolicy {
   policy: AnyPolicy;
@@ -59,6 +59,11 @@ export class PolicySet {
   /** Why `policy` does not apply to `object` in `namespace` (annotation or config exclusion), or undefined. */
   exemption(policy: string, object: KubeObject | null | undefined, namespace: string): string | undefined {
     return exemptionFor(policy, object, namespace, this.exclusions);
+  }
+
+  /** `exemption` for every policy of one object, worked out once; undefined when nothing exempts it. */
+  exemptions(object: KubeObject | null | undefined, namespace: string): ((policy: string) => string | undefined) | undefined {
+    return exemptionsOf(object, namespace, this.exclusions);
   }
 
   /** The active policies for a request, in registration order; the same array for the same key (do not change it). */

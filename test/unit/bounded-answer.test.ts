@@ -89,6 +89,9 @@ describe('the pieces', () => {
     };
     const text = fc.oneof(fc.string({ unit: 'grapheme' }), fc.string({ unit: 'binary' }), fc.string({ unit: fc.constantFrom('a', 'é', '€', '\ud83d', '\ude00', '😀') }));
     fc.assert(fc.property(text, fc.integer({ min: 0, max: 64 }), (t, max) => cutToBytes(t, max) === reference(t, max)), { numRuns: 2000 });
+    // An ASCII stretch (cut without walking it) followed by anything, so the cut falls before, on and after the change.
+    const asciiThen = fc.tuple(fc.string({ unit: fc.constantFrom('a', 'z', ' ', '"'), maxLength: 80 }), text).map(([ascii, rest]) => ascii + rest);
+    fc.assert(fc.property(asciiThen, fc.integer({ min: 0, max: 96 }), (t, max) => cutToBytes(t, max) === reference(t, max)), { numRuns: 2000 });
   });
 
   it('counts notes per rule, saying a shared verb once', () => {

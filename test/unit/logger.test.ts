@@ -160,6 +160,19 @@ describe('logger: a line has a size bound', () => {
     expect(record.findings[0]).toEqual({ policy: 'p', path: 'spec.rules[0]', message: `${'x'.repeat(512)}…(2488 more characters)` });
   });
 
+  it('cuts what it was given to exactly the line boundLogLine makes of the whole line (a Date as its ISO text)', () => {
+    const written: string[] = [];
+    const stream = new Writable({ write: (chunk, _enc, done) => (written.push(String(chunk)), done()) });
+    const logger = createLogger({ stream });
+    const fields = { event: 'review', at: new Date(Date.UTC(2026, 10, 28)), skipped: undefined, findings: Array.from({ length: 30 }, (_, i) => ({ policy: 'p', message: `é${'x'.repeat(900)}${i}` })) };
+    logger.info(fields, 'reviewed');
+    const time = JSON.parse(written[0]!).time as string;
+    const whole = `{"level":"info","time":"${time}","service":"aigw-admission",${JSON.stringify(fields).slice(1, -1)},"msg":"reviewed"}\n`;
+    expect(Buffer.byteLength(whole)).toBeGreaterThan(MAX_LOG_LINE_BYTES);
+    expect(written).toEqual([boundLogLine(whole)]);
+    expect(JSON.parse(written[0]!)).toMatchObject({ at: '2026-11-28T00:00:00.000Z', truncated: true, bytes: Buffer.byteLength(whole) });
+  });
+
   it('a line still too long after cutting keeps only level, time, event and msg', () => {
     const wide = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`k${i}`, Object.fromEntries(Array.from({ length: 40 }, (_, j) => [`f${j}`, 'y'.repeat(600)]))]));
     const line = `${JSON.stringify({ level: 'info', time: 't', service: 'aigw-admission', event: 'review', msg: 'm', wide })}\n`;
