@@ -116,6 +116,20 @@ describe('Lru', () => {
     lru.set('c', 3);
     expect([lru.has('a'), lru.has('b'), lru.has('c'), lru.size]).toEqual([true, false, true, 2]);
   });
+
+  it('keeps the order right when the newest entry is hit again, and after a set of a key it already holds', () => {
+    const lru = new Lru<string, number>(3);
+    lru.set('a', 1);
+    lru.set('b', 2);
+    lru.set('c', 3);
+    expect([lru.get('c'), lru.get('c'), lru.get('a')]).toEqual([3, 3, 1]); // order: b, c, a
+    lru.set('b', 20); // order: c, a, b
+    lru.set('d', 4); // evicts c
+    expect([lru.has('a'), lru.has('b'), lru.has('c'), lru.has('d')]).toEqual([true, true, false, true]);
+    expect(lru.get('a')).toBe(1); // order: b, d, a
+    lru.set('e', 5); // evicts b
+    expect([lru.has('a'), lru.has('b'), lru.has('d'), lru.has('e'), lru.get('b')]).toEqual([true, false, true, true, undefined]);
+  });
 });
 
 describe('CRD rule cost budgets', () => {
