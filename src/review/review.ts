@@ -297,8 +297,9 @@ export function buildResponse(uid: string, verdict: Verdict, endpoint: Endpoint,
   const response: AdmissionReviewResponse['response'] = { uid, allowed: verdict.allowed };
   const about = resource ?? verdict.findings[0]?.resource ?? { apiVersion: '', kind: '', namespace: '', name: '' };
   // Skipped findings never deny or warn: they are logged, counted and reported by check and audit.
-  const applied = verdict.findings.filter((f) => f.result !== 'skip');
-  const warnings = boundedWarnings(applied, verdict.notices, endpoint, about);
+  const applied = verdict.findings.length === 0 ? verdict.findings : verdict.findings.filter((f) => f.result !== 'skip');
+  // Most answers carry nothing to bound.
+  const warnings = applied.length === 0 && verdict.notices.length === 0 ? [] : boundedWarnings(applied, verdict.notices, endpoint, about);
   if (!verdict.allowed) {
     const denials = applied.filter((f) => f.mode === 'deny');
     response.status = { code: 403, reason: 'Forbidden', message: boundedDenial(denials, about) };
