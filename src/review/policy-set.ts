@@ -22,7 +22,8 @@ export interface PolicySettings {
  */
 export class PolicySet {
   private readonly index = new Map<string, ActivePolicy[]>();
-  private readonly byOperation = new Map<string, readonly ActivePolicy[]>();
+  /** endpoint → group → kind → operation → policies: four lookups of strings the request carries, no key to build. */
+  private readonly byRequest = new Map<string, Map<string, Map<string, Map<string, readonly ActivePolicy[]>>>>();
   readonly active: readonly ActivePolicy[];
   /** Every policy id the set knows, enabled or not (for exemptions naming policies). */
   readonly ids: ReadonlySet<string>;
@@ -68,15 +69,19 @@ export class PolicySet {
 
   /** The active policies for a request, in registration order; the same array for the same key (do not change it). */
   matching(endpoint: Endpoint, group: string, kind: string, operation: Operation): readonly ActivePolicy[] {
-    // Filtered by operation once per key, not on every review: one string key, one lookup.
-    const key = `${endpoint}|${group}|${kind}|${operation}`;
-    const known = this.byOperation.get(key);
+    // Filtered by operation once per request kind, not on every review.
+    const known = this.byRequest.get(endpoint)?.get(group)?.get(kind)?.get(operation);
     if (known) return known;
     const all = this.index.get(indexKey(endpoint, group, kind));
     // Unknown kinds are not remembered: a client may send any kind, and the map must stay as small as the policies.
     if (!all) return [];
     const list = Object.freeze(all.filter((a) => a.policy.match.operations.includes(operation)));
-    this.byOperation.set(key, list);
+    const level = <V>(map: Map<string, V>, key: string, make: () => V): V => {
+      let next = map.get(key);
+      if (next === undefined) map.set(key, (next = make()));
+      return next;
+    };
+    level(level(level(this.byRequest, endpoint, () => new Map()), group, () => new Map()), kind, () => new Map()).set(operation, list);
     return list;
   }
 }

@@ -164,13 +164,20 @@ function policyRun(
   };
   const created = new Set<string>();
   const seen = countingWorld(deps.world);
-  const memos = new Map<string, WeakMap<object, unknown>>();
+  // Per scope the last key and value first (nearly every lookup is for the reviewed object), then a map of the others.
+  const memos = new Map<string, { key: object; value: unknown; others?: Map<object, unknown> }>();
   const memo = <T>(scope: string, key: object, compute: () => T): T => {
-    let cache = memos.get(scope);
-    if (!cache) memos.set(scope, (cache = new WeakMap()));
-    if (cache.has(key)) return cache.get(key) as T;
+    const cache = memos.get(scope);
+    if (cache === undefined) {
+      const value = compute();
+      memos.set(scope, { key, value });
+      return value;
+    }
+    if (cache.key === key) return cache.value as T;
+    cache.others ??= new Map();
+    if (cache.others.has(key)) return cache.others.get(key) as T;
     const value = compute();
-    cache.set(key, value);
+    cache.others.set(key, value);
     return value;
   };
   const subject = request.object ?? request.oldObject;

@@ -33,4 +33,27 @@ describe('the per-review memo policies share', () => {
     review(admissionReview(route([], 'two')), 'validate', d);
     expect(computed).toEqual(['model of one', 'other', 'model of two', 'other']);
   });
+
+  it('keeps one value per key when a scope is asked for several objects in turn (a BackendTrafficPolicy reaching routes)', () => {
+    const computed: string[] = [];
+    const routes = [{ name: 'r1' }, { name: 'r2' }, { name: 'r3' }];
+    const walker = (id: string) =>
+      definePolicy({
+        id,
+        description: 'reads the model of several objects',
+        endpoint: 'validate',
+        match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE'] },
+        defaultMode: 'warn',
+        onError: 'allow-with-warning',
+        paramsSchema: {},
+        defaultParams: {},
+        evaluate({ memo }) {
+          const seen = [...routes, routes[0]!, routes[2]!].map((r) => memo!('model', r, () => (computed.push(r.name), `model ${r.name}`)));
+          return { findings: [{ path: '', message: seen.join(', ') }] };
+        },
+      });
+    const out = review(admissionReview(route([], 'one')), 'validate', deps({ policies: new PolicySet([walker('a'), walker('b')]) }));
+    expect(computed).toEqual(['r1', 'r2', 'r3']);
+    expect(out.review.response.warnings).toEqual(['[a] model r1, model r2, model r3, model r1, model r3', '[b] model r1, model r2, model r3, model r1, model r3']);
+  });
 });
