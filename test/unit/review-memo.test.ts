@@ -1,28 +1,32 @@
 import { describe, expect, it } from 'vitest';
-import { definePolicy } from '../../src/review/policy.js';
+import { definePolicy, type Policy } from '../../src/review/policy.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { review } from '../../src/review/review.js';
 import { AIGATEWAYROUTE } from '../../src/model/kinds.js';
 import { admissionReview, deps, route } from '../helpers.js';
 
+/** A validating policy on route CREATEs whose judgement is `evaluate`. */
+const policyOf = (id: string, evaluate: Policy<Record<string, never>>['evaluate']) =>
+  definePolicy({
+    id,
+    description: 'reads the shared model',
+    endpoint: 'validate',
+    match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE'] },
+    defaultMode: 'warn',
+    onError: 'allow-with-warning',
+    paramsSchema: {},
+    defaultParams: {},
+    evaluate,
+  });
+
 describe('the per-review memo policies share', () => {
   it('computes once per key within a review, again in the next review, and separately per scope and key', () => {
     const computed: string[] = [];
     const reader = (id: string) =>
-      definePolicy({
-        id,
-        description: 'reads the shared model',
-        endpoint: 'validate',
-        match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE'] },
-        defaultMode: 'warn',
-        onError: 'allow-with-warning',
-        paramsSchema: {},
-        defaultParams: {},
-        evaluate({ object, memo }) {
-          const model = memo!('model', object!, () => (computed.push(`model of ${object!.metadata!.name}`), { rules: 1 }));
-          const other = memo!('other', object!, () => (computed.push('other'), 2));
-          return { findings: [{ path: '', message: `${id} saw ${model.rules + other}` }] };
-        },
+      policyOf(id, ({ object, memo }) => {
+        const model = memo!('model', object!, () => (computed.push(`model of ${object!.metadata!.name}`), { rules: 1 }));
+        const other = memo!('other', object!, () => (computed.push('other'), 2));
+        return { findings: [{ path: '', message: `${id} saw ${model.rules + other}` }] };
       });
     const d = deps({ policies: new PolicySet([reader('a'), reader('b'), reader('c')]) });
 
@@ -38,19 +42,9 @@ describe('the per-review memo policies share', () => {
     const computed: string[] = [];
     const routes = [{ name: 'r1' }, { name: 'r2' }, { name: 'r3' }];
     const walker = (id: string) =>
-      definePolicy({
-        id,
-        description: 'reads the model of several objects',
-        endpoint: 'validate',
-        match: { kinds: [AIGATEWAYROUTE], operations: ['CREATE'] },
-        defaultMode: 'warn',
-        onError: 'allow-with-warning',
-        paramsSchema: {},
-        defaultParams: {},
-        evaluate({ memo }) {
-          const seen = [...routes, routes[0]!, routes[2]!].map((r) => memo!('model', r, () => (computed.push(r.name), `model ${r.name}`)));
-          return { findings: [{ path: '', message: seen.join(', ') }] };
-        },
+      policyOf(id, ({ memo }) => {
+        const seen = [...routes, routes[0]!, routes[2]!].map((r) => memo!('model', r, () => (computed.push(r.name), `model ${r.name}`)));
+        return { findings: [{ path: '', message: seen.join(', ') }] };
       });
     const out = review(admissionReview(route([], 'one')), 'validate', deps({ policies: new PolicySet([walker('a'), walker('b')]) }));
     expect(computed).toEqual(['r1', 'r2', 'r3']);
