@@ -87,24 +87,25 @@ export function evaluateSliced(
 ): Verdict | Promise<Verdict> {
   const clock = deps.clock ?? monotonicMs;
   const run = policyRun(request, endpoint, deps, resource);
-  const sliceStarted = clock();
-  for (let i = 0; i < run.count; i++) {
-    if (run.step(i) - sliceStarted >= sliceMs) return runInSlices(run, i + 1, clock, sliceMs);
-  }
-  return run.finish();
+  const next = runSlice(run, 0, clock, sliceMs);
+  return next === undefined ? run.finish() : runInSlices(run, next, clock, sliceMs);
 }
 
 /** The rest of a sliced review, from policy `next` on, each slice after a turn of the event loop. */
 async function runInSlices(run: PolicyRun, next: number, clock: () => number, sliceMs: number): Promise<Verdict> {
-  await new Promise<void>((resolve) => setImmediate(resolve));
-  let sliceStarted = clock();
-  for (let i = next; i < run.count; i++) {
-    if (run.step(i) - sliceStarted >= sliceMs) {
-      await new Promise<void>((resolve) => setImmediate(resolve));
-      sliceStarted = clock();
-    }
+  for (let from: number | undefined = next; from !== undefined; from = runSlice(run, from, clock, sliceMs)) {
+    await new Promise<void>((resolve) => setImmediate(resolve));
   }
   return run.finish();
+}
+
+/** Runs policies from `from` on until one ends the slice: the index to go on from, or undefined when all have run. */
+function runSlice(run: PolicyRun, from: number, clock: () => number, sliceMs: number): number | undefined {
+  const sliceStarted = clock();
+  for (let i = from; i < run.count; i++) {
+    if (run.step(i) - sliceStarted >= sliceMs) return i + 1;
+  }
+  return undefined;
 }
 
 interface PolicyRun {

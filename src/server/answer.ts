@@ -27,7 +27,7 @@ export function statusBody(err: AdmissionError): string {
 export function answerReview(body: Buffer | string, endpoint: Endpoint, deps: ReviewDeps): Answer {
   try {
     const input = parseAdmissionReview(body);
-    return { status: 200, body: JSON.stringify(review(input, endpoint, deps).review) };
+    return answered(review(input, endpoint, deps));
   } catch (err) {
     return failed(err);
   }
@@ -41,10 +41,14 @@ export function answerReviewSliced(body: Buffer | string, endpoint: Endpoint, de
   try {
     const input = parseAdmissionReview(body);
     const reviewed = reviewSliced(input, endpoint, deps);
-    return reviewed instanceof Promise ? reviewed.then((r) => ({ status: 200, body: JSON.stringify(r.review) }), failed) : { status: 200, body: JSON.stringify(reviewed.review) };
+    return reviewed instanceof Promise ? reviewed.then(answered, failed) : answered(reviewed);
   } catch (err) {
     return failed(err);
   }
+}
+
+function answered(r: { review: unknown }): Answer {
+  return { status: 200, body: JSON.stringify(r.review) };
 }
 
 function failed(err: unknown): Answer {

@@ -166,14 +166,15 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
       finish();
     };
     // Synchronous unless the review needed more than one slice: no promise per request.
+    const internal = (err: unknown): void => send({ status: 500, body: '', error: asAdmissionError(err) });
     const answer = (): void => {
       let answered: Answer | Promise<Answer>;
       try {
         answered = answerReviewSliced(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), endpoint, opts.deps());
       } catch (err) {
-        answered = { status: 500, body: '', error: asAdmissionError(err) };
+        return internal(err);
       }
-      if (answered instanceof Promise) answered.then(send, (err: unknown) => send({ status: 500, body: '', error: asAdmissionError(err) }));
+      if (answered instanceof Promise) answered.then(send, internal);
       else send(answered);
     };
     const read = () => {
