@@ -9,12 +9,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { KubeConfig } from '@kubernetes/client-node';
-import { ALL_POLICIES } from '../policies/index.js';
-import { PolicySet } from '../src/review/policy-set.js';
-import { makePageLister } from '../src/world/list-page.js';
-import { AUDIT_PAGE_SIZE, auditWorld, listCluster, listedWorld } from '../src/audit/audit.js';
 import type { KubeObject } from '../src/kube/types.js';
+import { keepYoungGenerationSmall } from '../src/cli/batch-heap.js';
 
 export interface AuditFigures {
   routes: number;
@@ -252,6 +248,15 @@ function serveFake(counts: FakeCounts): void {
 }
 
 export async function runAudit(routeCount = 10_000, patchCount = 1_000): Promise<AuditFigures> {
+  // As `aigw-admission audit` does (src/cli.ts), before the policies and the client are loaded.
+  keepYoungGenerationSmall(process.execArgv, process.env.NODE_OPTIONS);
+  const [{ KubeConfig }, { ALL_POLICIES }, { PolicySet }, { makePageLister }, { AUDIT_PAGE_SIZE, auditWorld, listCluster, listedWorld }] = await Promise.all([
+    import('../src/kube/client.js'),
+    import('../policies/index.js'),
+    import('../src/review/policy-set.js'),
+    import('../src/world/list-page.js'),
+    import('../src/audit/audit.js'),
+  ]);
   const api = await startFakeApi({ routes: routeCount, patchPolicies: patchCount });
   const kc = new KubeConfig();
   kc.loadFromOptions({

@@ -56,6 +56,8 @@ function loadedWithCli(): Set<string> {
     for (const i of IMPORTS) if (i.from === file && ours(i) && !i.typeOnly && !i.dynamic) visit(i.to);
   };
   visit('src/cli.ts');
+  // src/cli.ts loads the program with import() on every run, after it has set the audit's heap (src/cli/batch-heap.ts).
+  visit('src/cli/program.ts');
   return loaded;
 }
 
@@ -65,7 +67,7 @@ const DOORS = ['src/cli.ts', 'src/cli', 'src/server', 'src/audit'];
 describe('import rules (ARCHITECTURE.md)', () => {
   it('reads the imports it checks', () => {
     expect(IMPORTS.length).toBeGreaterThan(300);
-    expect(IMPORTS).toContainEqual({ from: 'src/cli.ts', to: 'src/cli/program.ts', typeOnly: false, dynamic: false });
+    expect(IMPORTS).toContainEqual({ from: 'src/cli.ts', to: 'src/cli/program.ts', typeOnly: false, dynamic: true });
     expect(IMPORTS).toContainEqual({ from: 'src/cli/audit.ts', to: 'src/audit/run.ts', typeOnly: false, dynamic: true });
     expect(IMPORTS).toContainEqual({ from: 'src/world/world.ts', to: 'src/kube/types.ts', typeOnly: true, dynamic: false });
     // Every relative import names a file that exists.
