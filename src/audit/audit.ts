@@ -130,6 +130,20 @@ export function auditWorld(world: World, opts: AuditOptions, sink?: AuditSink): 
     const { notes } = auditWorld(world, opts, { finding: (f) => findings.push(f), checked: (o) => checked.push(o) });
     return { findings, checked, notes };
   }
+  const batches = auditBatches(world, opts, sink);
+  for (;;) {
+    const next = batches.next();
+    if (next.done) return next.value;
+  }
+}
+
+/**
+ * `auditWorld` one object at a time: yields the findings of each object judged that has some (after those of the proxy
+ * pods that come before it), once `sink` has been handed them, and judges the next object only when asked. So a
+ * caller can write an object's findings out before the next is judged. Each batch holds all the findings of its
+ * objects: every finding of one object is in the same batch.
+ */
+export function* auditBatches(world: World, opts: AuditOptions, sink?: AuditSink): Generator<Finding[], AuditSummary> {
   const notes = new Set<string>();
   const sidecars = sidecarAudit(world, opts);
   const podFindings = sortedByPlace(sidecars.findings, placeOfFinding);
@@ -137,27 +151,38 @@ export function auditWorld(world: World, opts: AuditOptions, sink?: AuditSink): 
   let nextFinding = 0;
   let nextPod = 0;
   let findings = 0;
+  let batch: Finding[] = [];
   const emit = (f: Finding) => {
     findings++;
-    sink.finding(f);
+    batch.push(f);
+    sink?.finding(f);
   };
   // Pods before an object at `place` come first; at the same place the objects' own come first (as a stable sort of all).
   const podsBefore = (place: Place | undefined) => {
     while (nextFinding < podFindings.length && (!place || byPlace(podFindings[nextFinding]!.place, place) < 0)) emit(podFindings[nextFinding++]!.item);
-    while (nextPod < podsChecked.length && (!place || byPlace(podsChecked[nextPod]!.place, place) < 0)) sink.checked(podsChecked[nextPod++]!.item);
+    while (nextPod < podsChecked.length && (!place || byPlace(podsChecked[nextPod]!.place, place) < 0)) {
+      const pod = podsChecked[nextPod++]!.item;
+      sink?.checked(pod);
+    }
   };
   const objects = sortedByPlace(
     CLUSTER_KINDS.flatMap((k) => world.list(k.key)),
     placeOfObject,
   );
-  objects.forEach(({ item: object, place }, index) => {
+  for (let index = 0; index < objects.length; index++) {
+    const { item: object, place } = objects[index]!;
     podsBefore(place);
     const checked = checkObjects([{ object }], { policies: opts.policies, world, kubernetesMinor: opts.kubernetesMinor, now: opts.now, logger: opts.logger, firstIndex: index });
     for (const n of checked.notes) notes.add(n);
     for (const { source: _source, location: _location, ...finding } of checked.findings) emit(finding);
-    sink.checked(object);
-  });
+    sink?.checked(object);
+    if (batch.length > 0) {
+      yield batch;
+      batch = [];
+    }
+  }
   podsBefore(undefined);
+  if (batch.length > 0) yield batch;
   if (sidecars.note) notes.add(sidecars.note);
   return { objects: objects.length + podsChecked.length, findings, notes: [...notes] };
 }

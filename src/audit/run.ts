@@ -7,7 +7,7 @@ import { parseKubernetesMinor } from '../world/world.js';
 import { describeApiError } from '../world/cluster-world.js';
 import { makePageLister, type ListedKind } from '../world/list-page.js';
 import type { Finding } from '../kube/types.js';
-import { auditWorld, listCluster, listedWorld } from './audit.js';
+import { auditBatches, listCluster, listedWorld, type AuditSummary } from './audit.js';
 import { ReportBuilder, kubeReportClient, writeReports, type WriteSummary } from './policy-report.js';
 
 export interface AuditRunOptions {
@@ -20,23 +20,24 @@ export interface AuditRunOptions {
   reports: ReportApiChoice;
   now: () => Date;
   onListed?: (kind: ListedKind, listed: number) => void;
-  /** Called as the run moves on to judging, then to writing reports. */
-  onStep?: (step: 'evaluating' | 'writing-reports') => void;
 }
 
-export interface AuditRun {
-  /** Every finding, in the audit's order (what the CLI prints). */
-  findings: Finding[];
-  /** How many objects were judged. */
-  objects: number;
-  notes: string[];
+/** A cluster listed for the audit: judge it (one pass or more), then write the reports. */
+export interface ClusterAudit {
   /** Kinds whose CRD is not installed: nothing of them was checked. */
   notInstalled: string[];
-  /** What was written, with `writeReports`. */
-  written: WriteSummary | undefined;
+  /**
+   * One pass of the audit over what was listed (`auditBatches`): the findings of one object at a time, in the audit's
+   * order, none kept here. Every call judges again, the same world at the same moment, so gives the same findings (the
+   * table is laid out in a first pass and written in a second). With `writeReports`, the first pass builds the reports.
+   */
+  judge(): Generator<Finding[], AuditSummary>;
+  /** With `writeReports`, writes the reports the first pass built (it must have run to its end); else does nothing. */
+  writeReports(): Promise<WriteSummary | undefined>;
 }
 
-export async function runAudit(kc: KubeConfig, opts: AuditRunOptions): Promise<AuditRun> {
+/** Lists the cluster (the objects slimmed as serve's cache slims them); the audit itself runs as the caller asks. */
+export async function runAudit(kc: KubeConfig, opts: AuditRunOptions): Promise<ClusterAudit> {
   const server = kc.getCurrentCluster()?.server ?? 'the cluster';
   let minor: number | undefined;
   try {
@@ -45,30 +46,29 @@ export async function runAudit(kc: KubeConfig, opts: AuditRunOptions): Promise<A
     throw new AdmissionError('NO_CLUSTER', `cannot reach ${server}: ${describeApiError(err)}`);
   }
   const listed = await listCluster(makePageLister(kc), { namespace: opts.namespace, onProgress: opts.onListed });
-  opts.onStep?.('evaluating');
   // The same audit as serve's background audit: one world, one moment for the findings and the reports. The reports
-  // are built as the audit goes; the judged objects are not collected (the reports' pass results are made on the way).
+  // are built as the first pass goes; the judged objects are not collected (the reports' pass results are made on the way).
   const at = opts.now();
-  const findings: Finding[] = [];
+  const world = listedWorld(listed, minor);
+  const auditOpts = { policies: opts.policies, kubernetesMinor: minor, now: () => at };
   const reports = opts.writeReports ? new ReportBuilder(at) : undefined;
-  const audit = auditWorld(
-    listedWorld(listed, minor),
-    { policies: opts.policies, kubernetesMinor: minor, now: () => at },
-    {
-      finding: (f) => {
-        findings.push(f);
-        reports?.finding(f);
-      },
-      checked: (o) => reports?.checked(o),
+  let passes = 0;
+  let reportsBuilt = false;
+  return {
+    notInstalled: listed.notInstalled,
+    *judge() {
+      const building = passes++ === 0 ? reports : undefined;
+      const summary = yield* auditBatches(world, auditOpts, building);
+      if (building) reportsBuilt = true;
+      return summary;
     },
-  );
-  let written: WriteSummary | undefined;
-  if (reports) {
-    opts.onStep?.('writing-reports');
-    const client = kubeReportClient(kc, opts.reports);
-    written = await writeReports(client, reports.reports(), { namespace: opts.namespace, at }).catch((err: Error) => {
-      throw err instanceof AdmissionError ? err : new AdmissionError('CLUSTER_REQUEST_FAILED', `reports not written: ${err.message}`);
-    });
-  }
-  return { findings, objects: audit.objects, notes: audit.notes, notInstalled: listed.notInstalled, written };
+    async writeReports() {
+      if (!reports) return undefined;
+      if (!reportsBuilt) throw new Error('internal: the reports are written after a whole pass of the audit');
+      const client = kubeReportClient(kc, opts.reports);
+      return writeReports(client, reports.reports(), { namespace: opts.namespace, at }).catch((err: Error) => {
+        throw err instanceof AdmissionError ? err : new AdmissionError('CLUSTER_REQUEST_FAILED', `reports not written: ${err.message}`);
+      });
+    },
+  };
 }

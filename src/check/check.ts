@@ -1,7 +1,7 @@
 import type { PolicySet } from '../review/policy-set.js';
 import { evaluate, resourceOf } from '../review/review.js';
 import { silentLogger, type Logger } from '../review/deps.js';
-import type { Finding, KubeObject, ResourceRef } from '../kube/types.js';
+import type { Finding, FindingResult, KubeObject, Mode, ResourceRef } from '../kube/types.js';
 import { MemoryWorld, type World } from '../world/world.js';
 import { NOT_CHECKED, type CrdSchemas } from '../crd/schemas.js';
 import type { SourceLocation } from '../input/manifests.js';
@@ -155,15 +155,23 @@ export function modeLabel(f: Pick<Finding, 'mode' | 'result'>): string {
   return f.result === 'skip' ? 'skip' : f.result === 'error' ? `${f.mode}:error` : f.mode;
 }
 
-/**
- * A kubectl-like table: columns padded to their widest cell, three spaces apart, the message last and never cut.
- * With `width` (a terminal), long messages wrap under the MESSAGE column instead of running off the edge. The SOURCE
- * column is there when some finding has one (files), not for cluster objects.
- */
-export function formatFindingsTable(findings: readonly CheckFinding[], width?: number): string {
-  const withSource = findings.some((f) => sourceLabel(f));
-  const columns = COLUMNS.filter((c) => withSource || c !== 'SOURCE');
-  const rows = findings.map((f) => [
+/** The widest cell of each column but MESSAGE, and whether there is a SOURCE column: all the table must know of every row before its first line. */
+export class TableWidths {
+  /** Whether some finding has a source (files); cluster objects have none. */
+  withSource = false;
+  /** MODE, SOURCE, KIND, NAMESPACE/NAME, POLICY, PATH: each header's length to start with. */
+  readonly widths = COLUMNS.slice(0, -1).map((h) => h.length);
+
+  add(f: CheckFinding): void {
+    if (sourceLabel(f)) this.withSource = true;
+    tableCells(f, true).slice(0, -1).forEach((cell, c) => {
+      if (cell.length > this.widths[c]!) this.widths[c] = cell.length;
+    });
+  }
+}
+
+function tableCells(f: CheckFinding, withSource: boolean): string[] {
+  return [
     modeLabel(f),
     ...(withSource ? [sourceLabel(f) || '-'] : []),
     f.resource.kind,
@@ -171,14 +179,32 @@ export function formatFindingsTable(findings: readonly CheckFinding[], width?: n
     f.policy,
     f.path || '-',
     f.exemption ? `${f.message} (skipped: ${f.exemption})` : f.message,
-  ]);
-  const widths = columns.slice(0, -1).map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const indent = widths.reduce((a, w) => a + w + 3, 0);
+  ];
+}
+
+/**
+ * A kubectl-like table, line by line: columns padded to their widest cell (`widths`, over every row), three spaces
+ * apart, the message last and never cut. With `width` (a terminal), long messages wrap under the MESSAGE column instead
+ * of running off the edge. The SOURCE column is there when some finding has one (files), not for cluster objects.
+ */
+export function findingsTableLines(widths: TableWidths, width?: number): { header: string; row(f: CheckFinding): string } {
+  const keep = (_: unknown, c: number) => widths.withSource || COLUMNS[c] !== 'SOURCE';
+  const columns = COLUMNS.filter(keep);
+  const padded = widths.widths.filter(keep);
+  const indent = padded.reduce((a, w) => a + w + 3, 0);
   const line = (cells: readonly string[]) => {
-    const head = cells.slice(0, -1).map((c, i) => c.padEnd(widths[i]! + 3)).join('');
+    const head = cells.slice(0, -1).map((c, i) => c.padEnd(padded[i]! + 3)).join('');
     return head + wrap(cells[cells.length - 1]!, width ? width - indent : undefined).join(`\n${' '.repeat(indent)}`);
   };
-  return [line(columns), ...rows.map(line)].join('\n') + '\n';
+  return { header: line(columns), row: (f) => line(tableCells(f, widths.withSource)) };
+}
+
+/** The whole table (see findingsTableLines), each line ending in a newline. */
+export function formatFindingsTable(findings: readonly CheckFinding[], width?: number): string {
+  const widths = new TableWidths();
+  for (const f of findings) widths.add(f);
+  const lines = findingsTableLines(widths, width);
+  return [lines.header, ...findings.map(lines.row)].join('\n') + '\n';
 }
 
 function wrap(text: string, width: number | undefined): string[] {
@@ -195,19 +221,46 @@ function wrap(text: string, width: number | undefined): string[] {
   return lines;
 }
 
+/** How many findings there are of each mode and result: what the summary line, JUnit's counts and the exit code need of them. */
+export class FindingCounts {
+  private readonly byOutcome = new Map<string, { mode: Mode; result: FindingResult | undefined; count: number }>();
+  total = 0;
+
+  add(f: Pick<Finding, 'mode' | 'result'>): void {
+    const key = `${f.mode}|${f.result ?? ''}`;
+    const entry = this.byOutcome.get(key);
+    if (entry) entry.count++;
+    else this.byOutcome.set(key, { mode: f.mode, result: f.result, count: 1 });
+    this.total++;
+  }
+
+  /** How many findings are `which`. */
+  count(which: (f: Pick<Finding, 'mode' | 'result'>) => boolean): number {
+    let n = 0;
+    for (const e of this.byOutcome.values()) if (which(e)) n += e.count;
+    return n;
+  }
+
+  static of(findings: readonly Pick<Finding, 'mode' | 'result'>[]): FindingCounts {
+    const counts = new FindingCounts();
+    for (const f of findings) counts.add(f);
+    return counts;
+  }
+}
+
 /**
  * One line for stderr after the table: how many findings of each mode (policy errors and skipped ones said apart) in
  * how many objects.
  */
-export function summarize(result: Pick<CheckResult, 'findings' | 'objects'>): string {
-  const applied = result.findings.filter((f) => f.result !== 'skip');
-  const skipped = result.findings.length - applied.length;
-  const errors = applied.filter((f) => f.result === 'error').length;
-  const count = (m: string) => applied.filter((f) => f.mode === m).length;
-  const objects = `${result.objects} object${result.objects === 1 ? '' : 's'}`;
+export function summarize(counts: FindingCounts, objects: number): string {
+  const skipped = counts.count((f) => f.result === 'skip');
+  const applied = counts.total - skipped;
+  const errors = counts.count((f) => f.result === 'error');
+  const count = (m: Mode) => counts.count((f) => f.result !== 'skip' && f.mode === m);
+  const objectsPart = `${objects} object${objects === 1 ? '' : 's'}`;
   const skippedPart = skipped > 0 ? `, ${skipped} skipped by exemptions` : '';
-  if (applied.length === 0) return `no findings${skippedPart} in ${objects}`;
+  if (applied === 0) return `no findings${skippedPart} in ${objectsPart}`;
   const parts = (['deny', 'warn', 'audit'] as const).filter((m) => count(m) > 0).map((m) => `${count(m)} ${m}`);
   if (errors > 0) parts.push(`${errors} policy error${errors === 1 ? '' : 's'}`);
-  return `${applied.length} finding${applied.length === 1 ? '' : 's'} (${parts.join(', ')})${skippedPart} in ${objects}`;
+  return `${applied} finding${applied === 1 ? '' : 's'} (${parts.join(', ')})${skippedPart} in ${objectsPart}`;
 }

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ALL_POLICIES } from '../../policies/index.js';
 import { ConfigHolder } from '../config/holder.js';
-import { consolidate, fails, findingChunks, summaryLine, writeChunks, type FailOn, type FindingFormat } from '../check/output.js';
+import { fails, summaryLine, writeFindingBatches, type FailOn, type FindingFormat } from '../check/output.js';
 import { findingOutputOptions } from './check.js';
 import { packageVersion } from './version.js';
 import { progressLine } from '../audit/progress.js';
@@ -25,7 +25,7 @@ export function registerAudit(program: Command): void {
         const { runAudit } = await import('../audit/run.js');
         const { apiVersionOf } = await import('../audit/policy-report.js');
         progress = progressLine(process.stderr);
-        const run = await runAudit(kc, {
+        const audit = await runAudit(kc, {
           policies: holder.policies,
           kubernetesMinor: holder.config.kubernetesMinor,
           namespace: o.namespace,
@@ -33,24 +33,43 @@ export function registerAudit(program: Command): void {
           reports: holder.config.audit.reports,
           now: () => new Date(),
           onListed: (kind, n) => progress!.update(`listing ${kind.plural}: ${n}`),
-          onStep: (step) => progress!.update(step === 'evaluating' ? 'evaluating…' : 'writing reports…'),
         });
-        progress.clear();
         if (o.writeReports && o.namespace) {
+          progress.clear();
           process.stderr.write(`note: with --namespace only the report of ${o.namespace} is written; proxy pods elsewhere are printed, not reported\n`);
         }
-        for (const k of run.notInstalled) process.stderr.write(`note: ${k} is not installed in the cluster (its CRD is missing): nothing of it was checked\n`);
-        for (const n of run.notes) process.stderr.write(`note: ${n}\n`);
-        const findings = consolidate(run.findings);
-        const ctx = { policies: ALL_POLICIES, version: packageVersion(), objects: run.objects, failOn: o.failOn, cwd: process.cwd() };
-        await writeChunks(process.stdout, findingChunks(o.output, findings, { ...ctx, width: process.stdout.isTTY ? process.stdout.columns : undefined }));
-        if (o.output === 'table') process.stderr.write(`${summaryLine(findings, run.objects, run.findings.length - findings.length)}\n`);
-        const written = run.written;
-        if (written) {
-          const parts = (['created', 'updated', 'emptied'] as const).filter((k) => written[k].length > 0).map((k) => `${k} in ${written[k].join(', ')}`);
-          process.stderr.write(`${apiVersionOf(written.api)} ${written.api.kind}s ${parts.length > 0 ? parts.join('; ') : 'not needed: nothing checked'}\n`);
+        for (const k of audit.notInstalled) {
+          progress.clear();
+          process.stderr.write(`note: ${k} is not installed in the cluster (its CRD is missing): nothing of it was checked\n`);
         }
-        process.exitCode = findings.some((f) => fails(f, o.failOn)) ? EXIT.denied : EXIT.ok;
+        // The findings are written as the audit judges each object (the table after a first pass for its widths):
+        // 90,000 findings held to be printed at the end took three times the memory of the audit itself.
+        let passes = 0;
+        const ctx = { policies: ALL_POLICIES, version: packageVersion(), failOn: o.failOn, cwd: process.cwd(), width: process.stdout.isTTY ? process.stdout.columns : undefined };
+        const written = await writeFindingBatches(
+          process.stdout,
+          o.output,
+          ctx,
+          function* () {
+            const summary = yield* audit.judge();
+            // Said once, as soon as known: before the table (after its first pass), after JSON and YAML.
+            if (passes++ === 0) {
+              progress!.clear();
+              for (const n of summary.notes) process.stderr.write(`note: ${n}\n`);
+            }
+            return summary;
+          },
+          { onPass: (writes) => (writes ? progress!.clear() : progress!.update('evaluating…')) },
+        );
+        if (o.output === 'table') process.stderr.write(`${summaryLine(written.counts, written.objects, written.merged)}\n`);
+        if (o.writeReports) progress.update('writing reports…');
+        const reports = await audit.writeReports();
+        progress.clear();
+        if (reports) {
+          const parts = (['created', 'updated', 'emptied'] as const).filter((k) => reports[k].length > 0).map((k) => `${k} in ${reports[k].join(', ')}`);
+          process.stderr.write(`${apiVersionOf(reports.api)} ${reports.api.kind}s ${parts.length > 0 ? parts.join('; ') : 'not needed: nothing checked'}\n`);
+        }
+        process.exitCode = written.counts.count((f) => fails(f, o.failOn)) > 0 ? EXIT.denied : EXIT.ok;
       } catch (err) {
         progress?.clear();
         fail(err);

@@ -3,7 +3,7 @@ import { ALL_POLICIES } from '../../policies/index.js';
 import { ConfigHolder } from '../config/holder.js';
 import { AdmissionError } from '../review/errors.js';
 import { readInputs, readManifests, readNotes } from '../input/manifests.js';
-import { checkObjects } from '../check/check.js';
+import { FindingCounts, checkObjects } from '../check/check.js';
 import { FAIL_ON, FINDING_FORMATS, consolidate, fails, findingChunks, summaryLine, writeChunks, type FailOn, type FindingFormat } from '../check/output.js';
 import { CrdSchemas } from '../crd/schemas.js';
 import { EXIT, examples, findKubeConfig, fail, userParseCache, userValidatorCache } from './common.js';
@@ -112,7 +112,7 @@ export function registerCheck(program: Command): void {
               cwd: process.cwd(),
             }),
           );
-          if (o.output === 'table') process.stderr.write(`${summaryLine(findings, result.objects, result.findings.length - findings.length)}\n`);
+          if (o.output === 'table') process.stderr.write(`${summaryLine(FindingCounts.of(findings), result.objects, result.findings.length - findings.length)}\n`);
           process.exitCode = findings.some((f) => fails(f, o.failOn)) ? EXIT.denied : EXIT.ok;
         } catch (err) {
           fail(err);

@@ -195,7 +195,7 @@ describe('JSON output written in pieces (issue 19: an audit of 90,000 findings)'
     expect(JSON.parse(text)[list.length - 1]).toMatchObject({ message: 'two\nlines "quoted"', also: ['crd-schema'] });
     expect(renderFindings('json', list, ctx)).toBe(text);
     expect([...findingChunks('json', [], ctx)]).toEqual(['[]\n']);
-    expect([...findingChunks('table', list, ctx)]).toEqual([renderFindings('table', list, ctx)]);
+    expect([...findingChunks('table', list, ctx)]).toHaveLength(list.length + 1);
   });
 
   it('writeChunks batches the pieces, waits for drain when the stream asks, and loses nothing', async () => {
