@@ -7,7 +7,9 @@ import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { KubeObject } from '../src/kube/types.js';
 import { keepYoungGenerationSmall } from '../src/cli/batch-heap.js';
@@ -27,6 +29,10 @@ export interface AuditFigures {
   startRssBytes: number;
   /** Peak RSS once everything is listed, before the policies run. */
   listedPeakRssBytes: number;
+  /** The real command, `aigw-admission audit -o json` (stdout to /dev/null), against the same fake API: wall seconds. */
+  cliSeconds?: number;
+  /** Its peak RSS (VmHWM polled from /proc); null where there is no /proc. */
+  cliPeakRssBytes?: number | null;
 }
 
 const NAMESPACES = 100;
@@ -291,8 +297,60 @@ export async function runAudit(routeCount = 10_000, patchCount = 1_000): Promise
   };
 }
 
+/**
+ * Runs `aigw-admission audit -o json` as its own process against a fake API of the same size (stdout to /dev/null) and
+ * reads its peak RSS from outside: VmHWM in /proc/<pid>/status is the process's high-water mark, so a poll at any
+ * moment reads the peak so far, and the last poll before exit the peak of the run (growth in the last 20 ms alone
+ * could be missed; at exit the process only frees). Node cannot read a child's getrusage, /usr/bin/time is not on every
+ * CI runner, and a preload (--import) would measure a different process.
+ */
+export async function runCliAudit(routeCount = 10_000, patchCount = 1_000): Promise<Required<Pick<AuditFigures, 'cliSeconds' | 'cliPeakRssBytes'>>> {
+  const api = await startFakeApi({ routes: routeCount, patchPolicies: patchCount });
+  const dir = mkdtempSync(join(tmpdir(), 'aigw-bench-audit-'));
+  const kubeconfig = join(dir, 'kubeconfig.yaml');
+  writeFileSync(
+    kubeconfig,
+    `apiVersion: v1\nkind: Config\nclusters: [{name: fake, cluster: {server: "http://127.0.0.1:${api.port}", insecure-skip-tls-verify: true}}]\nusers: [{name: bench, user: {}}]\ncontexts: [{name: fake, context: {cluster: fake, user: bench}}]\ncurrent-context: fake\n`,
+  );
+  const devNull = openSync('/dev/null', 'w');
+  try {
+    const cli = fileURLToPath(new URL('../src/cli.js', import.meta.url));
+    const started = performance.now();
+    const child = spawn(process.execPath, [cli, 'audit', '--kubeconfig', kubeconfig, '-o', 'json', '--fail-on', 'never'], { stdio: ['ignore', devNull, 'pipe'] });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    let peak: number | null = null;
+    const poll = () => {
+      try {
+        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
+        if (m) peak = Math.max(peak ?? 0, Number(m[1]) * 1024);
+      } catch {
+        // No /proc (not Linux), or the process is gone: the figure stays what was read.
+      }
+    };
+    const timer = setInterval(poll, 20);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    clearInterval(timer);
+    const seconds = (performance.now() - started) / 1000;
+    if (code !== 0) throw new Error(`aigw-admission audit exited with ${code}: ${stderr}`);
+    return { cliSeconds: seconds, cliPeakRssBytes: peak };
+  } finally {
+    closeSync(devNull);
+    rmSync(dir, { recursive: true, force: true });
+    await api.stop();
+  }
+}
+
 if (process.argv[2] === '--serve') {
   serveFake(JSON.parse(process.argv[3]!) as FakeCounts);
+} else if (process.argv[1]?.endsWith('audit.js') && process.argv[2] === '--cli') {
+  runCliAudit().then(
+    (f) => process.stdout.write(`${JSON.stringify(f)}\n`),
+    (err) => {
+      process.stderr.write(`bench audit --cli: ${(err as Error).stack ?? String(err)}\n`);
+      process.exit(1);
+    },
+  );
 } else if (process.argv[1]?.endsWith('audit.js')) {
   const [routeCount, patchCount] = process.argv.slice(2).map(Number);
   runAudit(routeCount || undefined, patchCount || undefined).then(

@@ -346,7 +346,10 @@ async function main(): Promise<void> {
   const auditLoad = load();
   const audits: AuditFigures[] = [];
   for (let i = 0; i < opts.runs; i++) {
-    audits.push(JSON.parse(execFileSync(process.execPath, [join(DIST, 'bench', 'audit.js')], { encoding: 'utf8' })) as AuditFigures);
+    const inProcess = JSON.parse(execFileSync(process.execPath, [join(DIST, 'bench', 'audit.js')], { encoding: 'utf8' })) as AuditFigures;
+    // The real command over the same world, printing every finding (to /dev/null).
+    const cli = JSON.parse(execFileSync(process.execPath, [join(DIST, 'bench', 'audit.js'), '--cli'], { encoding: 'utf8' })) as Pick<AuditFigures, 'cliSeconds' | 'cliPeakRssBytes'>;
+    audits.push({ ...inProcess, ...cli });
   }
 
   // Section 1 and 2: three servers on one certificate, each loaded in turn from a separate process.
@@ -619,7 +622,14 @@ function render(r: {
       table(
         [
           ['', 'list s', 'evaluate s', 'total s', 'peak RSS MB'],
-          ['audit', sec((f) => f.listSeconds), sec((f) => f.evaluateSeconds), sec((f) => f.totalSeconds), sec((f) => f.peakRssBytes / MB)],
+          ['audit (in process, findings counted)', sec((f) => f.listSeconds), sec((f) => f.evaluateSeconds), sec((f) => f.totalSeconds), sec((f) => f.peakRssBytes / MB)],
+          [
+            'aigw-admission audit -o json > /dev/null',
+            '',
+            '',
+            sec((f) => f.cliSeconds ?? NaN),
+            r.audits.every((f) => typeof f.cliPeakRssBytes === 'number') ? sec((f) => f.cliPeakRssBytes! / MB) : 'unknown (no /proc)',
+          ],
         ],
         '   ',
       ),
