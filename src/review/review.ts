@@ -15,6 +15,7 @@ import type {
   Endpoint,
   EventDraft,
   Finding,
+  FindingDraft,
   JsonPatchOperation,
   Observation,
   KubeObject,
@@ -253,7 +254,7 @@ function policyRun(
         verdict.observations.push(o.fields === undefined ? { event: o.event, reason: o.reason, policy: policy.id } : { event: o.event, reason: o.reason, fields: o.fields, policy: policy.id });
       }
     }
-    const findings = result.findings ?? [];
+    const findings = result.findings ?? NO_FINDINGS;
     const applies = mode !== 'audit';
     if (findings.length > 0 || patch.ops.length > 0) verdict.fired.push(policy.id);
     for (const f of findings) {
@@ -287,6 +288,8 @@ function policyRun(
 }
 
 const MODE_SEVERITY: Readonly<Record<Mode, number>> = { audit: 0, warn: 1, deny: 2 };
+/** What a policy that reported nothing (most, on most reviews) is read as: no array per policy per review. */
+const NO_FINDINGS: readonly FindingDraft[] = [];
 
 /** The warnings of a verdict in full (warn findings, then notices): what the CLI prints, where no 4 KiB limit applies. */
 export function fullWarnings(verdict: Pick<Verdict, 'findings' | 'notices'>): string[] {
