@@ -12,9 +12,9 @@ export default definePolicy({
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'deny',
   vap: { form: BACKEND_REQUEST_WITHIN_IMPLIED_REQUEST_VAP },
-  evaluate({ object }) {
+  evaluate({ object, memo }) {
     const findings = [];
-    for (const { index, label, timeouts } of rulesWithTimeouts(object)) {
+    for (const { index, label, timeouts } of rulesWithTimeouts(object, memo)) {
       const br = timeouts.backendRequest;
       if (timeouts.request !== undefined || br === undefined || br <= IMPLIED_REQUEST_TIMEOUT_MS) continue;
       const implied = formatDuration(IMPLIED_REQUEST_TIMEOUT_MS);

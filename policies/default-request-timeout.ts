@@ -2,6 +2,9 @@ import { definePolicy } from '../src/review/policy.js';
 import { IMPLIED_REQUEST_TIMEOUT_MS } from '../src/model/timeouts.js';
 import { ON_AIGATEWAYROUTE_WRITES, rulesWithTimeouts } from './helpers.js';
 
+/** Written as the controller's documented default reads, `60s` (formatDuration would print 1m0s). */
+const implied = `${IMPLIED_REQUEST_TIMEOUT_MS / 1000}s`;
+
 export default definePolicy({
   id: 'default-request-timeout',
   description: 'Writes the request timeout the controller would otherwise apply invisibly (60s), so it shows on the object.',
@@ -10,11 +13,9 @@ export default definePolicy({
   defaultMode: 'warn',
   modes: ['warn', 'audit'],
   vap: { missing: 'mutation', why: 'writes a default; a ValidatingAdmissionPolicy cannot patch' },
-  evaluate({ object, patch }) {
+  evaluate({ object, patch, memo }) {
     const findings = [];
-    // Written as the controller's documented default reads, `60s` (formatDuration would print 1m0s).
-    const implied = `${IMPLIED_REQUEST_TIMEOUT_MS / 1000}s`;
-    for (const { index, label, timeouts } of rulesWithTimeouts(object)) {
+    for (const { index, label, timeouts } of rulesWithTimeouts(object, memo)) {
       if (timeouts.request !== undefined) continue;
       // backendRequest above 60s: writing 60s would make the object invalid; the validating policy denies with the fix.
       if (timeouts.backendRequest !== undefined && timeouts.backendRequest > IMPLIED_REQUEST_TIMEOUT_MS) continue;

@@ -22,11 +22,11 @@ export default definePolicy<{ value: string }>({
   },
   defaultParams: { value: '30s' },
   vap: { missing: 'mutation', why: 'writes a default; a ValidatingAdmissionPolicy cannot patch' },
-  evaluate({ object, params, patch }) {
+  evaluate({ object, params, patch, memo }) {
     const parsed = parseDuration(params.value);
     if (!parsed.ok || parsed.ms === 0) return {};
     const findings = [];
-    for (const { rule, index, label, timeouts } of rulesWithTimeouts(object)) {
+    for (const { rule, index, label, timeouts } of rulesWithTimeouts(object, memo)) {
       if (rule.streamIdleTimeout !== undefined) continue;
       const levels = new Set(ruleBackendRefs(rule).map(backendPriority));
       if (levels.size < 2) continue;

@@ -38,7 +38,10 @@ export const isRoute = (o: KubeObject | null): boolean => o?.kind === 'AIGateway
 
 /** The BTPs that can attach to `route` (its namespace and its Gateways'), as they will be once `incoming` is stored. */
 export function btpsWith(world: World, incoming: KubeObject | null, route: KubeObject): KubeObject[] {
-  return btpsAfter(btpNamespacesOf(route).flatMap((ns) => world.list(WORLD_KEYS.backendTrafficPolicy, ns)), incoming);
+  const namespaces = btpNamespacesOf(route);
+  // One namespace (nearly always): the world's list itself, not a flatMap copy of it.
+  const listed = namespaces.length === 1 ? world.list(WORLD_KEYS.backendTrafficPolicy, namespaces[0]) : namespaces.flatMap((ns) => world.list(WORLD_KEYS.backendTrafficPolicy, ns));
+  return btpsAfter(listed, incoming);
 }
 
 /** The AIGatewayRoutes a BTP write can reach, listed only where they can live (see `routeNamespaceOf`). */
@@ -61,9 +64,8 @@ export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): Fin
   const { object, world } = ctx;
   if (!object) return [];
   const findings: FindingDraft[] = [];
-  const modelOf = (route: KubeObject) => falloverOf(ctx, route);
   if (isRoute(object)) {
-    const model = modelOf(object);
+    const model = falloverOf(ctx, object);
     for (const rule of model.rules) {
       const issue = check(rule, model);
       if (!issue) continue;
@@ -77,7 +79,7 @@ export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): Fin
   }
   const self = btpRef(object);
   for (const route of routesOfBtp(world, object)) {
-    const model = modelOf(route);
+    const model = falloverOf(ctx, route);
     for (const rule of model.rules) {
       const issue = check(rule, model);
       if (!issue || !issue.btps.some((b) => sameRef(b, self))) continue;

@@ -1,7 +1,7 @@
 import { routeRules, describeRule, type AIGatewayRoute, type AIGatewayRouteRule } from '../src/model/aigatewayroute.js';
 import { readRuleTimeouts, type RuleTimeouts } from '../src/model/timeouts.js';
 import type { KubeObject, Operation } from '../src/kube/types.js';
-import type { KindMatch } from '../src/review/policy.js';
+import type { KindMatch, PolicyContext } from '../src/review/policy.js';
 import { AIGATEWAYROUTE } from '../src/model/kinds.js';
 
 export interface RuleWithTimeouts {
@@ -12,10 +12,18 @@ export interface RuleWithTimeouts {
   timeouts: RuleTimeouts;
 }
 
-/** Rules whose durations all parse; the `duration-syntax` policy reports the others, so no policy reports them twice. */
-export function rulesWithTimeouts(object: KubeObject | null): RuleWithTimeouts[] {
+/**
+ * Rules whose durations all parse; the `duration-syntax` policy reports the others, so no policy reports them twice.
+ * Read once per review when given the review's `memo` (six policies read them); callers only read the list.
+ */
+export function rulesWithTimeouts(object: KubeObject | null, memo?: PolicyContext<unknown>['memo']): readonly RuleWithTimeouts[] {
+  if (!object) return [];
+  return memo ? memo('rulesWithTimeouts', object, () => readRulesWithTimeouts(object)) : readRulesWithTimeouts(object);
+}
+
+function readRulesWithTimeouts(object: KubeObject): RuleWithTimeouts[] {
   const out: RuleWithTimeouts[] = [];
-  routeRules(object as AIGatewayRoute | null).forEach((rule, index) => {
+  routeRules(object as AIGatewayRoute).forEach((rule, index) => {
     const t = readRuleTimeouts(rule);
     if (t.ok) out.push({ rule, index, label: describeRule(rule, index), timeouts: t.value });
   });

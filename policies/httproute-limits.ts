@@ -15,27 +15,30 @@ export default definePolicy({
     const route = object as AIGatewayRoute;
     const findings: NonNullable<PolicyResult['findings']> = [];
     const why = 'the generated HTTPRoute would be rejected by the API server and the route never programmed';
-    for (const [index, rule] of routeRules(route).entries()) {
-      const label = describeRule(rule, index);
+    const rules = routeRules(route);
+    for (let index = 0; index < rules.length; index++) {
+      const rule = rules[index]!;
+      // The label is message text: built only for a rule that has a finding.
+      const label = () => describeRule(rule, index);
       const refs = ruleBackendRefs(rule);
       if (refs.length > L.backendRefsPerRule) {
         findings.push({
           path: `spec.rules[${index}].backendRefs`,
-          message: `${label}: ${refs.length} backendRefs, but an HTTPRoute rule holds at most ${L.backendRefsPerRule}; ${why}. Fix: split the models over several rules (matched by x-ai-eg-model) with at most ${L.backendRefsPerRule} backendRefs each.`,
+          message: `${label()}: ${refs.length} backendRefs, but an HTTPRoute rule holds at most ${L.backendRefsPerRule}; ${why}. Fix: split the models over several rules (matched by x-ai-eg-model) with at most ${L.backendRefsPerRule} backendRefs each.`,
         });
       }
       const matches = ruleMatches(rule).length;
       if (matches > L.matchesPerRule) {
         findings.push({
           path: `spec.rules[${index}].matches`,
-          message: `${label}: ${matches} matches, but an HTTPRoute rule holds at most ${L.matchesPerRule}; ${why}. Fix: split the matches over several rules of at most ${L.matchesPerRule}.`,
+          message: `${label()}: ${matches} matches, but an HTTPRoute rule holds at most ${L.matchesPerRule}; ${why}. Fix: split the matches over several rules of at most ${L.matchesPerRule}.`,
         });
       }
       refs.forEach((ref, j) => {
         if (typeof ref.weight === 'number' && ref.weight > L.weight) {
           findings.push({
             path: `spec.rules[${index}].backendRefs[${j}].weight`,
-            message: `${label}: backendRefs[${j}] ("${ref.name ?? ''}") has weight ${ref.weight}, above the HTTPRoute maximum of ${L.weight.toLocaleString('en-US')}; ${why}. Fix: scale the weights of this rule down proportionally so each is at most ${L.weight}.`,
+            message: `${label()}: backendRefs[${j}] ("${ref.name ?? ''}") has weight ${ref.weight}, above the HTTPRoute maximum of ${L.weight.toLocaleString('en-US')}; ${why}. Fix: scale the weights of this rule down proportionally so each is at most ${L.weight}.`,
           });
         }
       });

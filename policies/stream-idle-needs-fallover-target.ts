@@ -10,9 +10,9 @@ export default definePolicy({
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
   vap: { missing: 'fall-over', why: 'a fall-over judgement (priorities), reworked with the fall-over policies; the webhook keeps it' },
-  evaluate({ object }) {
+  evaluate({ object, memo }) {
     const findings = [];
-    for (const { rule, index, label, timeouts } of rulesWithTimeouts(object)) {
+    for (const { rule, index, label, timeouts } of rulesWithTimeouts(object, memo)) {
       const idle = timeouts.streamIdle;
       if (idle === undefined || idle === 0) continue;
       // Envoy Gateway drops weight-0 refs: a level made only of them does not exist.

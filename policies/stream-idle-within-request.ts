@@ -17,9 +17,9 @@ export default definePolicy({
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'deny',
   vap: { form: STREAM_IDLE_WITHIN_REQUEST_VAP },
-  evaluate({ object }) {
+  evaluate({ object, memo }) {
     const findings = [];
-    for (const { index, label, timeouts } of rulesWithTimeouts(object)) {
+    for (const { index, label, timeouts } of rulesWithTimeouts(object, memo)) {
       const idle = timeouts.streamIdle;
       if (idle === undefined || idle === 0) continue;
       const bound = attemptBound(timeouts);

@@ -11,9 +11,9 @@ export default definePolicy({
   ...ON_AIGATEWAYROUTE_WRITES,
   defaultMode: 'warn',
   vap: { form: STREAM_IDLE_ZERO_VAP },
-  evaluate({ object }) {
+  evaluate({ object, memo }) {
     const findings = [];
-    for (const { index, label, timeouts } of rulesWithTimeouts(object)) {
+    for (const { index, label, timeouts } of rulesWithTimeouts(object, memo)) {
       if (timeouts.streamIdle !== 0) continue;
       const bound = attemptBound(timeouts);
       const cut = bound.ms === 0 ? 'nothing (the request timeout is 0s too)' : `only the ${formatDuration(bound.ms)} request bound`;

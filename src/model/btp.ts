@@ -154,7 +154,10 @@ export const isGatewayTarget = (t: BtpTarget): boolean => t.kind === 'Gateway' &
  * does not grow with the BTPs of the rest of the cluster.
  */
 export function btpNamespacesOf(route: KubeObject): string[] {
-  return [...new Set([route.metadata?.namespace ?? '', ...parentGateways(route).map((g) => g.namespace)])];
+  // A loop, not a Set of spread arrays: this runs for every route review, and nearly always finds one namespace.
+  const namespaces = [route.metadata?.namespace ?? ''];
+  for (const g of parentGateways(route)) if (!namespaces.includes(g.namespace)) namespaces.push(g.namespace);
+  return namespaces;
 }
 
 /**

@@ -67,7 +67,8 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   readonly connectionsDropped: Counter<'reason'>;
   /** Certificate reloads by result: applied, or skipped (the new files failed the checks; the previous pair stays). */
   readonly certReloads: Counter<'result'>;
-  private readonly observationCounters = new Map<string, Counter<'reason'>>();
+  /** Per miss or injection, on the review path (an EnvoyPatchPolicy can miss twenty names in one review). */
+  private readonly observationCounters = new Map<string, TallyCounter<'reason'>>();
   private readonly otherObservations: Counter<'policy' | 'event' | 'reason'>;
   private readonly eventWrites: Counter<'result'>;
   private cacheAge: (() => number | undefined) | undefined;
@@ -142,7 +143,7 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
       registers: [this.registry],
     });
     for (const [event, { name, help }] of Object.entries(OBSERVATION_COUNTERS)) {
-      this.observationCounters.set(event, new Counter({ name, help, labelNames: ['reason'], registers: [this.registry] }));
+      this.observationCounters.set(event, new TallyCounter({ name, help, labelNames: ['reason'], registers: [this.registry] }));
     }
     this.otherObservations = new Counter({
       name: 'aigw_admission_observations_total',
@@ -252,7 +253,7 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
 
   observed(policy: string, event: string, reason: string): void {
     const counter = this.observationCounters.get(event);
-    if (counter) counter.inc({ reason });
+    if (counter) counter.inc(reason, () => ({ reason }));
     else this.otherObservations.inc({ policy, event, reason });
   }
 

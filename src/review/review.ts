@@ -15,6 +15,7 @@ import type {
   Endpoint,
   EventDraft,
   Finding,
+  FindingDraft,
   JsonPatchOperation,
   Observation,
   KubeObject,
@@ -38,20 +39,38 @@ export interface Verdict {
 /** The review's default clock: monotonic, in ms (bound once, not per review). */
 const monotonicMs = (): number => performance.now();
 
-/** The world as policies see it, counting the lookups so the review knows whether its state mattered. */
-function countingWorld(world: World): { world: World; lookups: () => number } {
-  let lookups = 0;
-  return {
-    world: {
-      get: (groupKind, namespace, name) => (lookups++, world.get(groupKind, namespace, name)),
-      list: (groupKind, namespace) => (lookups++, world.list(groupKind, namespace)),
-      covers: (groupKind) => (lookups++, world.covers(groupKind)),
-      kubernetesMinor: () => world.kubernetesMinor(),
-      syncedAt: () => world.syncedAt(),
-      ready: () => world.ready(),
-    },
-    lookups: () => lookups,
-  };
+/** The world as policies see it, counting the lookups so the review knows whether its state mattered (one object, not a closure per method, per review). */
+class CountingWorld implements World {
+  lookups = 0;
+
+  constructor(private readonly world: World) {}
+
+  get(groupKind: string, namespace: string, name: string): KubeObject | undefined {
+    this.lookups++;
+    return this.world.get(groupKind, namespace, name);
+  }
+
+  list(groupKind: string, namespace?: string): KubeObject[] {
+    this.lookups++;
+    return this.world.list(groupKind, namespace);
+  }
+
+  covers(groupKind: string): boolean {
+    this.lookups++;
+    return this.world.covers(groupKind);
+  }
+
+  kubernetesMinor(): number | undefined {
+    return this.world.kubernetesMinor();
+  }
+
+  syncedAt(): Date | undefined {
+    return this.world.syncedAt();
+  }
+
+  ready(): boolean {
+    return this.world.ready();
+  }
 }
 
 export function resourceOf(request: AdmissionRequest): ResourceRef {
@@ -128,15 +147,15 @@ function policyRun(
   const { group, kind } = request.kind;
   const matching = deps.policies.matching(endpoint, group, kind, request.operation);
   const verdict: Verdict = { allowed: true, findings: [], patch: [], events: [], fired: [], notices: [], observations: [] };
-  const none = { count: 0, step: () => 0, finish: () => verdict };
-  if (matching.length === 0) return none;
+  const none = (): PolicyRun => ({ count: 0, step: () => 0, finish: () => verdict });
+  if (matching.length === 0) return none();
   // An object being deleted only gets finalizers removed: judging it could leave the deletion hanging forever.
-  if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp) return none;
+  if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp) return none();
   // Mutating webhooks run before schema validation: an object the CRD refuses gets no patch (it would only cost memory).
   const over = endpoint === 'mutate' ? overSchemaLimits(group, kind, request.object) : undefined;
   if (over) {
     verdict.notices.push(`not mutated: ${over}, so the API server refuses this object whatever the webhook writes`);
-    return none;
+    return none();
   }
 
   const now = deps.now();
@@ -164,7 +183,7 @@ function policyRun(
     );
   };
   const created = new Set<string>();
-  const seen = countingWorld(deps.world);
+  const seen = new CountingWorld(deps.world);
   // Per scope the last key and value first (nearly every lookup is for the reviewed object), then a map of the others.
   const memos = new Map<string, { key: object; value: unknown; others?: Map<object, unknown> }>();
   const memo = <T>(scope: string, key: object, compute: () => T): T => {
@@ -193,7 +212,7 @@ function policyRun(
     oldObject: request.oldObject ?? null,
     params: undefined,
     mode: 'audit',
-    world: seen.world,
+    world: seen,
     now,
     dryRun: request.dryRun === true,
     patch: readOnly,
@@ -253,7 +272,7 @@ function policyRun(
         verdict.observations.push(o.fields === undefined ? { event: o.event, reason: o.reason, policy: policy.id } : { event: o.event, reason: o.reason, fields: o.fields, policy: policy.id });
       }
     }
-    const findings = result.findings ?? [];
+    const findings = result.findings ?? NO_FINDINGS;
     const applies = mode !== 'audit';
     if (findings.length > 0 || patch.ops.length > 0) verdict.fired.push(policy.id);
     for (const f of findings) {
@@ -277,7 +296,7 @@ function policyRun(
     // Core kinds (pods) only reach /mutate; every other kind reports an unknown id once, on /validate.
     const problems = annotationProblems(subject, () => matching.map((m) => m.policy.id), endpoint === 'validate' || group === '' ? deps.policies.ids : undefined);
     for (const p of problems) verdict.findings.push({ policy: EXEMPTION_POLICY, mode: 'warn', resource, path: p.path, message: p.message });
-    if (seen.lookups() > 0) {
+    if (seen.lookups > 0) {
       const notice = cacheNotice(deps.world, now, deps.staleAfterSeconds);
       if (notice) verdict.notices.push(notice);
     }
@@ -287,6 +306,8 @@ function policyRun(
 }
 
 const MODE_SEVERITY: Readonly<Record<Mode, number>> = { audit: 0, warn: 1, deny: 2 };
+/** What a policy that reported nothing (most, on most reviews) is read as: no array per policy per review. */
+const NO_FINDINGS: readonly FindingDraft[] = [];
 
 /** The warnings of a verdict in full (warn findings, then notices): what the CLI prints, where no 4 KiB limit applies. */
 export function fullWarnings(verdict: Pick<Verdict, 'findings' | 'notices'>): string[] {

@@ -51,3 +51,35 @@ describe('the per-review memo policies share', () => {
     expect(out.review.response.warnings).toEqual(['[a] model r1, model r2, model r3, model r1, model r3', '[b] model r1, model r2, model r3, model r1, model r3']);
   });
 });
+
+describe('what the real policies share through the memo', () => {
+  it('the rules and their timeouts are read once per review, by each of the six policies that read them', async () => {
+    const { ALL_POLICIES } = await import('../../policies/index.js');
+    const { rulesWithTimeouts } = await import('../../policies/helpers.js');
+    const object = route([{ name: 'chat', timeouts: { request: '30s' }, streamIdleTimeout: '0s', backendRefs: [{ name: 'a' }] }, { timeouts: { request: 'soon' } }]);
+    const computed: string[] = [];
+    const asked: string[] = [];
+    const values = new Map<string, unknown>();
+    const memo = <T>(scope: string, key: object, compute: () => T): T => {
+      const k = `${scope}|${key === object ? 'route' : 'other'}`;
+      asked.push(k);
+      if (!values.has(k)) values.set(k, (computed.push(k), compute()));
+      return values.get(k) as T;
+    };
+    const readers = ['stream-idle-zero', 'stream-idle-needs-fallover-target', 'stream-idle-within-request', 'backend-request-within-implied-request', 'default-request-timeout', 'default-stream-idle-timeout'];
+    const read: string[] = [];
+    for (const id of readers) {
+      const policy = ALL_POLICIES.find((p) => p.id === id)!;
+      const [computedBefore, askedBefore] = [computed.length, asked.length];
+      // Neither rule is patched (rule 0 has both timeouts, rule 1's do not parse), so no patch is needed.
+      policy.evaluate({ object, memo, params: policy.defaultParams } as never);
+      read.push(`${id}: asked ${asked.length - askedBefore}, computed ${computed.length - computedBefore}`);
+    }
+    expect(computed).toEqual(['rulesWithTimeouts|route']);
+    expect(read).toEqual(['stream-idle-zero: asked 1, computed 1', ...readers.slice(1).map((id) => `${id}: asked 1, computed 0`)]);
+    // Only the rules whose durations parse (duration-syntax reports the other), the same list every time.
+    expect(rulesWithTimeouts(object, memo).map((r) => [r.index, r.label, r.timeouts])).toEqual([[0, 'spec.rules[0] ("chat")', { request: 30_000, backendRequest: undefined, streamIdle: 0 }]]);
+    expect(rulesWithTimeouts(object, memo)).toBe(rulesWithTimeouts(object, memo));
+    expect(rulesWithTimeouts(object)).not.toBe(rulesWithTimeouts(object));
+  });
+});
