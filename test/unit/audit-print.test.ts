@@ -38,7 +38,9 @@ const finding = fc.record({
 });
 
 /** Findings in the audit's order (all of one object's together), and the batches the audit would hand over. */
-function audited(raw: fc.infer<typeof finding>[], cuts: boolean[]): { all: CheckFinding[]; batches: CheckFinding[][] } {
+type RawFinding = typeof finding extends fc.Arbitrary<infer T> ? T : never;
+
+function audited(raw: RawFinding[], cuts: boolean[]): { all: CheckFinding[]; batches: CheckFinding[][] } {
   const all = RESOURCES.flatMap((resource, r) =>
     raw
       .filter((f) => f.resource === r)
