@@ -143,7 +143,6 @@ export class FindingsLayout {
   addAll(findings: readonly OutputFinding[]): void {
     for (const f of findings) this.add(f);
   }
-
 }
 
 /** The text of a format in three parts, so that findings can be written as they come. */
