@@ -7,11 +7,12 @@ import http from 'node:http';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { KubeObject } from '../src/kube/types.js';
+import { procStatus } from './proc.js';
 import { keepYoungGenerationSmall } from '../src/cli/batch-heap.js';
 
 export interface AuditFigures {
@@ -113,8 +114,7 @@ function fakeApi(stores: Map<string, KubeObject[]>): { server: http.Server; requ
 }
 
 function peakRss(): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
-  return m ? Number(m[1]) * 1024 : process.memoryUsage().rss;
+  return procStatus('self', 'VmHWM') ?? process.memoryUsage().rss;
 }
 
 /** The fake API in a process of its own, so the audit's peak RSS does not include the objects the fake serves. */
@@ -320,13 +320,10 @@ export async function runCliAudit(routeCount = 10_000, patchCount = 1_000): Prom
     let stderr = '';
     child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     let peak: number | null = null;
+    // No /proc (not Linux), or the process is gone: the figure stays what was read.
     const poll = () => {
-      try {
-        const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peak = Math.max(peak ?? 0, Number(m[1]) * 1024);
-      } catch {
-        // No /proc (not Linux), or the process is gone: the figure stays what was read.
-      }
+      const hwm = procStatus(child.pid!, 'VmHWM');
+      if (hwm !== undefined) peak = Math.max(peak ?? 0, hwm);
     };
     const timer = setInterval(poll, 20);
     const [code] = (await once(child, 'exit')) as [number | null];

@@ -26,6 +26,7 @@ import { sizeSeries, type SizeSeries } from './size.js';
 import { num, showSpread, spread, table, type Spread } from './stats.js';
 import { renderWorstCases, worstCases } from './worst-case.js';
 import { DEPLOYED_NODE_OPTIONS } from './deployed.js';
+import { procStatus } from './proc.js';
 
 interface Options {
   quick: boolean;
@@ -112,15 +113,6 @@ function runLoad(plan: LoadPlan, dir: string): Promise<LoadResult> {
       else resolve(JSON.parse(out) as LoadResult);
     });
   });
-}
-
-function procStatus(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
 }
 
 function scrapeRss(url: string, ca: Buffer): Promise<number | undefined> {

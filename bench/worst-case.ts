@@ -5,7 +5,7 @@
  * Run by `npm run bench` after the other sections, or alone: `node dist/bench/worst-case.js`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, type Socket } from 'node:net';
@@ -13,6 +13,7 @@ import https from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { ROOT } from './bodies.js';
 import { DEPLOYED_NODE_OPTIONS } from './deployed.js';
+import { procStatus } from './proc.js';
 import { num, table } from './stats.js';
 
 const MB = 1024 * 1024;
@@ -146,11 +147,6 @@ function watchHealth(url: string): { stop: () => Promise<number> } {
   };
 }
 
-function peakRss(pid: number): number {
-  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) * 1024 : 0;
-}
-
 export interface WorstCaseRow {
   name: string;
   requestBytes: number;
@@ -185,7 +181,7 @@ export async function worstCases(): Promise<WorstCaseRow[]> {
         answerMs: Math.max(...answers.map((a) => a.ms)),
         answerBytes: Math.max(...answers.map((a) => a.bytes)),
         status: [...new Set(answers.map((a) => String(a.status)))].join(','),
-        peakRssMB: peakRss(child.pid!) / MB,
+        peakRssMB: (procStatus(child.pid!, 'VmHWM') ?? 0) / MB,
         healthzWorstMs,
       });
     } finally {

@@ -161,6 +161,7 @@ export function* auditBatches(world: World, opts: AuditOptions, sink?: AuditSink
   const podsBefore = (place: Place | undefined) => {
     while (nextFinding < podFindings.length && (!place || byPlace(podFindings[nextFinding]!.place, place) < 0)) emit(podFindings[nextFinding++]!.item);
     while (nextPod < podsChecked.length && (!place || byPlace(podsChecked[nextPod]!.place, place) < 0)) {
+      // Taken out first: `sink?.checked(…)` skips evaluating its argument, and with it the increment, when there is no sink.
       const pod = podsChecked[nextPod++]!.item;
       sink?.checked(pod);
     }

@@ -199,14 +199,6 @@ export function findingsTableLines(widths: TableWidths, width?: number): { heade
   return { header: line(columns), row: (f) => line(tableCells(f, widths.withSource)) };
 }
 
-/** The whole table (see findingsTableLines), each line ending in a newline. */
-export function formatFindingsTable(findings: readonly CheckFinding[], width?: number): string {
-  const widths = new TableWidths();
-  for (const f of findings) widths.add(f);
-  const lines = findingsTableLines(widths, width);
-  return [lines.header, ...findings.map(lines.row)].join('\n') + '\n';
-}
-
 function wrap(text: string, width: number | undefined): string[] {
   if (!width || width < 30 || text.length <= width) return [text];
   const lines: string[] = [];
