@@ -52,9 +52,11 @@ export function routesOfBtp(world: World, btp: KubeObject): KubeObject[] {
  * review).
  */
 export function falloverOf(ctx: PolicyContext<unknown>, route: KubeObject): RouteFallover {
-  const build = () => routeFallover(route, btpsWith(ctx.world, ctx.object, route), providersOf(ctx, route));
-  return ctx.memo ? ctx.memo('routeFallover', route, build) : build();
+  return ctx.memo ? ctx.memo('routeFallover', route, buildFallover) : buildFallover(route, ctx);
 }
+
+const buildFallover = (route: KubeObject, ctx: PolicyContext<unknown>): RouteFallover =>
+  routeFallover(route, btpsWith(ctx.world, ctx.object, route), providersOf(ctx, route));
 
 /** Runs one rule check over the routes the reviewed object touches and turns its issues into findings. */
 export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): FindingDraft[] {

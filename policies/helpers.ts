@@ -18,7 +18,7 @@ export interface RuleWithTimeouts {
  */
 export function rulesWithTimeouts(object: KubeObject | null, memo?: PolicyContext<unknown>['memo']): readonly RuleWithTimeouts[] {
   if (!object) return [];
-  return memo ? memo('rulesWithTimeouts', object, () => readRulesWithTimeouts(object)) : readRulesWithTimeouts(object);
+  return memo ? memo('rulesWithTimeouts', object, readRulesWithTimeouts) : readRulesWithTimeouts(object);
 }
 
 function readRulesWithTimeouts(object: KubeObject): RuleWithTimeouts[] {

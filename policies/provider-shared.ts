@@ -18,9 +18,10 @@ export function providerData(world: World): ProviderData {
 
 /** The provider policies read the same resolution in one review: built once per route object (see `memo`). */
 export function providersOf(ctx: PolicyContext<unknown>, route: KubeObject): RuleProviders[] {
-  const build = () => routeProviders(route, providerData(ctx.world));
-  return ctx.memo ? ctx.memo('routeProviders', route, build) : build();
+  return ctx.memo ? ctx.memo('routeProviders', route, resolveProviders) : resolveProviders(route, ctx);
 }
+
+const resolveProviders = (route: KubeObject, ctx: PolicyContext<unknown>): RuleProviders[] => routeProviders(route, providerData(ctx.world));
 
 /** `openai, model gpt-5` */
 export function refText(r: ResolvedRef): string {

@@ -36,11 +36,18 @@ export interface AIGatewayRoute {
 export function routeRules(route: AIGatewayRoute | null | undefined): AIGatewayRouteRule[] {
   const rules = route?.spec?.rules;
   if (!Array.isArray(rules)) return [];
-  return rules.map((r) => (r && typeof r === 'object' && !Array.isArray(r) ? r : {}));
+  // The stored array itself when every rule is an object (nearly always): a copy per call, from many policies, was garbage.
+  return rules.every(isRuleObject) ? rules : rules.map((r) => (isRuleObject(r) ? r : {}));
 }
 
+// Plain predicates, not type guards: a guard would make the copying branch `never` to the compiler.
+const isRuleObject = (r: unknown): boolean => r !== null && typeof r === 'object' && !Array.isArray(r);
+const isRefObject = (b: unknown): boolean => b !== null && typeof b === 'object';
+
 export function ruleBackendRefs(rule: AIGatewayRouteRule): BackendRef[] {
-  return Array.isArray(rule.backendRefs) ? rule.backendRefs.filter((b) => b && typeof b === 'object') : [];
+  const refs = rule.backendRefs;
+  if (!Array.isArray(refs)) return [];
+  return refs.every(isRefObject) ? refs : refs.filter(isRefObject);
 }
 
 export function ruleMatches(rule: AIGatewayRouteRule): unknown[] {

@@ -153,8 +153,12 @@ interface Candidate {
   retry: RetrySpec | undefined;
 }
 
+const NO_CANDIDATES: readonly Candidate[] = Object.freeze([]);
+
 /** BTPs are namespace-local: a targetRef names an object in the BTP's own namespace. */
-function candidatesFor(route: AIGatewayRoute, rule: AIGatewayRouteRule, btps: KubeObject[]): Candidate[] {
+function candidatesFor(route: AIGatewayRoute, rule: AIGatewayRouteRule, btps: KubeObject[]): readonly Candidate[] {
+  // Most routes have no BackendTrafficPolicy: no arrays, no Gateway refs read.
+  if (btps.length === 0) return NO_CANDIDATES;
   const ns = route.metadata?.namespace ?? '';
   const name = route.metadata?.name ?? '';
   const gateways = parentGateways(route as KubeObject);
@@ -281,12 +285,13 @@ export function effectiveRetry(spec: RetrySpec, from: AttachedBtp[], routeTimeou
  * Precedence (§4): the most specific policy (rule > route > listener > Gateway) is used whole; only a route- or
  * rule-level policy with `mergeType` is merged, and only with the listener or Gateway policy, never rule with route.
  */
-function resolve(candidates: Candidate[]): {
+function resolve(candidates: readonly Candidate[]): {
   winner: Candidate | undefined;
   retry: { spec: RetrySpec; from: AttachedBtp[] } | undefined;
   dropped: RuleFallover['droppedRetries'];
   conflicts: AttachedBtp[][];
 } {
+  if (candidates.length === 0) return { winner: undefined, retry: undefined, dropped: [], conflicts: [] };
   const byLevel = (pred: (c: Candidate) => boolean) => candidates.filter(pred);
   const rule = byLevel((c) => c.att.level === 'rule');
   const route = byLevel((c) => c.att.level === 'route');
@@ -342,11 +347,14 @@ function timeline(levels: PriorityLevel[], idleMs: number | undefined, routeMs: 
   let t = 0;
   for (let n = 1; n <= maxAttempts; n++) {
     const level = levels[split ? 0 : levelIndexOf(n, levels.length, retry)]!;
-    const timers: AttemptEnd[] = [];
-    if (idleMs !== undefined && idleMs > 0) timers.push({ kind: 'idle-timeout', ms: idleMs });
-    if (perTry !== undefined) timers.push({ kind: 'per-try-timeout', ms: perTry });
-    timers.sort((a, b) => (a as { ms: number }).ms - (b as { ms: number }).ms);
-    let end: AttemptEnd = timers[0] ?? { kind: 'no-timer' };
+    // The first timer to fire ends the attempt (the idle timer on a tie).
+    const idle = idleMs !== undefined && idleMs > 0;
+    let end: AttemptEnd =
+      idle && (perTry === undefined || idleMs <= perTry)
+        ? { kind: 'idle-timeout', ms: idleMs }
+        : perTry !== undefined
+          ? { kind: 'per-try-timeout', ms: perTry }
+          : NO_TIMER;
     const attempt: Attempt = split
       ? { number: n, priority: level.priority, backends: everyBackend, startMs: t, end, next: { retried: false, why: '' }, pickedByWeight: true }
       : { number: n, priority: level.priority, backends: level.backends, startMs: t, end, next: { retried: false, why: '' } };
@@ -383,6 +391,11 @@ function timeline(levels: PriorityLevel[], idleMs: number | undefined, routeMs: 
   }
   return attempts;
 }
+
+/** The route timeout of a rule whose durations do not parse (it gets no timeline). */
+const UNKNOWN_BOUND: RuleFallover['routeTimeout'] = Object.freeze({ ms: 0, source: 'implied', reason: 'unknown' });
+
+const NO_TIMER: AttemptEnd = Object.freeze({ kind: 'no-timer' });
 
 /** Which levels the retry arithmetic reaches, whatever the timers (the time budget is fallover-budget's). */
 function reachOf(levels: PriorityLevel[], retry: EffectiveRetry | undefined, split: RuleSplit | undefined): LevelReach[] {
@@ -462,7 +475,7 @@ export function ruleFallover(route: AIGatewayRoute, rule: AIGatewayRouteRule, in
   const t = readRuleTimeouts(rule);
   const bound = t.ok ? attemptBound(t.value) : undefined;
   if (!t.ok) notes.push(`${t.field} does not parse (${t.error}); no timeline`);
-  const routeTimeout = bound ? { ms: bound.ms, source: bound.source, reason: bound.reason } : { ms: 0, source: 'implied' as const, reason: 'unknown' };
+  const routeTimeout = bound ?? UNKNOWN_BOUND;
   const eff = retry ? effectiveRetry(retry.spec, retry.from, routeTimeout.ms) : undefined;
   for (const u of eff?.unreadable ?? []) notes.push(`retry ${u}; treated as unset`);
   for (const c of candidates) {

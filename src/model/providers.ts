@@ -149,7 +149,7 @@ export function ruleModels(rule: AIGatewayRouteRule): string[] {
       if (h && str(h.name)?.toLowerCase() === 'x-ai-eg-model' && str(h.value)) out.push(h.value as string);
     }
   }
-  return [...new Set(out)];
+  return out.length < 2 ? out : [...new Set(out)];
 }
 
 interface Indexes {
@@ -157,31 +157,47 @@ interface Indexes {
   backends: Index;
 }
 
-function resolveRef(ref: BackendRef, routeNamespace: string, path: string, models: () => string[], data: Indexes): ResolvedRef {
-  const name = str(ref.name) ?? '?';
-  const namespace = str(ref.namespace) ?? routeNamespace;
-  // One object shape for every ref, built whole: spreading a shared base into each result was most of the cost.
-  const resolved = (resolution: Resolution, refs: Pick<ResolvedRef, 'inferencePool' | 'aiServiceBackend' | 'backend'>): ResolvedRef => ({
+/** The resolutions that carry no endpoints, shared by every ref that ends in them (never modified). */
+const NO_AISERVICEBACKEND: Resolution = Object.freeze({ state: 'unresolved', reason: 'no-aiservicebackend' });
+const AISERVICEBACKENDS_UNKNOWN: Resolution = Object.freeze({ state: 'unknown', missingKind: 'AIServiceBackend' });
+
+/** One object shape for every ref, built whole: spreading a shared base into each result was most of the cost. */
+function resolvedRef(
+  ref: BackendRef,
+  path: string,
+  name: string,
+  models: () => string[],
+  resolution: Resolution,
+  inferencePool: ObjectRef | undefined,
+  aiServiceBackend: ObjectRef | undefined,
+  backend: ObjectRef | undefined,
+): ResolvedRef {
+  return {
     path,
     name,
     priority: backendPriority(ref),
     weight: typeof ref.weight === 'number' ? ref.weight : 1,
     models: str(ref.modelNameOverride) ? [ref.modelNameOverride!] : models(),
-    inferencePool: refs.inferencePool,
-    aiServiceBackend: refs.aiServiceBackend,
-    backend: refs.backend,
+    inferencePool,
+    aiServiceBackend,
+    backend,
     resolution,
-  });
+  };
+}
+
+function resolveRef(ref: BackendRef, routeNamespace: string, path: string, models: () => string[], data: Indexes): ResolvedRef {
+  const name = str(ref.name) ?? '?';
+  const namespace = str(ref.namespace) ?? routeNamespace;
   if (str(ref.kind) === 'InferencePool' || str(ref.group) === INFERENCE_POOL_GROUP) {
     const pool = { namespace, name };
-    return resolved({ state: 'resolved', endpoints: [{ kind: 'inference-pool', ...pool }] }, { inferencePool: pool });
+    return resolvedRef(ref, path, name, models, { state: 'resolved', endpoints: [{ kind: 'inference-pool', ...pool }] }, pool, undefined, undefined);
   }
   const asbRef = { namespace, name };
   const asb = data.aiServiceBackends?.(namespace, name);
-  if (!asb) {
-    const resolution: Resolution = data.aiServiceBackends ? { state: 'unresolved', reason: 'no-aiservicebackend' } : { state: 'unknown', missingKind: 'AIServiceBackend' };
-    return resolved(resolution, { aiServiceBackend: asbRef });
-  }
+  // A missing AIServiceBackend (every ref of a route checked alone) shares one resolution object.
+  if (!asb) return resolvedRef(ref, path, name, models, data.aiServiceBackends ? NO_AISERVICEBACKEND : AISERVICEBACKENDS_UNKNOWN, undefined, asbRef, undefined);
+  const resolved = (resolution: Resolution, refs: Pick<ResolvedRef, 'aiServiceBackend' | 'backend'>): ResolvedRef =>
+    resolvedRef(ref, path, name, models, resolution, undefined, refs.aiServiceBackend, refs.backend);
   const target = spec(asb).backendRef as Record<string, unknown> | undefined;
   const targetName = str(target?.name) ?? '?';
   const targetNs = str(target?.namespace) ?? namespace;
@@ -254,22 +270,32 @@ export function missingServiceBackends(rules: RuleProviders[]): ResolvedRef[] {
  * Gateway skips them), so a level made only of them does not exist.
  */
 export function providerLevels(refs: ResolvedRef[]): ProviderLevel[] {
-  const byPriority = new Map<number, ResolvedRef[]>();
+  const levels: ProviderLevel[] = [];
+  const byPriority = new Map<number, ProviderLevel>();
   for (const r of refs) {
     if (r.weight === 0) continue;
     const level = byPriority.get(r.priority);
     // Appended in place: copying the level for every ref was quadratic in a level's size.
-    if (level) level.push(r);
-    else byPriority.set(r.priority, [r]);
+    if (level) level.refs.push(r);
+    else {
+      const created: ProviderLevel = { priority: r.priority, refs: [r], complete: true, endpoints: NO_ENDPOINTS };
+      byPriority.set(r.priority, created);
+      levels.push(created);
+    }
   }
-  return [...byPriority.entries()]
-    .sort((a, b) => a[0] - b[0])
-    .map(([priority, list]) => {
-      const endpoints = new Map<string, Endpoint>();
-      for (const r of list) if (r.resolution.state === 'resolved') for (const e of r.resolution.endpoints) endpoints.set(endpointKey(e), e);
-      return { priority, refs: list, complete: list.every((r) => r.resolution.state === 'resolved'), endpoints: [...endpoints.values()] };
-    });
+  for (const level of levels) {
+    level.complete = level.refs.every(isResolved);
+    // Most refs resolve to nothing in a review without the AIServiceBackends: no map of endpoints then.
+    if (!level.refs.some(isResolved)) continue;
+    const endpoints = new Map<string, Endpoint>();
+    for (const r of level.refs) if (r.resolution.state === 'resolved') for (const e of r.resolution.endpoints) endpoints.set(endpointKey(e), e);
+    level.endpoints = [...endpoints.values()];
+  }
+  return levels.length < 2 ? levels : levels.sort((a, b) => a.priority - b.priority);
 }
+
+const isResolved = (r: ResolvedRef): boolean => r.resolution.state === 'resolved';
+const NO_ENDPOINTS: Endpoint[] = Object.freeze([]) as unknown as Endpoint[];
 
 /** Every endpoint of `level` is one `previous` already reaches: falling over there meets the same provider. */
 export function repeatsProvider(level: ProviderLevel, previous: ProviderLevel): boolean {
@@ -293,9 +319,16 @@ export function refAddressType(r: ResolvedRef): AddressType | undefined {
 export type BackendSplit = { kind: 'address-types'; types: AddressType[] } | { kind: 'invalid-backends'; refs: string[] };
 
 export function backendSplit(refs: ResolvedRef[]): BackendSplit | undefined {
+  // One backend (most rules) is never split.
+  if (refs.length < 2) return refs.length === 1 && refs[0]!.weight !== 0 ? invalidBackends(refs) : undefined;
   const live = refs.filter((r) => r.weight !== 0);
   const types = [...new Set(live.map(refAddressType).filter((t): t is AddressType => t !== undefined))];
   if (types.length > 1) return { kind: 'address-types', types };
+  return invalidBackends(live);
+}
+
+/** Refs with weight that Envoy Gateway turns into a 500 (`live`: the refs whose weight is not 0). */
+function invalidBackends(live: ResolvedRef[]): BackendSplit | undefined {
   const invalid = live.filter((r) => r.resolution.state === 'unresolved' && r.resolution.reason !== 'no-aiservicebackend').map((r) => r.name);
   return invalid.length ? { kind: 'invalid-backends', refs: invalid } : undefined;
 }

@@ -19,8 +19,11 @@ export interface AttemptBound {
 
 export type TimeoutRead = { ok: true; ms: number | undefined } | { ok: false; field: string; error: string };
 
+/** An unset duration (most are), one shared answer. */
+const UNSET: TimeoutRead = Object.freeze({ ok: true, ms: undefined });
+
 function readOptional(value: unknown, field: string): TimeoutRead {
-  if (value === undefined || value === null) return { ok: true, ms: undefined };
+  if (value === undefined || value === null) return UNSET;
   const parsed = parseDuration(value);
   return parsed.ok ? { ok: true, ms: parsed.ms } : { ok: false, field, error: parsed.error };
 }
@@ -61,9 +64,12 @@ export function attemptBound(t: RuleTimeouts): AttemptBound {
   if (t.request !== undefined) {
     return { ms: t.request, source: 'request', reason: `timeouts.request ${formatDuration(t.request)}; no timeouts.backendRequest` };
   }
-  return {
-    ms: IMPLIED_REQUEST_TIMEOUT_MS,
-    source: 'implied',
-    reason: `timeouts.request unset: the controller's implied ${formatDuration(IMPLIED_REQUEST_TIMEOUT_MS)}; no timeouts.backendRequest`,
-  };
+  return IMPLIED_BOUND;
 }
+
+/** The bound of a rule that sets neither timeout (most), its text made once. */
+const IMPLIED_BOUND: AttemptBound = Object.freeze({
+  ms: IMPLIED_REQUEST_TIMEOUT_MS,
+  source: 'implied',
+  reason: `timeouts.request unset: the controller's implied ${formatDuration(IMPLIED_REQUEST_TIMEOUT_MS)}; no timeouts.backendRequest`,
+});

@@ -138,14 +138,13 @@ class JsonLineLogger implements Logger {
   }
 
   private line(level: Level, obj: object, msg: string | undefined): void {
-    let fields: string;
+    let inner: string;
     try {
-      fields = JSON.stringify(obj);
+      inner = fieldsJson(obj);
     } catch (err) {
       const event = (obj as { event?: unknown }).event;
-      fields = JSON.stringify({ ...(typeof event === 'string' ? { event } : {}), unserializable: (err as Error).message });
+      inner = fieldsJson({ ...(typeof event === 'string' ? { event } : {}), unserializable: (err as Error).message });
     }
-    const inner = fields.length > 2 ? `,${fields.slice(1, -1)}` : '';
     const stamp = this.stamp();
     const line = `{"level":"${level}"${stamp},"service":"aigw-admission"${inner}${msg === undefined ? '' : `,"msg":${JSON.stringify(msg)}`}}\n`;
     // Byte length is measured only when the character count says the line might be over.
@@ -154,6 +153,59 @@ class JsonLineLogger implements Logger {
     // Cut from the fields as given (the line is their JSON), not from the line parsed back.
     this.out.write(boundRecord(Object.assign({ level, time: stamp.slice(9, -1), service: 'aigw-admission' }, obj, msg === undefined ? {} : { msg }), bytes));
   }
+}
+
+/** A string JSON.stringify writes as it is: printable ASCII without `"` and `\`. */
+const PLAIN_STRING = /^[ !#-[\]-~]*$/;
+/** `,"key":` per field name, made once (names are the code's own; the bound keeps a caller's stray names out). */
+const keyTexts = new Map<string, string>();
+const MAX_KEY_TEXTS = 512;
+
+function keyText(key: string): string {
+  let text = keyTexts.get(key);
+  if (text === undefined) {
+    text = `,${JSON.stringify(key)}:`;
+    if (keyTexts.size < MAX_KEY_TEXTS) keyTexts.set(key, text);
+  }
+  return text;
+}
+
+/**
+ * The fields of a record as JSON without its braces, each field led by a comma: what `JSON.stringify(obj)` holds
+ * between them, written field by field so the flat values of a log record (names, uids, counts) need no general
+ * walk; nested values go through JSON.stringify (which throws as it would for the whole record).
+ */
+export function fieldsJson(obj: object): string {
+  if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
+    const whole = JSON.stringify(obj);
+    return whole.length > 2 && whole.startsWith('{') ? `,${whole.slice(1, -1)}` : '';
+  }
+  let out = '';
+  for (const key in obj) {
+    if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;
+    const value = (obj as Record<string, unknown>)[key];
+    switch (typeof value) {
+      case 'string':
+        out += keyText(key) + (PLAIN_STRING.test(value) ? `"${value}"` : JSON.stringify(value));
+        break;
+      case 'number':
+        out += keyText(key) + (Number.isFinite(value) ? String(value) : 'null');
+        break;
+      case 'boolean':
+        out += keyText(key) + (value ? 'true' : 'false');
+        break;
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        break;
+      default: {
+        // undefined when a toJSON says so: JSON.stringify leaves the field out then.
+        const json = JSON.stringify(value) as string | undefined;
+        if (json !== undefined) out += keyText(key) + json;
+      }
+    }
+  }
+  return out;
 }
 
 /**

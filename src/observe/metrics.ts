@@ -2,7 +2,7 @@ import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { OptionalGauge, TallyCounter, TallyHistogram } from './tally.js';
 import type { ReviewMetrics } from '../review/deps.js';
 import type { EventWriteMetrics } from '../world/kube-events.js';
-import type { Endpoint, Finding } from '../kube/types.js';
+import { OPERATIONS, type Finding, type Operation } from '../kube/types.js';
 
 /**
  * Observations with a counter of their own, labelled by reason; any other event is counted in
@@ -51,12 +51,20 @@ export interface MetricsOptions {
 }
 
 /** One registry per process instance (no global default registry), so tests can run several servers side by side. */
+type ReviewLabels = Parameters<ReviewMetrics['reviewed']>[0];
+const reviewLabels = (l: ReviewLabels) => ({ endpoint: l.endpoint, kind: l.kind, operation: l.operation, allowed: String(l.allowed), dry_run: String(l.dryRun) });
+const VALIDATE_LABELS = () => ({ endpoint: 'validate' as const });
+const MUTATE_LABELS = () => ({ endpoint: 'mutate' as const });
+/** Kinds whose review counter keys are kept (the webhook's rules admit a handful). */
+const MAX_KEYED_KINDS = 64;
+
 export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   readonly registry = new Registry();
   private certificates: (() => CertificateExpiry) | undefined;
   private kindCacheAges: (() => KindCacheAge[]) | undefined;
   /** Counted on every review: plain numbers per label set, read by prom-client at scrape (tally.ts). */
   private readonly requests: TallyCounter<'endpoint' | 'kind' | 'operation' | 'allowed' | 'dry_run'>;
+  private readonly reviewKeys = new Map<string, string[]>();
   private readonly latency: TallyHistogram<'endpoint'>;
   private readonly findings: TallyCounter<'policy' | 'mode'>;
   private readonly policyErrors: Counter<'policy'>;
@@ -257,10 +265,25 @@ export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
     else this.otherObservations.inc({ policy, event, reason });
   }
 
-  reviewed(l: { endpoint: Endpoint; kind: string; operation: string; allowed: boolean; dryRun: boolean }, seconds: number): void {
-    const key = `${l.endpoint}|${l.kind}|${l.operation}|${l.allowed}|${l.dryRun}`;
-    this.requests.inc(key, () => ({ endpoint: l.endpoint, kind: l.kind, operation: l.operation, allowed: String(l.allowed), dry_run: String(l.dryRun) }));
-    this.latency.observe(l.endpoint, () => ({ endpoint: l.endpoint }), seconds);
+  reviewed(l: ReviewLabels, seconds: number): void {
+    this.requests.incFor(this.reviewKey(l), reviewLabels, l);
+    this.latency.observe(l.endpoint, l.endpoint === 'validate' ? VALIDATE_LABELS : MUTATE_LABELS, seconds);
+  }
+
+  /**
+   * The counter key of a review's label set, made once per label set instead of a new string per review (a fresh key
+   * must also be hashed for the lookup). Kinds past MAX_KEYED_KINDS get their key made each time.
+   */
+  private reviewKey(l: ReviewLabels): string {
+    let keys = this.reviewKeys.get(l.kind);
+    if (keys === undefined) {
+      keys = [];
+      if (this.reviewKeys.size < MAX_KEYED_KINDS) this.reviewKeys.set(l.kind, keys);
+    }
+    const operation = OPERATIONS.indexOf(l.operation as Operation);
+    if (operation < 0) return `${l.endpoint}|${l.kind}|${l.operation}|${l.allowed}|${l.dryRun}`;
+    const slot = ((l.endpoint === 'validate' ? 0 : OPERATIONS.length) + operation) * 4 + (l.allowed ? 2 : 0) + (l.dryRun ? 1 : 0);
+    return (keys[slot] ??= `${l.endpoint}|${l.kind}|${l.operation}|${l.allowed}|${l.dryRun}`);
   }
 
   finding(policy: string, mode: string): void {

@@ -32,6 +32,13 @@ export class TallyCounter<L extends string> {
     if (cell) cell.n += n;
     else this.cells.set(key, { labels: labels(), n });
   }
+
+  /** `inc` by one with the labels made from `arg` (a module-level function, not a closure per call). */
+  incFor<A>(key: string, labels: (arg: A) => Record<L, string>, arg: A): void {
+    const cell = this.cells.get(key);
+    if (cell) cell.n++;
+    else this.cells.set(key, { labels: labels(arg), n: 1 });
+  }
 }
 
 interface HistogramCell<L extends string> {

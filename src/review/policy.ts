@@ -22,8 +22,9 @@ export interface PolicyContext<P> {
   /**
    * A cache that lives for one review: `compute` runs once per (`scope`, `key` object) and every policy of the review
    * gets its result, so a model several policies derive from the same object is built once. Absent outside review().
+   * `compute` gets the key and this context: a module-level function, not a closure made per call.
    */
-  memo?: <T>(scope: string, key: object, compute: () => T) => T;
+  memo?: <K extends object, T>(scope: string, key: K, compute: (key: K, ctx: PolicyContext<unknown>) => T) => T;
   /** What `prepare` built from the params when the config was loaded; absent when the policy is called on its own. */
   prepared?: unknown;
 }

@@ -186,17 +186,17 @@ function policyRun(
   const seen = new CountingWorld(deps.world);
   // Per scope the last key and value first (nearly every lookup is for the reviewed object), then a map of the others.
   const memos = new Map<string, { key: object; value: unknown; others?: Map<object, unknown> }>();
-  const memo = <T>(scope: string, key: object, compute: () => T): T => {
+  const memo = <K extends object, T>(scope: string, key: K, compute: (key: K, ctx: PolicyContext<unknown>) => T): T => {
     const cache = memos.get(scope);
     if (cache === undefined) {
-      const value = compute();
+      const value = compute(key, ctx);
       memos.set(scope, { key, value });
       return value;
     }
     if (cache.key === key) return cache.value as T;
     cache.others ??= new Map();
     if (cache.others.has(key)) return cache.others.get(key) as T;
-    const value = compute();
+    const value = compute(key, ctx);
     cache.others.set(key, value);
     return value;
   };

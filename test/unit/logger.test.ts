@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import { LOG_BATCH_BYTES, LOG_BATCH_MS, LineBatcher, MAX_LOG_LINE_BYTES, boundLogLine, createLogger, isoTimestamps } from '../../src/observe/logger.js';
+import { LOG_BATCH_BYTES, LOG_BATCH_MS, LineBatcher, MAX_LOG_LINE_BYTES, boundLogLine, createLogger, fieldsJson, isoTimestamps } from '../../src/observe/logger.js';
 
 const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
@@ -139,6 +139,33 @@ describe('logger: the line shape (issue 19: one JSON.stringify per line)', () =>
     logger.info({ event: 'big', n: 10n }, 'bigint');
     const records = written.map((l) => JSON.parse(l));
     expect(records.map((r) => [r.event, r.msg, typeof r.unserializable])).toEqual([['loop', 'cyclic', 'string'], ['big', 'bigint', 'string']]);
+  });
+});
+
+describe('fieldsJson: what JSON.stringify writes between the braces, field by field', () => {
+  const inner = (obj: object) => {
+    const whole = JSON.stringify(obj);
+    return whole.length > 2 ? `,${whole.slice(1, -1)}` : '';
+  };
+  const records: Array<[string, object]> = [
+    ['plain strings, numbers, booleans', { event: 'review', uid: 'e491b020-abf2', ns: 'default', n: 3, ms: 0.037, neg: -0, big: 1e21, ok: true, no: false }],
+    ['strings that need escaping', { q: 'say "x"', bs: 'a\\b', nl: 'line\nnext', tab: '\t', ctl: '\u0001', del: '\u007f', uni: 'héllo ✓', lone: '\ud800', emoji: '😀' }],
+    ['values JSON writes as null or leaves out', { nan: Number.NaN, inf: Number.POSITIVE_INFINITY, nil: null, undef: undefined, fn: () => 1, sym: Symbol('s') }],
+    ['nested values, a Date, a toJSON that says undefined', { list: [1, 'a', null, undefined], obj: { a: { b: [] } }, at: new Date(0), gone: { toJSON: () => undefined } }],
+    ['keys that need escaping, and integer keys first', { 'a"b': 1, 'new\nline': 2, 2: 'two', 1: 'one' }],
+    ['no fields', {}],
+    ['a record with its own toJSON', { toJSON: () => ({ replaced: true }) }],
+    ['an instance: own fields only', Object.assign(Object.create({ inherited: 1 }), { own: 2 })],
+  ];
+  it.each(records)('%s', (_name, record) => {
+    expect(fieldsJson(record)).toBe(inner(record));
+  });
+
+  it('throws where JSON.stringify throws (the logger then writes why)', () => {
+    expect(() => fieldsJson({ n: 10n })).toThrow(TypeError);
+    const cycle: Record<string, unknown> = { a: 1 };
+    cycle.self = { back: cycle };
+    expect(() => fieldsJson(cycle)).toThrow(TypeError);
   });
 });
 

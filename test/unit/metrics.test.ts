@@ -95,6 +95,30 @@ describe('metrics', () => {
     expect(text).not.toContain('kind="/Pod"');
   });
 
+  it('counts each label set of a review apart (the keys are made once per label set, so none may share one)', async () => {
+    const fresh = new Metrics();
+    const review = (endpoint: 'validate' | 'mutate', kind: string, operation: string, allowed: boolean, dryRun: boolean) => fresh.reviewed({ endpoint, kind, operation, allowed, dryRun }, 0.001);
+    review('validate', 'AIGatewayRoute', 'CREATE', true, false);
+    review('validate', 'AIGatewayRoute', 'CREATE', true, false);
+    review('validate', 'AIGatewayRoute', 'CREATE', true, true);
+    review('validate', 'AIGatewayRoute', 'UPDATE', false, false);
+    review('mutate', 'AIGatewayRoute', 'CREATE', true, false);
+    review('mutate', 'Pod', 'CREATE', true, false);
+    review('validate', 'AIGatewayRoute', 'SOMETHING', true, false);
+    const text = await fresh.registry.metrics();
+    const lines = text.split('\n').filter((l) => l.startsWith('aigw_admission_requests_total{'));
+    expect(lines).toEqual([
+      'aigw_admission_requests_total{endpoint="validate",kind="AIGatewayRoute",operation="CREATE",allowed="true",dry_run="false"} 2',
+      'aigw_admission_requests_total{endpoint="validate",kind="AIGatewayRoute",operation="CREATE",allowed="true",dry_run="true"} 1',
+      'aigw_admission_requests_total{endpoint="validate",kind="AIGatewayRoute",operation="UPDATE",allowed="false",dry_run="false"} 1',
+      'aigw_admission_requests_total{endpoint="mutate",kind="AIGatewayRoute",operation="CREATE",allowed="true",dry_run="false"} 1',
+      'aigw_admission_requests_total{endpoint="mutate",kind="Pod",operation="CREATE",allowed="true",dry_run="false"} 1',
+      'aigw_admission_requests_total{endpoint="validate",kind="AIGatewayRoute",operation="SOMETHING",allowed="true",dry_run="false"} 1',
+    ]);
+    expect(text).toContain('aigw_admission_review_duration_seconds_count{endpoint="validate"} 5\n');
+    expect(text).toContain('aigw_admission_review_duration_seconds_count{endpoint="mutate"} 2\n');
+  });
+
   it('leaves readiness and the cache age out, not at 0, until there is something to read (standalone, before the first sync)', async () => {
     const fresh = new Metrics();
     let age: number | undefined;

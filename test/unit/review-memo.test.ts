@@ -60,10 +60,10 @@ describe('what the real policies share through the memo', () => {
     const computed: string[] = [];
     const asked: string[] = [];
     const values = new Map<string, unknown>();
-    const memo = <T>(scope: string, key: object, compute: () => T): T => {
+    const memo = <K extends object, T>(scope: string, key: K, compute: (key: K, ctx: never) => T): T => {
       const k = `${scope}|${key === object ? 'route' : 'other'}`;
       asked.push(k);
-      if (!values.has(k)) values.set(k, (computed.push(k), compute()));
+      if (!values.has(k)) values.set(k, (computed.push(k), compute(key, undefined as never)));
       return values.get(k) as T;
     };
     const readers = ['stream-idle-zero', 'stream-idle-needs-fallover-target', 'stream-idle-within-request', 'backend-request-within-implied-request', 'default-request-timeout', 'default-stream-idle-timeout'];
