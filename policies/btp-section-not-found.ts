@@ -32,8 +32,8 @@ export default definePolicy({
   vap: { missing: 'cross-object', why: "needs the targeted AIGatewayRoute's rule names" },
   evaluate({ object, world }) {
     if (!object) return {};
-    const findings: FindingDraft[] = [];
     if (object.kind === 'BackendTrafficPolicy') {
+      const findings: FindingDraft[] = [];
       const self = btpRef(object);
       for (const t of btpTargets(object)) {
         if (!isHTTPRouteTarget(t) || t.sectionName === undefined) continue;
@@ -53,8 +53,12 @@ export default definePolicy({
     if (object.kind !== 'AIGatewayRoute') return {};
     const ns = object.metadata?.namespace ?? '';
     const name = object.metadata?.name ?? '';
+    const btps = world.list(WORLD_KEYS.backendTrafficPolicy, ns);
+    // No policy in the namespace (most routes): nothing can target a rule, so the rule names are not read.
+    if (btps.length === 0) return {};
+    const findings: FindingDraft[] = [];
     const { named } = ruleNames(object);
-    for (const btp of world.list(WORLD_KEYS.backendTrafficPolicy, ns)) {
+    for (const btp of btps) {
       for (const t of btpTargets(btp)) {
         if (!isHTTPRouteTarget(t) || t.name !== name || t.sectionName === undefined || named.includes(t.sectionName)) continue;
         findings.push({

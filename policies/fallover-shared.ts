@@ -3,7 +3,7 @@
  * BackendTrafficPolicy writes (looking up the routes it reaches and the other policies), on one model
  * (src/model/fallover.ts), and word values the same way.
  */
-import { definePolicy, type AnyPolicy, type KindMatch, type PolicyContext } from '../src/review/policy.js';
+import { definePolicy, type AnyPolicy, type KindMatch, type PolicyContext, type PolicyResult } from '../src/review/policy.js';
 import type { FindingDraft, KubeObject, Operation } from '../src/kube/types.js';
 import { AIGATEWAYROUTE, BACKENDTRAFFICPOLICY, WORLD_KEYS } from '../src/model/kinds.js';
 import { btpNamespacesOf, btpRef, btpsWith as btpsAfter, refLabel, routeNamespaceOf, routesReachedBy, sameRef, type BtpRef } from '../src/model/btp.js';
@@ -59,23 +59,25 @@ const buildFallover = (route: KubeObject, ctx: PolicyContext<unknown>): RouteFal
   routeFallover(route, btpsWith(ctx.world, ctx.object, route), providersOf(ctx, route));
 
 /** Runs one rule check over the routes the reviewed object touches and turns its issues into findings. */
-export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): FindingDraft[] {
+export function runRuleCheck(ctx: PolicyContext<unknown>, check: RuleCheck): readonly FindingDraft[] {
   const { object, world } = ctx;
-  if (!object) return [];
-  const findings: FindingDraft[] = [];
+  if (!object) return NO_FINDINGS;
   if (isRoute(object)) {
+    // Made on the first issue: most rules of most routes have none.
+    let findings: FindingDraft[] | undefined;
     const model = falloverOf(ctx, object);
     for (const rule of model.rules) {
       const issue = check(rule, model);
       if (!issue) continue;
-      findings.push({
+      (findings ??= []).push({
         path: `spec.rules[${rule.index}]${issue.rulePath ?? ''}`,
         message: `${rule.label}: ${issue.text}`,
         ...(issue.mayResolveLater ? { atMost: 'warn' as const } : {}),
       });
     }
-    return findings;
+    return findings ?? NO_FINDINGS;
   }
+  const findings: FindingDraft[] = [];
   const self = btpRef(object);
   for (const route of routesOfBtp(world, object)) {
     const model = falloverOf(ctx, route);
@@ -99,10 +101,17 @@ export function falloverPolicy(def: { id: string; description: string; check: Ru
     endpoint: 'validate',
     ...ON_ROUTE_AND_BTP_WRITES,
     defaultMode: 'warn',
-    evaluate: (ctx) => ({ findings: runRuleCheck(ctx, def.check) }),
+    evaluate: (ctx) => {
+      const findings = runRuleCheck(ctx, def.check);
+      return findings.length === 0 ? NOTHING_FOUND : { findings: findings as FindingDraft[] };
+    },
     vap: { missing: 'fall-over', why: FALLOVER_VAP_MISSING },
   });
 }
+
+const NO_FINDINGS: readonly FindingDraft[] = Object.freeze([]);
+/** The result of a rule check that found nothing (nearly every one): shared, never changed. */
+const NOTHING_FOUND: PolicyResult = Object.freeze({});
 
 /** Why no fall-over policy has a ValidatingAdmissionPolicy form. */
 export const FALLOVER_VAP_MISSING =

@@ -18,30 +18,30 @@ export default definePolicy({
     const rules = routeRules(route);
     for (let index = 0; index < rules.length; index++) {
       const rule = rules[index]!;
-      // The label is message text: built only for a rule that has a finding.
-      const label = () => describeRule(rule, index);
+      // The rule's label is message text: built only for a rule that has a finding.
       const refs = ruleBackendRefs(rule);
       if (refs.length > L.backendRefsPerRule) {
         findings.push({
           path: `spec.rules[${index}].backendRefs`,
-          message: `${label()}: ${refs.length} backendRefs, but an HTTPRoute rule holds at most ${L.backendRefsPerRule}; ${why}. Fix: split the models over several rules (matched by x-ai-eg-model) with at most ${L.backendRefsPerRule} backendRefs each.`,
+          message: `${describeRule(rule, index)}: ${refs.length} backendRefs, but an HTTPRoute rule holds at most ${L.backendRefsPerRule}; ${why}. Fix: split the models over several rules (matched by x-ai-eg-model) with at most ${L.backendRefsPerRule} backendRefs each.`,
         });
       }
       const matches = ruleMatches(rule).length;
       if (matches > L.matchesPerRule) {
         findings.push({
           path: `spec.rules[${index}].matches`,
-          message: `${label()}: ${matches} matches, but an HTTPRoute rule holds at most ${L.matchesPerRule}; ${why}. Fix: split the matches over several rules of at most ${L.matchesPerRule}.`,
+          message: `${describeRule(rule, index)}: ${matches} matches, but an HTTPRoute rule holds at most ${L.matchesPerRule}; ${why}. Fix: split the matches over several rules of at most ${L.matchesPerRule}.`,
         });
       }
-      refs.forEach((ref, j) => {
+      for (let j = 0; j < refs.length; j++) {
+        const ref = refs[j]!;
         if (typeof ref.weight === 'number' && ref.weight > L.weight) {
           findings.push({
             path: `spec.rules[${index}].backendRefs[${j}].weight`,
-            message: `${label()}: backendRefs[${j}] ("${ref.name ?? ''}") has weight ${ref.weight}, above the HTTPRoute maximum of ${L.weight.toLocaleString('en-US')}; ${why}. Fix: scale the weights of this rule down proportionally so each is at most ${L.weight}.`,
+            message: `${describeRule(rule, index)}: backendRefs[${j}] ("${ref.name ?? ''}") has weight ${ref.weight}, above the HTTPRoute maximum of ${L.weight.toLocaleString('en-US')}; ${why}. Fix: scale the weights of this rule down proportionally so each is at most ${L.weight}.`,
           });
         }
-      });
+      }
     }
     const total = generatedMatchCount(route);
     if (total > L.matchesTotal) {

@@ -160,6 +160,8 @@ const PLAIN_STRING = /^[ !#-[\]-~]*$/;
 /** `,"key":` per field name, made once (names are the code's own; the bound keeps a caller's stray names out). */
 const keyTexts = new Map<string, string>();
 const MAX_KEY_TEXTS = 512;
+const fieldParts: string[] = [];
+let fieldPartsInUse = false;
 
 function keyText(key: string): string {
   let text = keyTexts.get(key);
@@ -180,19 +182,43 @@ export function fieldsJson(obj: object): string {
     const whole = JSON.stringify(obj);
     return whole.length > 2 && whole.startsWith('{') ? `,${whole.slice(1, -1)}` : '';
   }
-  let out = '';
+  // Pieces written into one reused array and joined once: one flat string, not a chain of concatenations per field,
+  // and no array grown per line. A toJSON that logs would come back here while the array is in use: it gets its own.
+  const parts = fieldPartsInUse ? [] : fieldParts;
+  if (parts === fieldParts) fieldPartsInUse = true;
+  try {
+    const used = collectFields(obj, parts);
+    // Slots a longer record used earlier are blanked, not cut: cutting the length gives the array's storage back.
+    if (parts.length > 4 * used && parts.length > 256) parts.length = used;
+    else for (let i = used; i < parts.length; i++) parts[i] = '';
+    return parts.join('');
+  } finally {
+    if (parts === fieldParts) fieldPartsInUse = false;
+  }
+}
+
+/** Writes the pieces of the record's fields into `parts` from index 0; returns how many it wrote. */
+function collectFields(obj: object, parts: string[]): number {
+  let n = 0;
   for (const key in obj) {
     if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;
     const value = (obj as Record<string, unknown>)[key];
     switch (typeof value) {
       case 'string':
-        out += keyText(key) + (PLAIN_STRING.test(value) ? `"${value}"` : JSON.stringify(value));
+        parts[n++] = keyText(key);
+        if (PLAIN_STRING.test(value)) {
+          parts[n++] = '"';
+          parts[n++] = value;
+          parts[n++] = '"';
+        } else parts[n++] = JSON.stringify(value);
         break;
       case 'number':
-        out += keyText(key) + (Number.isFinite(value) ? String(value) : 'null');
+        parts[n++] = keyText(key);
+        parts[n++] = Number.isFinite(value) ? String(value) : 'null';
         break;
       case 'boolean':
-        out += keyText(key) + (value ? 'true' : 'false');
+        parts[n++] = keyText(key);
+        parts[n++] = value ? 'true' : 'false';
         break;
       case 'undefined':
       case 'function':
@@ -201,11 +227,14 @@ export function fieldsJson(obj: object): string {
       default: {
         // undefined when a toJSON says so: JSON.stringify leaves the field out then.
         const json = JSON.stringify(value) as string | undefined;
-        if (json !== undefined) out += keyText(key) + json;
+        if (json !== undefined) {
+          parts[n++] = keyText(key);
+          parts[n++] = json;
+        }
       }
     }
   }
-  return out;
+  return n;
 }
 
 /**

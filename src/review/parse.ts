@@ -7,6 +7,14 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
 
+const KIND_FIELDS = ['group', 'version', 'kind'] as const;
+const OBJECT_FIELDS = ['object', 'oldObject'] as const;
+const NAME_FIELDS = ['name', 'namespace'] as const;
+
+function field(name: string, detail: string): never {
+  throw new AdmissionError('INVALID_REQUEST_FIELD', `request.${name} ${detail}`);
+}
+
 /** JSON text (or an already parsed value) → a checked AdmissionReview v1 request, or a 400 that names the field. */
 export function parseAdmissionReview(input: string | Buffer | unknown): AdmissionReviewRequest {
   let body: unknown = input;
@@ -44,13 +52,10 @@ export function parseAdmissionReview(input: string | Buffer | unknown): Admissio
   if (!isObject(request)) {
     throw new AdmissionError('INVALID_REQUEST_FIELD', `request is ${describeValue(request)}, expected an object`);
   }
-  const field = (name: string, detail: string): never => {
-    throw new AdmissionError('INVALID_REQUEST_FIELD', `request.${name} ${detail}`);
-  };
   if (typeof request.uid !== 'string' || request.uid === '') field('uid', `is ${describeValue(request.uid)}, expected a non-empty string`);
   const kind = request.kind;
   if (!isObject(kind)) field('kind', `is ${describeValue(kind)}, expected {group, version, kind}`);
-  for (const k of ['group', 'version', 'kind'] as const) {
+  for (const k of KIND_FIELDS) {
     if (typeof (kind as Record<string, unknown>)[k] !== 'string') {
       field(`kind.${k}`, `is ${describeValue((kind as Record<string, unknown>)[k])}, expected a string`);
     }
@@ -58,11 +63,11 @@ export function parseAdmissionReview(input: string | Buffer | unknown): Admissio
   if (!OPERATIONS.includes(request.operation as Operation)) {
     field('operation', `is ${describeValue(request.operation)}, expected one of ${OPERATIONS.join(', ')}`);
   }
-  for (const k of ['object', 'oldObject'] as const) {
+  for (const k of OBJECT_FIELDS) {
     const v = request[k];
     if (v !== undefined && v !== null && !isObject(v)) field(k, `is ${describeValue(v)}, expected an object or null`);
   }
-  for (const k of ['name', 'namespace'] as const) {
+  for (const k of NAME_FIELDS) {
     const v = request[k];
     if (v !== undefined && typeof v !== 'string') field(k, `is ${describeValue(v)}, expected a string`);
   }

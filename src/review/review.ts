@@ -147,15 +147,14 @@ function policyRun(
   const { group, kind } = request.kind;
   const matching = deps.policies.matching(endpoint, group, kind, request.operation);
   const verdict: Verdict = { allowed: true, findings: [], patch: [], events: [], fired: [], notices: [], observations: [] };
-  const none = (): PolicyRun => ({ count: 0, step: () => 0, finish: () => verdict });
-  if (matching.length === 0) return none();
+  if (matching.length === 0) return noPolicyRun(verdict);
   // An object being deleted only gets finalizers removed: judging it could leave the deletion hanging forever.
-  if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp) return none();
+  if (request.operation === 'UPDATE' && request.object?.metadata?.deletionTimestamp) return noPolicyRun(verdict);
   // Mutating webhooks run before schema validation: an object the CRD refuses gets no patch (it would only cost memory).
   const over = endpoint === 'mutate' ? overSchemaLimits(group, kind, request.object) : undefined;
   if (over) {
     verdict.notices.push(`not mutated: ${over}, so the API server refuses this object whatever the webhook writes`);
-    return none();
+    return noPolicyRun(verdict);
   }
 
   const now = deps.now();
@@ -182,7 +181,8 @@ function policyRun(
       `${what}; the object was not checked by it (onError: allow-with-warning). The log has uid ${request.uid}`,
     );
   };
-  const created = new Set<string>();
+  // Only mutating policies create parents; a /validate review shares one set its read-only patch never writes to.
+  const created = endpoint === 'mutate' ? new Set<string>() : NOTHING_CREATED;
   const seen = new CountingWorld(deps.world);
   // Per scope the last key and value first (nearly every lookup is for the reviewed object), then a map of the others.
   const memos = new Map<string, { key: object; value: unknown; others?: Map<object, unknown> }>();
@@ -304,6 +304,13 @@ function policyRun(
   };
   return { count: matching.length, step, finish };
 }
+
+/** A review no policy judges: nothing to step through, the verdict as it is. */
+function noPolicyRun(verdict: Verdict): PolicyRun {
+  return { count: 0, step: () => 0, finish: () => verdict };
+}
+
+const NOTHING_CREATED: Set<string> = new Set();
 
 const MODE_SEVERITY: Readonly<Record<Mode, number>> = { audit: 0, warn: 1, deny: 2 };
 /** What a policy that reported nothing (most, on most reviews) is read as: no array per policy per review. */

@@ -93,6 +93,12 @@ export interface WebhookServer {
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 
+function bodyTooLarge(size: string, limit: number): AdmissionError {
+  return new AdmissionError('BODY_TOO_LARGE', `the body is ${size} bytes, over the ${limit}-byte limit (server.maxBodyBytes in the config)`);
+}
+
+const internalAnswer = (err: unknown): Answer => ({ status: 500, body: '', error: asAdmissionError(err) });
+
 function isJsonContentType(value: string | undefined): boolean {
   if (!value) return false;
   const semi = value.indexOf(';');
@@ -132,12 +138,10 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
       return fail(endpoint, res, new AdmissionError('UNSUPPORTED_MEDIA_TYPE', `content-type is ${req.headers['content-type'] ? `"${req.headers['content-type']}"` : 'missing'}; send application/json`));
     }
     const limit = opts.maxBodyBytes();
-    const tooLarge = (size: string) =>
-      new AdmissionError('BODY_TOO_LARGE', `the body is ${size} bytes, over the ${limit}-byte limit (server.maxBodyBytes in the config)`);
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) {
       // Refuse before reading; close so the unread body is not parsed as the next request.
-      return fail(endpoint, res, tooLarge(String(declared)), true);
+      return fail(endpoint, res, bodyTooLarge(String(declared), limit), true);
     }
     inFlight++;
     const chunks: Buffer[] = [];
@@ -151,13 +155,15 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
       }
       release?.();
     };
-    res.once('close', finish);
+    // 'close' comes once per response: `on`, not `once`, which wraps the listener per request.
+    res.on('close', finish);
     const send = (answer: Answer): void => {
       chunks.length = 0;
       if (done) return release?.();
       if (answer.error) fail(endpoint, res, answer.error);
       else {
-        const headers: Record<string, string | number> = { ...JSON_HEADERS, 'content-length': Buffer.byteLength(answer.body) };
+        // A literal, not a spread of JSON_HEADERS: one object of one shape per answer.
+        const headers: Record<string, string | number> = { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer.body) };
         if (draining) headers.connection = 'close';
         // A string, not a Buffer: Node sends the headers and a string body as one chunk (one TLS record), a Buffer
         // body as two.
@@ -166,15 +172,14 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
       finish();
     };
     // Synchronous unless the review needed more than one slice: no promise per request.
-    const internal = (err: unknown): void => send({ status: 500, body: '', error: asAdmissionError(err) });
     const answer = (): void => {
       let answered: Answer | Promise<Answer>;
       try {
         answered = answerReviewSliced(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size), endpoint, opts.deps());
       } catch (err) {
-        return internal(err);
+        return send(internalAnswer(err));
       }
-      if (answered instanceof Promise) answered.then(send, internal);
+      if (answered instanceof Promise) answered.then(send, (err: unknown) => send(internalAnswer(err)));
       else send(answered);
     };
     const read = () => {
@@ -185,7 +190,7 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
           finish();
           req.removeAllListeners('data');
           req.pause();
-          fail(endpoint, res, tooLarge(`more than ${limit}`), true);
+          fail(endpoint, res, bodyTooLarge(`more than ${limit}`, limit), true);
           return;
         }
         chunks.push(chunk);

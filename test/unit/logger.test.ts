@@ -161,6 +161,24 @@ describe('fieldsJson: what JSON.stringify writes between the braces, field by fi
     expect(fieldsJson(record)).toBe(inner(record));
   });
 
+  it('a toJSON that writes fields itself while a record is being written leaves both whole', () => {
+    const nested = { toJSON: () => ({ inner: fieldsJson({ a: 'x', b: 2 }) }) };
+    const record = { before: 'b', nested, after: true };
+    expect(fieldsJson(record)).toBe(',"before":"b","nested":{"inner":",\\"a\\":\\"x\\",\\"b\\":2"},"after":true');
+    expect(fieldsJson(record)).toBe(inner(record));
+  });
+
+  it('a shorter record after a longer one, an empty string among the fields, and one after a throw come out whole', () => {
+    const long = { a: 'one', empty: '', b: 'two', c: 3, d: 'four', e: [5] };
+    expect(fieldsJson(long)).toBe(inner(long));
+    expect(fieldsJson({ x: 1 })).toBe(',"x":1');
+    expect(() => fieldsJson({ a: 'partly', n: 1n, z: 'never' })).toThrow(TypeError);
+    expect(fieldsJson({ y: 'after' })).toBe(',"y":"after"');
+    const wide = Object.fromEntries(Array.from({ length: 300 }, (_, i) => [`k${i}`, i]));
+    expect(fieldsJson(wide)).toBe(inner(wide));
+    expect(fieldsJson({ z: true })).toBe(',"z":true');
+  });
+
   it('throws where JSON.stringify throws (the logger then writes why)', () => {
     expect(() => fieldsJson({ n: 10n })).toThrow(TypeError);
     const cycle: Record<string, unknown> = { a: 1 };
