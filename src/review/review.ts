@@ -312,6 +312,38 @@ function noPolicyRun(verdict: Verdict): PolicyRun {
 
 const NOTHING_CREATED: Set<string> = new Set();
 
+/**
+ * Characters of finding text a review's log line carries: a line is at most 16 KiB, and the rest of a review line
+ * (uid, names, policy ids, notices) stays well under the other 4 KiB. Findings past it are counted, not written:
+ * writing them all and then cutting the line down cost a review with hundreds of findings a third of its time, and
+ * the cut kept only 20 of them anyway. `check` and `explain` give every finding in full.
+ */
+export const LOGGED_FINDINGS_CHARS = 12 * 1024;
+
+type LoggedFinding = Pick<Finding, 'policy' | 'mode' | 'result' | 'path' | 'message'>;
+
+/** The findings a review line carries, in order, within LOGGED_FINDINGS_CHARS; how many are left out, by policy. */
+export function loggedFindings(findings: readonly Finding[]): { logged: LoggedFinding[] | undefined; omitted: number; omittedByPolicy: Record<string, number> | undefined } {
+  if (findings.length === 0) return NO_LOGGED_FINDINGS;
+  const logged: LoggedFinding[] = [];
+  let chars = 0;
+  let omittedByPolicy: Record<string, number> | undefined;
+  for (const f of findings) {
+    // About what the finding's JSON takes: its text and the keys around it (escapes aside; the logger bounds the line).
+    chars += f.policy.length + f.path.length + f.message.length + 64;
+    // The first finding is always written, however long (the logger then cuts its message).
+    if (omittedByPolicy === undefined && (chars <= LOGGED_FINDINGS_CHARS || logged.length === 0)) {
+      logged.push(f.result ? { policy: f.policy, mode: f.mode, result: f.result, path: f.path, message: f.message } : { policy: f.policy, mode: f.mode, path: f.path, message: f.message });
+      continue;
+    }
+    omittedByPolicy ??= {};
+    omittedByPolicy[f.policy] = (omittedByPolicy[f.policy] ?? 0) + 1;
+  }
+  return { logged, omitted: findings.length - logged.length, omittedByPolicy };
+}
+
+const NO_LOGGED_FINDINGS = Object.freeze({ logged: undefined, omitted: 0, omittedByPolicy: undefined });
+
 const MODE_SEVERITY: Readonly<Record<Mode, number>> = { audit: 0, warn: 1, deny: 2 };
 /** What a policy that reported nothing (most, on most reviews) is read as: no array per policy per review. */
 const NO_FINDINGS: readonly FindingDraft[] = [];
@@ -401,6 +433,7 @@ function answerAndRecord(
     { endpoint, kind: request.kind.kind, operation: request.operation, allowed: verdict.allowed, dryRun },
     seconds,
   );
+  const { logged, omitted, omittedByPolicy } = loggedFindings(verdict.findings);
   deps.logger.info(
     {
       event: 'review',
@@ -414,11 +447,9 @@ function answerAndRecord(
       allowed: verdict.allowed,
       policies: verdict.fired,
       // Messages carry field paths and values the policies chose to quote, never object contents.
-      findings: verdict.findings.length
-        ? verdict.findings.map((f) =>
-            f.result ? { policy: f.policy, mode: f.mode, result: f.result, path: f.path, message: f.message } : { policy: f.policy, mode: f.mode, path: f.path, message: f.message },
-          )
-        : undefined,
+      findings: logged,
+      findingsOmitted: omitted || undefined,
+      findingsOmittedByPolicy: omittedByPolicy,
       patchOps: verdict.patch.length || undefined,
       notices: verdict.notices.length ? verdict.notices : undefined,
       ms: Math.round(seconds * 1e6) / 1000,
