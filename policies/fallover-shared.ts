@@ -38,7 +38,10 @@ export const isRoute = (o: KubeObject | null): boolean => o?.kind === 'AIGateway
 
 /** The BTPs that can attach to `route` (its namespace and its Gateways'), as they will be once `incoming` is stored. */
 export function btpsWith(world: World, incoming: KubeObject | null, route: KubeObject): KubeObject[] {
-  return btpsAfter(btpNamespacesOf(route).flatMap((ns) => world.list(WORLD_KEYS.backendTrafficPolicy, ns)), incoming);
+  const namespaces = btpNamespacesOf(route);
+  // Nearly always one namespace (the route's, its Gateways' too): its list as it is, no flatMap.
+  const listed = namespaces.length === 1 ? world.list(WORLD_KEYS.backendTrafficPolicy, namespaces[0]) : namespaces.flatMap((ns) => world.list(WORLD_KEYS.backendTrafficPolicy, ns));
+  return btpsAfter(listed, incoming);
 }
 
 /** The AIGatewayRoutes a BTP write can reach, listed only where they can live (see `routeNamespaceOf`). */
