@@ -295,6 +295,7 @@ export function providerLevels(refs: ResolvedRef[]): ProviderLevel[] {
 }
 
 const isResolved = (r: ResolvedRef): boolean => r.resolution.state === 'resolved';
+/** The endpoints of a level none of whose refs resolved: shared, and frozen so that a change would throw. */
 const NO_ENDPOINTS: Endpoint[] = Object.freeze([]) as unknown as Endpoint[];
 
 /** Every endpoint of `level` is one `previous` already reaches: falling over there meets the same provider. */

@@ -111,6 +111,7 @@ type Level = keyof typeof LEVELS;
 class JsonLineLogger implements Logger {
   private readonly threshold: number;
   private readonly stamp = isoTimestamps();
+  private readonly fields = new FieldsWriter();
 
   constructor(
     level: string,
@@ -140,10 +141,10 @@ class JsonLineLogger implements Logger {
   private line(level: Level, obj: object, msg: string | undefined): void {
     let inner: string;
     try {
-      inner = fieldsJson(obj);
+      inner = this.fields.write(obj);
     } catch (err) {
       const event = (obj as { event?: unknown }).event;
-      inner = fieldsJson({ ...(typeof event === 'string' ? { event } : {}), unserializable: (err as Error).message });
+      inner = this.fields.write({ ...(typeof event === 'string' ? { event } : {}), unserializable: (err as Error).message });
     }
     const stamp = this.stamp();
     const line = `{"level":"${level}"${stamp},"service":"aigw-admission"${inner}${msg === undefined ? '' : `,"msg":${JSON.stringify(msg)}`}}\n`;
@@ -157,48 +158,52 @@ class JsonLineLogger implements Logger {
 
 /** A string JSON.stringify writes as it is: printable ASCII without `"` and `\`. */
 const PLAIN_STRING = /^[ !#-[\]-~]*$/;
-/** `,"key":` per field name, made once (names are the code's own; the bound keeps a caller's stray names out). */
-const keyTexts = new Map<string, string>();
+/** Field names whose `,"key":` text a writer keeps (names are the code's own; the bound keeps stray names out). */
 const MAX_KEY_TEXTS = 512;
-const fieldParts: string[] = [];
-let fieldPartsInUse = false;
-
-function keyText(key: string): string {
-  let text = keyTexts.get(key);
-  if (text === undefined) {
-    text = `,${JSON.stringify(key)}:`;
-    if (keyTexts.size < MAX_KEY_TEXTS) keyTexts.set(key, text);
-  }
-  return text;
-}
 
 /**
- * The fields of a record as JSON without its braces, each field led by a comma: what `JSON.stringify(obj)` holds
- * between them, written field by field so the flat values of a log record (names, uids, counts) need no general
- * walk; nested values go through JSON.stringify (which throws as it would for the whole record).
+ * Writes the fields of a record as JSON without its braces, each field led by a comma: what `JSON.stringify(obj)`
+ * holds between them, written field by field so the flat values of a log record (names, uids, counts) need no general
+ * walk; nested values go through JSON.stringify (which throws as it would for the whole record). One per logger: it
+ * keeps the key texts it made and one array of pieces, reused line after line.
  */
-export function fieldsJson(obj: object): string {
-  if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
-    const whole = JSON.stringify(obj);
-    return whole.length > 2 && whole.startsWith('{') ? `,${whole.slice(1, -1)}` : '';
+export class FieldsWriter {
+  private readonly keyTexts = new Map<string, string>();
+  private readonly parts: string[] = [];
+  private inUse = false;
+
+  write(obj: object): string {
+    if (typeof (obj as { toJSON?: unknown }).toJSON === 'function') {
+      const whole = JSON.stringify(obj);
+      return whole.length > 2 && whole.startsWith('{') ? `,${whole.slice(1, -1)}` : '';
+    }
+    // Pieces written into one reused array and joined once: one flat string, not a chain of concatenations per field,
+    // and no array grown per line. A toJSON that logs comes back here while the array is in use: it gets its own.
+    const parts = this.inUse ? [] : this.parts;
+    if (parts === this.parts) this.inUse = true;
+    try {
+      const used = collectFields(obj, parts, this.keyText);
+      // Slots a longer record used earlier are blanked, not cut: cutting the length gives the array's storage back.
+      if (parts.length > 4 * used && parts.length > 256) parts.length = used;
+      else for (let i = used; i < parts.length; i++) parts[i] = '';
+      return parts.join('');
+    } finally {
+      if (parts === this.parts) this.inUse = false;
+    }
   }
-  // Pieces written into one reused array and joined once: one flat string, not a chain of concatenations per field,
-  // and no array grown per line. A toJSON that logs would come back here while the array is in use: it gets its own.
-  const parts = fieldPartsInUse ? [] : fieldParts;
-  if (parts === fieldParts) fieldPartsInUse = true;
-  try {
-    const used = collectFields(obj, parts);
-    // Slots a longer record used earlier are blanked, not cut: cutting the length gives the array's storage back.
-    if (parts.length > 4 * used && parts.length > 256) parts.length = used;
-    else for (let i = used; i < parts.length; i++) parts[i] = '';
-    return parts.join('');
-  } finally {
-    if (parts === fieldParts) fieldPartsInUse = false;
-  }
+
+  private readonly keyText = (key: string): string => {
+    let text = this.keyTexts.get(key);
+    if (text === undefined) {
+      text = `,${JSON.stringify(key)}:`;
+      if (this.keyTexts.size < MAX_KEY_TEXTS) this.keyTexts.set(key, text);
+    }
+    return text;
+  };
 }
 
 /** Writes the pieces of the record's fields into `parts` from index 0; returns how many it wrote. */
-function collectFields(obj: object, parts: string[]): number {
+function collectFields(obj: object, parts: string[], keyText: (key: string) => string): number {
   let n = 0;
   for (const key in obj) {
     if (!Object.prototype.hasOwnProperty.call(obj, key)) continue;

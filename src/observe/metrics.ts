@@ -50,7 +50,6 @@ export interface MetricsOptions {
   version?: string;
 }
 
-/** One registry per process instance (no global default registry), so tests can run several servers side by side. */
 type ReviewLabels = Parameters<ReviewMetrics['reviewed']>[0];
 const reviewLabels = (l: ReviewLabels) => ({ endpoint: l.endpoint, kind: l.kind, operation: l.operation, allowed: String(l.allowed), dry_run: String(l.dryRun) });
 const VALIDATE_LABELS = () => ({ endpoint: 'validate' as const });
@@ -58,6 +57,7 @@ const MUTATE_LABELS = () => ({ endpoint: 'mutate' as const });
 /** Kinds whose review counter keys are kept (the webhook's rules admit a handful). */
 const MAX_KEYED_KINDS = 64;
 
+/** One registry per process instance (no global default registry), so tests can run several servers side by side. */
 export class Metrics implements ReviewMetrics, EventWriteMetrics, AuditMetrics {
   readonly registry = new Registry();
   private certificates: (() => CertificateExpiry) | undefined;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
-import { LOG_BATCH_BYTES, LOG_BATCH_MS, LineBatcher, MAX_LOG_LINE_BYTES, boundLogLine, createLogger, fieldsJson, isoTimestamps } from '../../src/observe/logger.js';
+import { LOG_BATCH_BYTES, LOG_BATCH_MS, LineBatcher, MAX_LOG_LINE_BYTES, boundLogLine, createLogger, FieldsWriter, isoTimestamps } from '../../src/observe/logger.js';
 
 const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
@@ -142,7 +142,9 @@ describe('logger: the line shape (issue 19: one JSON.stringify per line)', () =>
   });
 });
 
-describe('fieldsJson: what JSON.stringify writes between the braces, field by field', () => {
+describe('FieldsWriter: what JSON.stringify writes between the braces, field by field', () => {
+  const writer = new FieldsWriter();
+  const fieldsJson = (obj: object) => writer.write(obj);
   const inner = (obj: object) => {
     const whole = JSON.stringify(obj);
     return whole.length > 2 ? `,${whole.slice(1, -1)}` : '';
