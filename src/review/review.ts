@@ -322,15 +322,21 @@ export const LOGGED_FINDINGS_CHARS = 12 * 1024;
 
 type LoggedFinding = Pick<Finding, 'policy' | 'mode' | 'result' | 'path' | 'message'>;
 
-/** The findings a review line carries, in order, within LOGGED_FINDINGS_CHARS; how many are left out, by policy. */
+/**
+ * The findings a review line carries within LOGGED_FINDINGS_CHARS, and how many are left out, by policy: all of them
+ * in order when they fit (nearly always); over the budget the denials first, so the line always says why a request
+ * was refused, then the rest in order.
+ */
 export function loggedFindings(findings: readonly Finding[]): { logged: LoggedFinding[] | undefined; omitted: number; omittedByPolicy: Record<string, number> | undefined } {
   if (findings.length === 0) return NO_LOGGED_FINDINGS;
+  let total = 0;
+  for (const f of findings) total += loggedChars(f);
+  const ordered = total <= LOGGED_FINDINGS_CHARS ? findings : [...findings.filter(isDenial), ...findings.filter((f) => !isDenial(f))];
   const logged: LoggedFinding[] = [];
   let chars = 0;
   let omittedByPolicy: Record<string, number> | undefined;
-  for (const f of findings) {
-    // About what the finding's JSON takes: its text and the keys around it (escapes aside; the logger bounds the line).
-    chars += f.policy.length + f.path.length + f.message.length + 64;
+  for (const f of ordered) {
+    chars += loggedChars(f);
     // The first finding is always written, however long (the logger then cuts its message).
     if (omittedByPolicy === undefined && (chars <= LOGGED_FINDINGS_CHARS || logged.length === 0)) {
       logged.push(f.result ? { policy: f.policy, mode: f.mode, result: f.result, path: f.path, message: f.message } : { policy: f.policy, mode: f.mode, path: f.path, message: f.message });
@@ -341,6 +347,10 @@ export function loggedFindings(findings: readonly Finding[]): { logged: LoggedFi
   }
   return { logged, omitted: findings.length - logged.length, omittedByPolicy };
 }
+
+/** About what a finding's JSON takes on the line: its text and the keys around it (escapes aside; the logger bounds the line). */
+const loggedChars = (f: Finding): number => f.policy.length + f.path.length + f.message.length + 64;
+const isDenial = (f: Finding): boolean => f.mode === 'deny' && f.result !== 'skip';
 
 const NO_LOGGED_FINDINGS = Object.freeze({ logged: undefined, omitted: 0, omittedByPolicy: undefined });
 

@@ -38,10 +38,13 @@ describe('the review log line', () => {
     expect(Buffer.byteLength(written.find((l) => l.includes('"event":"review"'))!)).toBeLessThanOrEqual(MAX_LOG_LINE_BYTES);
     expect(line.truncated).toBeUndefined();
     expect(verdict.findings.length).toBeGreaterThan(logged.length);
-    expect(logged).toEqual(verdict.findings.slice(0, logged.length).map((f) => ({ policy: f.policy, mode: f.mode, path: f.path, message: f.message })));
+    // Over the budget: the denials first (all 15 fit), then the warnings in order.
+    const ordered = [...verdict.findings.filter((f) => f.mode === 'deny'), ...verdict.findings.filter((f) => f.mode !== 'deny')];
+    expect(verdict.findings.filter((f) => f.mode === 'deny')).toHaveLength(15);
+    expect(logged).toEqual(ordered.slice(0, logged.length).map((f) => ({ policy: f.policy, mode: f.mode, path: f.path, message: f.message })));
     expect(line.findingsOmitted).toBe(verdict.findings.length - logged.length);
     const byPolicy: Record<string, number> = {};
-    for (const f of verdict.findings.slice(logged.length)) byPolicy[f.policy] = (byPolicy[f.policy] ?? 0) + 1;
+    for (const f of ordered.slice(logged.length)) byPolicy[f.policy] = (byPolicy[f.policy] ?? 0) + 1;
     expect(line.findingsOmittedByPolicy).toEqual(byPolicy);
   });
 
@@ -71,6 +74,19 @@ describe('loggedFindings', () => {
     // Once one is left out, so are the ones after it, even those that would fit: the logged ones are always the first.
     expect(out.omitted).toBe(3);
     expect(out.omittedByPolicy).toEqual({ a: 2, c: 1 });
+  });
+
+  it('over the budget the denials come first, so the line says why a request was refused; within it the order is kept', () => {
+    const half = LOGGED_FINDINGS_CHARS / 2;
+    const deny = (policy: string, chars: number) => ({ ...sized(policy, chars), mode: 'deny' as const });
+    const over = loggedFindings([sized('w1', half), sized('w2', half), deny('d1', 100), sized('w3', 100), deny('d2', 100)]);
+    expect(over.logged?.map((f) => f.policy)).toEqual(['d1', 'd2', 'w1']);
+    expect(over).toMatchObject({ omitted: 2, omittedByPolicy: { w2: 1, w3: 1 } });
+    const within = loggedFindings([sized('w1', 100), deny('d1', 100), sized('w2', 100)]);
+    expect(within.logged?.map((f) => f.policy)).toEqual(['w1', 'd1', 'w2']);
+    // A denial the object is exempted from (reported as skip) denies nothing: it keeps its place.
+    const skipped = { ...deny('d3', 100), result: 'skip' as const };
+    expect(loggedFindings([sized('w1', half), sized('w2', half), skipped]).logged?.map((f) => f.policy)).toEqual(['w1', 'w2']);
   });
 
   it('writes the first finding however long (the logger then bounds the line), and nothing for no findings', () => {
