@@ -3,7 +3,7 @@
  * BackendTrafficPolicy writes (looking up the routes it reaches and the other policies), on one model
  * (src/model/fallover.ts), and word values the same way.
  */
-import { definePolicy, type AnyPolicy, type KindMatch, type PolicyContext, type PolicyResult } from '../src/review/policy.js';
+import { NO_FINDINGS, definePolicy, type AnyPolicy, type KindMatch, type PolicyContext, type PolicyResult } from '../src/review/policy.js';
 import type { FindingDraft, KubeObject, Operation } from '../src/kube/types.js';
 import { AIGATEWAYROUTE, BACKENDTRAFFICPOLICY, WORLD_KEYS } from '../src/model/kinds.js';
 import { btpNamespacesOf, btpRef, btpsWith as btpsAfter, refLabel, routeNamespaceOf, routesReachedBy, sameRef, type BtpRef } from '../src/model/btp.js';
@@ -112,7 +112,6 @@ export function falloverPolicy(def: { id: string; description: string; check: Ru
   });
 }
 
-const NO_FINDINGS: readonly FindingDraft[] = Object.freeze([]);
 /** The result of a rule check that found nothing (nearly every one): shared, never changed. */
 const NOTHING_FOUND: PolicyResult = Object.freeze({});
 

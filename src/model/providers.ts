@@ -196,8 +196,6 @@ function resolveRef(ref: BackendRef, routeNamespace: string, path: string, model
   const asb = data.aiServiceBackends?.(namespace, name);
   // A missing AIServiceBackend (every ref of a route checked alone) shares one resolution object.
   if (!asb) return resolvedRef(ref, path, name, models, data.aiServiceBackends ? NO_AISERVICEBACKEND : AISERVICEBACKENDS_UNKNOWN, undefined, asbRef, undefined);
-  const resolved = (resolution: Resolution, refs: Pick<ResolvedRef, 'aiServiceBackend' | 'backend'>): ResolvedRef =>
-    resolvedRef(ref, path, name, models, resolution, undefined, refs.aiServiceBackend, refs.backend);
   const target = spec(asb).backendRef as Record<string, unknown> | undefined;
   const targetName = str(target?.name) ?? '?';
   const targetNs = str(target?.namespace) ?? namespace;
@@ -205,13 +203,13 @@ function resolveRef(ref: BackendRef, routeNamespace: string, path: string, model
   const kind = str(target?.kind) ?? 'Service';
   if (!(group === ENVOY_GATEWAY_GROUP && kind === 'Backend')) {
     const endpoints: Endpoint[] = group === '' && kind === 'Service' ? [{ kind: 'service', namespace: targetNs, name: targetName, port: num(target?.port) }] : [];
-    return resolved(endpoints.length ? { state: 'resolved', endpoints } : { state: 'unresolved', reason: 'no-backend' }, { aiServiceBackend: asbRef });
+    return resolvedRef(ref, path, name, models, endpoints.length ? { state: 'resolved', endpoints } : { state: 'unresolved', reason: 'no-backend' }, undefined, asbRef, undefined);
   }
   const backendRef = { namespace: targetNs, name: targetName };
   const backend = data.backends?.(targetNs, targetName);
   if (!backend) {
     const resolution: Resolution = data.backends ? { state: 'unresolved', reason: 'no-backend' } : { state: 'unknown', missingKind: 'Backend' };
-    return resolved(resolution, { aiServiceBackend: asbRef, backend: backendRef });
+    return resolvedRef(ref, path, name, models, resolution, undefined, asbRef, backendRef);
   }
   const endpoints = readEndpoints(backend, backendRef);
   const types = new Set(endpoints.map(addressTypeOf));
@@ -220,7 +218,7 @@ function resolveRef(ref: BackendRef, routeNamespace: string, path: string, model
     : types.size > 1
       ? { state: 'unresolved', reason: 'mixed-address-types', endpoints }
       : { state: 'resolved', endpoints };
-  return resolved(resolution, { aiServiceBackend: asbRef, backend: backendRef });
+  return resolvedRef(ref, path, name, models, resolution, undefined, asbRef, backendRef);
 }
 
 const indexes = (data: ProviderData): Indexes => ({ aiServiceBackends: indexOf(data.aiServiceBackends), backends: indexOf(data.backends) });

@@ -29,6 +29,9 @@ export interface PolicyContext<P> {
   prepared?: unknown;
 }
 
+/** No findings: what a policy that reported nothing (most, on most reviews) is read as. Shared and frozen. */
+export const NO_FINDINGS: readonly FindingDraft[] = Object.freeze([]);
+
 export interface PolicyResult {
   findings?: FindingDraft[];
   events?: EventDraft[];

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { PatchBuilder, ReadOnlyPatch } from './patch.js';
 import { boundedDenial, boundedWarnings } from './bounded-answer.js';
-import type { AnyPolicy, PolicyContext } from './policy.js';
+import { NO_FINDINGS, type AnyPolicy, type PolicyContext } from './policy.js';
 import { DEFAULT_REVIEW_DEADLINE_MS, DEFAULT_SLICE_MS } from './deps.js';
 import type { ReviewDeps } from './deps.js';
 import type { World } from '../world/world.js';
@@ -15,7 +15,6 @@ import type {
   Endpoint,
   EventDraft,
   Finding,
-  FindingDraft,
   JsonPatchOperation,
   Observation,
   KubeObject,
@@ -355,8 +354,6 @@ const isDenial = (f: Finding): boolean => f.mode === 'deny' && f.result !== 'ski
 const NO_LOGGED_FINDINGS = Object.freeze({ logged: undefined, omitted: 0, omittedByPolicy: undefined });
 
 const MODE_SEVERITY: Readonly<Record<Mode, number>> = { audit: 0, warn: 1, deny: 2 };
-/** What a policy that reported nothing (most, on most reviews) is read as: no array per policy per review. */
-const NO_FINDINGS: readonly FindingDraft[] = [];
 
 /** The warnings of a verdict in full (warn findings, then notices): what the CLI prints, where no 4 KiB limit applies. */
 export function fullWarnings(verdict: Pick<Verdict, 'findings' | 'notices'>): string[] {
