@@ -1,5 +1,6 @@
 import { destination } from 'pino';
-import type { Logger } from '../review/deps.js';
+import { FIELDS_JSON, type Logger } from '../review/deps.js';
+import { jsonString, PLAIN_STRING } from '../review/text.js';
 
 /** The longest line written: container runtimes split longer lines into partial ones (CRI: 16 KiB). */
 export const MAX_LOG_LINE_BYTES = 16 * 1024;
@@ -141,13 +142,14 @@ class JsonLineLogger implements Logger {
   private line(level: Level, obj: object, msg: string | undefined): void {
     let inner: string;
     try {
-      inner = this.fields.write(obj);
+      const ownJson = (obj as { [FIELDS_JSON]?: () => string })[FIELDS_JSON];
+      inner = typeof ownJson === 'function' ? ownJson.call(obj) : this.fields.write(obj);
     } catch (err) {
       const event = (obj as { event?: unknown }).event;
       inner = this.fields.write({ ...(typeof event === 'string' ? { event } : {}), unserializable: (err as Error).message });
     }
     const stamp = this.stamp();
-    const line = `{"level":"${level}"${stamp},"service":"aigw-admission"${inner}${msg === undefined ? '' : `,"msg":${JSON.stringify(msg)}`}}\n`;
+    const line = `{"level":"${level}"${stamp},"service":"aigw-admission"${inner}${msg === undefined ? '' : `,"msg":${jsonString(msg)}`}}\n`;
     // Byte length is measured only when the character count says the line might be over.
     const bytes = line.length * 3 > MAX_LOG_LINE_BYTES ? Buffer.byteLength(line) : 0;
     if (bytes <= MAX_LOG_LINE_BYTES) return this.out.write(line);
@@ -156,8 +158,6 @@ class JsonLineLogger implements Logger {
   }
 }
 
-/** A string JSON.stringify writes as it is: printable ASCII without `"` and `\`. */
-const PLAIN_STRING = /^[ !#-[\]-~]*$/;
 /** Field names whose `,"key":` text a writer keeps (names are the code's own; the bound keeps stray names out). */
 const MAX_KEY_TEXTS = 512;
 

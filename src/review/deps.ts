@@ -43,6 +43,13 @@ export interface ReviewDeps {
   clock?: () => number;
 }
 
+/**
+ * A log record may carry its own JSON under this key: a method returning what JSON.stringify writes between the
+ * record's braces, each field led by a comma. A JSON logger uses it instead of walking the record; any other logger
+ * sees an ordinary object (the method sits on the prototype under a symbol, where for-in and JSON.stringify never look).
+ */
+export const FIELDS_JSON: unique symbol = Symbol('aigw-admission.fieldsJson');
+
 export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Default review budget (ReviewDeps.deadlineMs; config server.reviewDeadlineMs): well below the webhook's 5 s timeout. */

@@ -8,6 +8,7 @@ import type { World } from '../world/world.js';
 import { cacheNotice } from '../world/staleness.js';
 import { overSchemaLimits } from '../model/schema-limits.js';
 import { annotationProblems, EXEMPTION_POLICY } from './exemptions.js';
+import { ReviewLine } from './review-line.js';
 import type {
   AdmissionRequest,
   AdmissionReviewRequest,
@@ -311,48 +312,6 @@ function noPolicyRun(verdict: Verdict): PolicyRun {
 
 const NOTHING_CREATED: Set<string> = new Set();
 
-/**
- * Characters of finding text a review's log line carries: a line is at most 16 KiB, and the rest of a review line
- * (uid, names, policy ids, notices) stays well under the other 4 KiB. Findings past it are counted, not written:
- * writing them all and then cutting the line down cost a review with hundreds of findings a third of its time, and
- * the cut kept only 20 of them anyway. `check` and `explain` give every finding in full.
- */
-export const LOGGED_FINDINGS_CHARS = 12 * 1024;
-
-type LoggedFinding = Pick<Finding, 'policy' | 'mode' | 'result' | 'path' | 'message'>;
-
-/**
- * The findings a review line carries within LOGGED_FINDINGS_CHARS, and how many are left out, by policy: all of them
- * in order when they fit (nearly always); over the budget the denials first, so the line always says why a request
- * was refused, then the rest in order.
- */
-export function loggedFindings(findings: readonly Finding[]): { logged: LoggedFinding[] | undefined; omitted: number; omittedByPolicy: Record<string, number> | undefined } {
-  if (findings.length === 0) return NO_LOGGED_FINDINGS;
-  let total = 0;
-  for (const f of findings) total += loggedChars(f);
-  const ordered = total <= LOGGED_FINDINGS_CHARS ? findings : [...findings.filter(isDenial), ...findings.filter((f) => !isDenial(f))];
-  const logged: LoggedFinding[] = [];
-  let chars = 0;
-  let omittedByPolicy: Record<string, number> | undefined;
-  for (const f of ordered) {
-    chars += loggedChars(f);
-    // The first finding is always written, however long (the logger then cuts its message).
-    if (omittedByPolicy === undefined && (chars <= LOGGED_FINDINGS_CHARS || logged.length === 0)) {
-      logged.push(f.result ? { policy: f.policy, mode: f.mode, result: f.result, path: f.path, message: f.message } : { policy: f.policy, mode: f.mode, path: f.path, message: f.message });
-      continue;
-    }
-    omittedByPolicy ??= {};
-    omittedByPolicy[f.policy] = (omittedByPolicy[f.policy] ?? 0) + 1;
-  }
-  return { logged, omitted: findings.length - logged.length, omittedByPolicy };
-}
-
-/** About what a finding's JSON takes on the line: its text and the keys around it (escapes aside; the logger bounds the line). */
-const loggedChars = (f: Finding): number => f.policy.length + f.path.length + f.message.length + 64;
-const isDenial = (f: Finding): boolean => f.mode === 'deny' && f.result !== 'skip';
-
-const NO_LOGGED_FINDINGS = Object.freeze({ logged: undefined, omitted: 0, omittedByPolicy: undefined });
-
 const MODE_SEVERITY: Readonly<Record<Mode, number>> = { audit: 0, warn: 1, deny: 2 };
 
 /** The warnings of a verdict in full (warn findings, then notices): what the CLI prints, where no 4 KiB limit applies. */
@@ -440,28 +399,6 @@ function answerAndRecord(
     { endpoint, kind: request.kind.kind, operation: request.operation, allowed: verdict.allowed, dryRun },
     seconds,
   );
-  const { logged, omitted, omittedByPolicy } = loggedFindings(verdict.findings);
-  deps.logger.info(
-    {
-      event: 'review',
-      endpoint,
-      uid: request.uid,
-      kind: request.kind.kind,
-      namespace: resource.namespace,
-      name: resource.name,
-      operation: request.operation,
-      dryRun,
-      allowed: verdict.allowed,
-      policies: verdict.fired,
-      // Messages carry field paths and values the policies chose to quote, never object contents.
-      findings: logged,
-      findingsOmitted: omitted || undefined,
-      findingsOmittedByPolicy: omittedByPolicy,
-      patchOps: verdict.patch.length || undefined,
-      notices: verdict.notices.length ? verdict.notices : undefined,
-      ms: Math.round(seconds * 1e6) / 1000,
-    },
-    'review',
-  );
+  deps.logger.info(new ReviewLine(endpoint, request, resource, verdict, Math.round(seconds * 1e6)), 'review');
   return { review: out, verdict };
 }

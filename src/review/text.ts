@@ -20,3 +20,11 @@ export function truncate(text: string, max: number): string {
   if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1);
   return `${cut}…`;
 }
+
+/** A string JSON.stringify writes as it is: printable ASCII without `"` and `\`. */
+export const PLAIN_STRING = /^[ !#-[\]-~]*$/;
+
+/** `JSON.stringify(value)` for a string, without the general escaper for the plain ones (nearly all names and uids). */
+export function jsonString(value: string): string {
+  return PLAIN_STRING.test(value) ? `"${value}"` : JSON.stringify(value);
+}

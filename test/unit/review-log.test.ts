@@ -1,10 +1,12 @@
 /** The review's log line: every finding up to a text budget, in full; the rest counted by policy, never cut mid-line. */
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { LOGGED_FINDINGS_CHARS, loggedFindings, review } from '../../src/review/review.js';
+import { review, type Verdict } from '../../src/review/review.js';
+import { LOGGED_FINDINGS_CHARS, ReviewLine, loggedFindings, millisText } from '../../src/review/review-line.js';
+import { FIELDS_JSON } from '../../src/review/deps.js';
 import { MAX_LOG_LINE_BYTES, createLogger } from '../../src/observe/logger.js';
 import { admissionReview, deps, route } from '../helpers.js';
-import type { Finding } from '../../src/kube/types.js';
+import type { AdmissionRequest, Finding } from '../../src/kube/types.js';
 
 const capture = () => {
   const written: string[] = [];
@@ -99,5 +101,81 @@ describe('loggedFindings', () => {
   it('keeps the result of a skipped or failed policy', () => {
     const skipped = { ...finding('a', 'text'), result: 'skip' as const, exemption: 'annotation' };
     expect(loggedFindings([skipped]).logged).toEqual([{ policy: 'a', mode: 'warn', result: 'skip', path: 'spec.rules[0]', message: 'text' }]);
+  });
+});
+
+describe('ReviewLine', () => {
+  const request = (over: Partial<AdmissionRequest> = {}): AdmissionRequest => ({
+    oldObject: null,
+    uid: 'e491b020-abf2-4c5a-9d4e-2f7e1a6b0c11',
+    kind: { group: 'aigateway.envoyproxy.io', version: 'v1alpha1', kind: 'AIGatewayRoute' },
+    resource: { group: 'aigateway.envoyproxy.io', version: 'v1alpha1', resource: 'aigatewayroutes' },
+    operation: 'CREATE',
+    namespace: 'default',
+    name: 'chat',
+    object: null,
+    ...over,
+  }) as AdmissionRequest;
+  const resource = { apiVersion: 'aigateway.envoyproxy.io/v1alpha1', kind: 'AIGatewayRoute', namespace: 'default', name: 'chat' };
+  const verdict = (over: Partial<Verdict> = {}): Verdict => ({ allowed: true, findings: [], patch: [], events: [], fired: [], notices: [], observations: [], ...over });
+  /** What the logger writes between the record's braces when it walks the record as JSON.stringify would. */
+  const walked = (line: ReviewLine) => `,${JSON.stringify(line).slice(1, -1)}`;
+
+  it('writes exactly the JSON of its own fields, in their order, for every shape of review', () => {
+    const lines = [
+      new ReviewLine('validate', request(), resource, verdict(), 35),
+      new ReviewLine('mutate', request({ operation: 'UPDATE', dryRun: true }), resource, verdict({ patch: [{ op: 'add', path: '/a', value: 1 }], fired: ['p'] }), 1_500_000),
+      new ReviewLine(
+        'validate',
+        // Strings JSON has to escape: quotes, backslashes, control characters, non-ASCII, a lone surrogate.
+        request({ uid: 'u"1\\2', name: 'tab\there', namespace: 'ns-é', kind: { group: 'g', version: 'v1', kind: 'K\u2028' } }),
+        { ...resource, name: 'tab\there', namespace: 'ns-é' },
+        verdict({ allowed: false, fired: ['a', 'b'], findings: [{ ...finding('a', 'say "x"\n\ud800'), mode: 'deny' }], notices: ['the cluster cache is 400 s old'] }),
+        0,
+      ),
+    ];
+    for (const line of lines) expect(line[FIELDS_JSON]()).toBe(walked(line));
+    expect(JSON.parse(`{${lines[0]![FIELDS_JSON]().slice(1)}}`)).toEqual({
+      event: 'review',
+      endpoint: 'validate',
+      uid: 'e491b020-abf2-4c5a-9d4e-2f7e1a6b0c11',
+      kind: 'AIGatewayRoute',
+      namespace: 'default',
+      name: 'chat',
+      operation: 'CREATE',
+      dryRun: false,
+      allowed: true,
+      policies: [],
+      ms: 0.035,
+    });
+  });
+
+  it('with findings over the budget, writes the omission counts as the record holds them', () => {
+    const many = Array.from({ length: 40 }, (_, i) => finding(`p${i % 3}`, 'm'.repeat(600)));
+    const line = new ReviewLine('validate', request(), resource, verdict({ findings: many, fired: ['p0', 'p1', 'p2'] }), 12_345);
+    expect(line.findingsOmitted).toBeGreaterThan(0);
+    expect(line[FIELDS_JSON]()).toBe(walked(line));
+  });
+
+  it('the JSON logger writes the record from its own text: the same line a walk of its fields gives', () => {
+    const written: string[] = [];
+    const logger = createLogger({ stream: new Writable({ write: (chunk, _enc, done) => (written.push(String(chunk)), done()) }) });
+    const line = new ReviewLine('validate', request({ name: 'a"b' }), { ...resource, name: 'a"b' }, verdict(), 2_000);
+    logger.info(line, 'review');
+    logger.info({ ...line }, 'review');
+    expect(written).toHaveLength(2);
+    // The time differs at most; everything after it is the same text.
+    const afterTime = (l: string) => l.slice(l.indexOf('"service"'));
+    expect(afterTime(written[0]!)).toBe(afterTime(written[1]!));
+    expect(afterTime(written[0]!)).toBe(`"service":"aigw-admission",${JSON.stringify({ ...line }).slice(1, -1)},"msg":"review"}\n`);
+  });
+});
+
+describe('millisText', () => {
+  it('is what JS prints for micros / 1000, for every count below a second and a spread of larger ones', () => {
+    for (let micros = 0; micros < 1_000_000; micros++) if (millisText(micros) !== String(micros / 1000)) expect(millisText(micros)).toBe(String(micros / 1000));
+    for (const micros of [1_000_000, 1_000_001, 86_400_000_000, 123_456_789_012, 999_999_999_999_999, 1e15, 1e15 + 1, 2 ** 53, -5, 0.5, Number.NaN]) {
+      expect(millisText(micros)).toBe(String(micros / 1000));
+    }
   });
 });
