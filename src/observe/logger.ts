@@ -1,3 +1,4 @@
+import { writeSync } from 'node:fs';
 import { destination } from 'pino';
 import { FIELDS_JSON, type Logger } from '../review/deps.js';
 import { jsonString, PLAIN_STRING } from '../review/text.js';
@@ -92,12 +93,36 @@ export class LineBatcher {
   }
 
   flush(): void {
+    const text = this.take();
+    if (text !== '') this.out.write(text);
+  }
+
+  /** The lines waiting, handed to the caller instead of the output (the exit path writes them synchronously). */
+  take(): string {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pending === '') return;
     const text = this.pending;
     this.pending = '';
-    this.out.write(text);
+    return text;
+  }
+}
+
+/** How long the exit path waits for a full stdout pipe to drain, in 10 ms waits, before it gives up on the last lines. */
+const EXIT_WRITE_ATTEMPTS = 100;
+
+/**
+ * Writes all of `text` to `fd` before returning. stdout may be a non-blocking pipe: a full one answers EAGAIN, and the
+ * reader gets 10 ms to drain it, a bounded number of times.
+ */
+function writeAllSync(fd: number, text: string): void {
+  let bytes = Buffer.from(text);
+  for (let attempts = 0; bytes.length > 0; ) {
+    try {
+      bytes = bytes.subarray(writeSync(fd, bytes));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN' || ++attempts > EXIT_WRITE_ATTEMPTS) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
   }
 }
 
@@ -254,10 +279,19 @@ export function createLogger(options: LoggerOptions = {}): Logger & { flush(): v
   const logger = new JsonLineLogger(options.level ?? 'info', batcher);
   return Object.assign(logger, {
     flush: () => {
-      batcher.flush();
+      // Handed to sonic-boom, the waiting lines would start an asynchronous write, which an exiting process never
+      // finishes: they are written here, synchronously, after what sonic-boom holds (a write already on the thread pool
+      // may land after them).
+      const text = batcher.take();
       // A destination opened by path may not be open yet (sonic-boom throws then; its `fd` is -1 until it is, a field
-      // its types leave out): the write stays queued.
-      if (sonic && (sonic as unknown as { fd: number }).fd >= 0) sonic.flushSync();
+      // its types leave out): the lines stay queued.
+      const fd = sonic ? (sonic as unknown as { fd: number }).fd : -1;
+      if (!sonic || fd < 0) {
+        if (text !== '') (options.stream ?? sonic!).write(text);
+        return;
+      }
+      sonic.flushSync();
+      if (text !== '') writeAllSync(fd, text);
     },
   });
 }

@@ -5,7 +5,11 @@ import { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { LOG_BATCH_BYTES, LOG_BATCH_MS, LineBatcher, MAX_LOG_LINE_BYTES, boundLogLine, createLogger, FieldsWriter, isoTimestamps } from '../../src/observe/logger.js';
 
-const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+/** The complete lines in the file (a write still in flight may have left part of one at the end). */
+const lines = (path: string) => {
+  const text = readFileSync(path, 'utf8');
+  return text.slice(0, text.lastIndexOf('\n') + 1).split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+};
 
 async function untilWritten(path: string, count: number): Promise<Record<string, unknown>[]> {
   while (lines(path).length < count) await new Promise((r) => setImmediate(r));
@@ -19,6 +23,16 @@ describe('logger: lines reach the output promptly (issue 15 item 6)', () => {
     const logger = createLogger({ dest: path });
     logger.info({ event: 'review' }, 'reviewed');
     expect((await untilWritten(path, 1)).map((l) => l.event)).toEqual(['review']);
+  });
+
+  it('text beyond ASCII reaches the file whole, in order, across batches written while others are in flight', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'aigw-log-')), 'out.log');
+    writeFileSync(path, '');
+    const logger = createLogger({ dest: path });
+    // About 3 KiB a line: the 40 lines fill several LOG_BATCH_BYTES batches, the later ones queued behind the first.
+    const names = Array.from({ length: 40 }, (_, i) => `modèle-${i}-${'é🚀'.repeat(500)}`);
+    for (const name of names) logger.info({ event: 'review', name }, 'reviewed');
+    expect((await untilWritten(path, names.length)).map((l) => l.name)).toEqual(names);
   });
 
   it('lines logged while a write is in flight follow it, in order', async () => {
