@@ -100,6 +100,8 @@ function bodyTooLarge(size: string, limit: number): AdmissionError {
 const internalAnswer = (err: unknown): Answer => ({ status: 500, body: '', error: asAdmissionError(err) });
 
 function isJsonContentType(value: string | undefined): boolean {
+  // What the API server sends, exactly: no slicing, trimming or lower-casing per request.
+  if (value === 'application/json') return true;
   if (!value) return false;
   const semi = value.indexOf(';');
   const type = (semi < 0 ? value : value.slice(0, semi)).trim().toLowerCase();
@@ -206,7 +208,8 @@ export function createWebhookServer(opts: WebhookServerOptions): WebhookServer {
           });
         } else answer();
       });
-      req.on('error', finish);
+      // No 'error' listener on the request: a request that fails (a client gone mid-body) closes its response too,
+      // and 'close' already finishes it; without listeners Node emits no error.
     };
     // A large body waits for its turn before it is read, so waiting bodies do not pile up in memory.
     if (Number.isFinite(declared) && declared >= largeBodyBytes()) {

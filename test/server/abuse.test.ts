@@ -107,6 +107,16 @@ describe('connection abuse, on raw TLS sockets', () => {
     expect(await c.closed).toBe('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
   });
 
+  it('a client that hangs up mid-body leaves no review in flight', async () => {
+    const c = await connect(server.port);
+    c.socket.write(`POST /validate HTTP/1.1\r\nhost: ${SERVERNAME}\r\ncontent-type: application/json\r\ncontent-length: 5000\r\n\r\n{"apiVersion":`);
+    await until(() => server.webhook.inFlight() === 1);
+    c.socket.destroy();
+    await c.closed;
+    await until(() => server.webhook.inFlight() === 0);
+    expect(server.webhook.inFlight()).toBe(0);
+  });
+
   it('a slow body is cut off with 408 and the connection closed; nothing is reviewed', async () => {
     const c = await connect(server.port);
     c.socket.write(`POST /validate HTTP/1.1\r\nhost: ${SERVERNAME}\r\ncontent-type: application/json\r\ncontent-length: 5000\r\n\r\n{"apiVersion":`);
