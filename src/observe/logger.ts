@@ -275,7 +275,7 @@ function collectFields(obj: object, parts: string[], keyText: (key: string) => s
 export function createLogger(options: LoggerOptions = {}): Logger & { flush(): void } {
   const sonic = options.stream ? undefined : destination({ dest: options.dest ?? 1, sync: options.sync ?? false, minLength: 0, contentMode: 'buffer' });
   // sonic-boom takes each batch as bytes, encoded once here: given text, it measured the batch's UTF-8 length twice
-  // (the batch's and the queue's) and encoded it a third time, about 1 % of a served review. Its types name only text.
+  // (the batch's and the queue's) and encoded it a third time. Its types name only text.
   const out = options.stream ?? { write: (text: string) => sonic!.write(Buffer.from(text) as unknown as string) };
   // A caller's stream (tests) and a synchronous destination get each line as it is logged.
   const batcher = new LineBatcher(out, options.stream || options.sync ? 0 : options.batchMs ?? LOG_BATCH_MS);
