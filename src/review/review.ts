@@ -21,6 +21,7 @@ import type {
   Observation,
   KubeObject,
   Mode,
+  Operation,
   ResourceRef,
 } from '../kube/types.js';
 
@@ -173,6 +174,38 @@ class NoPolicyRun implements PolicyRun {
   }
 }
 
+/**
+ * The context every policy of one review gets. `now` is read from the clock on first use: one policy of nineteen
+ * reads it, and a Date per review was measurable on the served path.
+ */
+class ReviewContext implements PolicyContext<unknown> {
+  readonly operation: Operation;
+  readonly object: KubeObject | null;
+  readonly oldObject: KubeObject | null;
+  readonly dryRun: boolean;
+  params: unknown = undefined;
+  mode: Mode = 'audit';
+  prepared: unknown = undefined;
+  private time: Date | undefined;
+
+  constructor(
+    readonly request: AdmissionRequest,
+    readonly world: World,
+    public patch: PatchBuilder,
+    readonly memo: NonNullable<PolicyContext<unknown>['memo']>,
+    private readonly clockNow: () => Date,
+  ) {
+    this.operation = request.operation;
+    this.object = request.object ?? null;
+    this.oldObject = request.oldObject ?? null;
+    this.dryRun = request.dryRun === true;
+  }
+
+  get now(): Date {
+    return (this.time ??= this.clockNow());
+  }
+}
+
 /** Per scope the last key and value first (nearly every lookup is for the reviewed object), then a map of the others. */
 interface MemoScope {
   key: object;
@@ -187,7 +220,6 @@ interface MemoScope {
  */
 class MatchingPolicyRun implements PolicyRun {
   readonly count: number;
-  private readonly now: Date;
   private readonly clock: () => number;
   private readonly deadlineMs: number;
   private readonly started: number;
@@ -199,7 +231,7 @@ class MatchingPolicyRun implements PolicyRun {
   private readonly subject: KubeObject | null;
   private readonly exempt: ((policy: string) => string | undefined) | undefined;
   private readonly readOnly: ReadOnlyPatch;
-  private readonly ctx: PolicyContext<unknown>;
+  private readonly ctx: ReviewContext;
 
   constructor(
     private readonly request: AdmissionRequest,
@@ -210,7 +242,6 @@ class MatchingPolicyRun implements PolicyRun {
     private readonly verdict: Verdict,
   ) {
     this.count = matching.length;
-    this.now = deps.now();
     this.clock = deps.clock ?? monotonicMs;
     this.deadlineMs = deps.deadlineMs ?? DEFAULT_REVIEW_DEADLINE_MS;
     this.started = this.clock();
@@ -222,20 +253,7 @@ class MatchingPolicyRun implements PolicyRun {
     this.readOnly = new ReadOnlyPatch(request.object, this.created);
     // One context for the review, its per-policy fields set before each call: policies run one at a time and keep
     // nothing of it, and an object of twelve fields per policy was a tenth of a small review's cost.
-    this.ctx = {
-      request,
-      operation: request.operation,
-      object: request.object ?? null,
-      oldObject: request.oldObject ?? null,
-      params: undefined,
-      mode: 'audit',
-      world: this.seen,
-      now: this.now,
-      dryRun: request.dryRun === true,
-      patch: this.readOnly,
-      memo: this.memo,
-      prepared: undefined,
-    };
+    this.ctx = new ReviewContext(request, this.seen, this.readOnly, this.memo, deps.now);
   }
 
   /** The review's memo (PolicyContext.memo); bound, as policies take it out of the context. */
@@ -347,7 +365,7 @@ class MatchingPolicyRun implements PolicyRun {
     const problems = annotationProblems(this.subject, () => this.matching.map((m) => m.policy.id), endpoint === 'validate' || group === '' ? deps.policies.ids : undefined);
     for (const p of problems) verdict.findings.push({ policy: EXEMPTION_POLICY, mode: 'warn', resource, path: p.path, message: p.message });
     if (this.seen.lookups > 0) {
-      const notice = cacheNotice(deps.world, this.now, deps.staleAfterSeconds);
+      const notice = cacheNotice(deps.world, () => this.ctx.now, deps.staleAfterSeconds);
       if (notice) verdict.notices.push(notice);
     }
     return verdict;

@@ -2,7 +2,8 @@ import { AdmissionError, asAdmissionError } from '../review/errors.js';
 import { parseAdmissionReview } from '../review/parse.js';
 import { review, reviewSliced } from '../review/review.js';
 import type { ReviewDeps } from '../review/deps.js';
-import type { Endpoint } from '../kube/types.js';
+import type { AdmissionReviewResponse, Endpoint } from '../kube/types.js';
+import { admissionReviewJson } from '../review/answer-json.js';
 
 /** What the review path answers for one body, before any socket is involved (the server writes it; the fuzzer checks it). */
 export interface Answer {
@@ -47,8 +48,8 @@ export function answerReviewSliced(body: Buffer | string, endpoint: Endpoint, de
   }
 }
 
-function answered(r: { review: unknown }): Answer {
-  return { status: 200, body: JSON.stringify(r.review) };
+function answered(r: { review: AdmissionReviewResponse }): Answer {
+  return { status: 200, body: admissionReviewJson(r.review) };
 }
 
 function failed(err: unknown): Answer {

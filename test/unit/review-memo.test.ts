@@ -4,6 +4,8 @@ import { PolicySet } from '../../src/review/policy-set.js';
 import { review } from '../../src/review/review.js';
 import { AIGATEWAYROUTE } from '../../src/model/kinds.js';
 import { admissionReview, deps, route } from '../helpers.js';
+import { MemoryWorld } from '../../src/world/world.js';
+import { WORLD_KEYS } from '../../src/model/kinds.js';
 
 /** A validating policy on route CREATEs whose judgement is `evaluate`. */
 const policyOf = (id: string, evaluate: Policy<Record<string, never>>['evaluate']) =>
@@ -81,5 +83,30 @@ describe('what the real policies share through the memo', () => {
     expect(rulesWithTimeouts(object, memo).map((r) => [r.index, r.label, r.timeouts])).toEqual([[0, 'spec.rules[0] ("chat")', { request: 30_000, backendRequest: undefined, streamIdle: 0 }]]);
     expect(rulesWithTimeouts(object, memo)).toBe(rulesWithTimeouts(object, memo));
     expect(rulesWithTimeouts(object)).not.toBe(rulesWithTimeouts(object));
+  });
+});
+
+describe("the review's clock (deps.now)", () => {
+  it('is read only when something needs the time, and once per review however many ask', () => {
+    let reads = 0;
+    const now = () => (reads++, new Date('2026-11-23T12:00:00Z'));
+    const lookup = policyOf('looks-up', ({ world }) => (world.list(WORLD_KEYS.backendTrafficPolicy, 'team-a'), {}));
+    const timer = (id: string) => policyOf(id, (ctx) => ({ findings: [{ path: '', message: `${id} at ${ctx.now.toISOString()}` }] }));
+
+    // A lookup in a world that has never synced needs no time (no cache-age notice to work out): no read.
+    review(admissionReview(route([])), 'validate', deps({ now, policies: new PolicySet([lookup]) }));
+    expect(reads).toBe(0);
+
+    const answer = review(admissionReview(route([])), 'validate', deps({ now, policies: new PolicySet([timer('a'), timer('b')]) }));
+    expect(answer.review.response.warnings).toEqual(['[a] a at 2026-11-23T12:00:00.000Z', '[b] b at 2026-11-23T12:00:00.000Z']);
+    expect(reads).toBe(1);
+
+    // A synced world: the cache-age notice reads it (10 minutes old, past the default 300 s).
+    const synced = new MemoryWorld();
+    synced.markSynced(new Date('2026-11-23T11:50:00Z'));
+    const stale = review(admissionReview(route([])), 'validate', deps({ now, world: synced, policies: new PolicySet([lookup]) }));
+    expect(reads).toBe(2);
+    expect(stale.review.response.warnings).toHaveLength(1);
+    expect(stale.review.response.warnings![0]).toMatch(/^\[cluster-cache\] lookups of other objects used the cluster state as last synced 10m0s ago/);
   });
 });

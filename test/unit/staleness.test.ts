@@ -8,18 +8,18 @@ const now = new Date('2026-11-23T12:10:00Z');
 
 describe('cacheNotice', () => {
   it('says nothing for a world that is always complete (files, standalone)', () => {
-    expect(cacheNotice(new MemoryWorld(), now, 300)).toBeUndefined();
+    expect(cacheNotice(new MemoryWorld(), () => now, 300)).toBeUndefined();
   });
   it('warns before the first sync', () => {
-    expect(cacheNotice(new MemoryWorld([], { alwaysReady: false }), now, 300)).toBe(
+    expect(cacheNotice(new MemoryWorld([], { alwaysReady: false }), () => now, 300)).toBe(
       '[cluster-cache] the cluster cache has not finished its first sync: lookups of other objects saw only part of the cluster',
     );
   });
   it('warns only once the last synced view is older than staleAfterSeconds', () => {
     const world = new MemoryWorld();
     world.markSynced(new Date('2026-11-23T12:05:00Z'));
-    expect(cacheNotice(world, now, 300)).toBeUndefined();
-    expect(cacheNotice(world, now, 299)).toBe(
+    expect(cacheNotice(world, () => now, 300)).toBeUndefined();
+    expect(cacheNotice(world, () => now, 299)).toBe(
       '[cluster-cache] lookups of other objects used the cluster state as last synced 5m0s ago (2026-11-23T12:05:00.000Z), ' +
         'older than cache.staleAfterSeconds 299: the webhook has lost its watch on the API server',
     );
