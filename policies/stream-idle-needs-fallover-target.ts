@@ -17,19 +17,29 @@ export default definePolicy({
       if (idle === undefined || idle === 0) continue;
       // Envoy Gateway drops weight-0 refs: a level made only of them does not exist.
       const all = ruleBackendRefs(rule);
-      const refs = all.filter((r) => r.weight !== 0);
-      if (refs.length === 0) continue;
-      const levels = new Set(refs.map(backendPriority));
-      if (levels.size > 1) continue;
-      const [level] = levels;
-      const dropped = all.length - refs.length;
-      const refsText = refs.length === 1 ? `its only backendRef${dropped ? ' with weight' : ''} has` : `all ${refs.length} backendRefs${dropped ? ' with weight' : ''} have`;
+      // One pass that allocates nothing: a rule with a streamIdleTimeout usually has several levels and ends here.
+      let weighted = 0;
+      let level: number | undefined;
+      let several = false;
+      for (const ref of all) {
+        if (ref.weight === 0) continue;
+        weighted++;
+        const priority = backendPriority(ref);
+        if (level === undefined) level = priority;
+        else if (priority !== level) {
+          several = true;
+          break;
+        }
+      }
+      if (level === undefined || several) continue;
+      const dropped = all.length - weighted;
+      const refsText = weighted === 1 ? `its only backendRef${dropped ? ' with weight' : ''} has` : `all ${weighted} backendRefs${dropped ? ' with weight' : ''} have`;
       const droppedText = dropped ? ` (Envoy Gateway drops the ${dropped === 1 ? 'one' : dropped} with weight 0, so ${dropped === 1 ? 'its level does' : 'their levels do'} not exist)` : '';
       findings.push({
         path: `spec.rules[${index}].streamIdleTimeout`,
         message:
           `${label}: streamIdleTimeout ${formatDuration(idle)} is set but ${refsText} priority ${level}${droppedText}, so when the timer fires there is no next priority to fall over to: at most a retry goes to the same backends again. ` +
-          `Fix: add a backendRef with priority ${level! + 1} on a different provider, or remove streamIdleTimeout.`,
+          `Fix: add a backendRef with priority ${level + 1} on a different provider, or remove streamIdleTimeout.`,
       });
     }
     return { findings };

@@ -101,6 +101,21 @@ describe('stream-idle-needs-fallover-target', () => {
       ],
     ]);
   });
+  it('counts only refs with weight: a weight-0 ref makes no level, and a rule with two levels or none has nothing to say', () => {
+    const { verdict } = validate([
+      { name: 'one-left', streamIdleTimeout: '5s', timeouts: { request: '30s' }, backendRefs: [{ name: 'a', priority: 2 }, { name: 'b', priority: 3, weight: 0 }] },
+      { name: 'two-levels', streamIdleTimeout: '5s', timeouts: { request: '30s' }, backendRefs: [{ name: 'a' }, { name: 'b', weight: 0 }, { name: 'c', priority: 1 }] },
+      { name: 'all-zero', streamIdleTimeout: '5s', timeouts: { request: '30s' }, backendRefs: [{ name: 'a', weight: 0 }, { name: 'b', weight: 0, priority: 1 }] },
+      { name: 'no-idle', timeouts: { request: '30s' }, backendRefs: [{ name: 'a' }] },
+    ]);
+    expect(verdict.findings.filter((f) => f.policy === 'stream-idle-needs-fallover-target').map((f) => [f.path, f.message])).toEqual([
+      [
+        'spec.rules[0].streamIdleTimeout',
+        'spec.rules[0] ("one-left"): streamIdleTimeout 5s is set but its only backendRef with weight has priority 2 (Envoy Gateway drops the one with weight 0, so its level does not exist), so when the timer fires there is no next priority to fall over to: at most a retry goes to the same backends again. ' +
+          'Fix: add a backendRef with priority 3 on a different provider, or remove streamIdleTimeout.',
+      ],
+    ]);
+  });
 });
 
 describe('httproute-limits', () => {
