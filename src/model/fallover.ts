@@ -4,7 +4,7 @@
  * Every rule here follows ../shared/docs/failover-facts.md (EG v1.8.1, AIGW v1.1.0); section numbers refer to it.
  * Pure: the route and the BTPs come in as arguments.
  */
-import { backendPriority, describeRule, routeRules, ruleBackendRefs, type AIGatewayRoute, type AIGatewayRouteRule } from './aigatewayroute.js';
+import { backendPriority, describeRule, insertByPriority, routeRules, ruleBackendRefs, type AIGatewayRoute, type AIGatewayRouteRule } from './aigatewayroute.js';
 import { formatDuration, parseDuration } from './duration.js';
 import { attemptBound, readRuleTimeouts, type TimeoutSource } from './timeouts.js';
 import { parentGateways } from './parent-refs.js';
@@ -209,9 +209,9 @@ function levelsOf(rule: AIGatewayRouteRule): PriorityLevel[] {
     const name = typeof ref.name === 'string' ? ref.name : '?';
     const level = levels.find((l) => l.priority === priority);
     if (level) level.backends.push(name);
-    else levels.push({ priority, backends: [name] });
+    else insertByPriority(levels, { priority, backends: [name] });
   }
-  return levels.sort((a, b) => a.priority - b.priority);
+  return levels;
 }
 
 function readMs(value: unknown, field: string, unreadable: string[]): number | undefined {

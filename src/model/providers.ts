@@ -4,7 +4,7 @@
  * InferencePool refs stop at the pool. Pure: the objects arrive as data (`ProviderData`), read from the world by the caller.
  * See ../shared/docs/failover-facts.md §5 for why the endpoints' address types matter.
  */
-import { backendPriority, describeRule, routeRules, ruleMatches, type AIGatewayRoute, type AIGatewayRouteRule, type BackendRef } from './aigatewayroute.js';
+import { backendPriority, describeRule, insertByPriority, routeRules, ruleMatches, type AIGatewayRoute, type AIGatewayRouteRule, type BackendRef } from './aigatewayroute.js';
 import type { KubeObject } from '../kube/types.js';
 
 /** One object by namespace and name (a cache's indexed `get`). */
@@ -279,7 +279,7 @@ export function providerLevels(refs: ResolvedRef[]): ProviderLevel[] {
     else {
       const created: ProviderLevel = { priority: r.priority, refs: [r], complete: true, endpoints: NO_ENDPOINTS };
       byPriority.set(r.priority, created);
-      levels.push(created);
+      insertByPriority(levels, created);
     }
   }
   for (const level of levels) {
@@ -290,7 +290,7 @@ export function providerLevels(refs: ResolvedRef[]): ProviderLevel[] {
     for (const r of level.refs) if (r.resolution.state === 'resolved') for (const e of r.resolution.endpoints) endpoints.set(endpointKey(e), e);
     level.endpoints = [...endpoints.values()];
   }
-  return levels.length < 2 ? levels : levels.sort((a, b) => a.priority - b.priority);
+  return levels;
 }
 
 const isResolved = (r: ResolvedRef): boolean => r.resolution.state === 'resolved';

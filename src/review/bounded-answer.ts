@@ -76,8 +76,11 @@ export function shortFinding(f: Pick<Finding, 'policy' | 'path' | 'message' | 'r
   const tail = ` (${fullTextPointer(f.resource)})`;
   const room = maxBytes - utf8Bytes(tail);
   // Too little room for the pointer: keep the policy id and the field, which say most.
-  if (room < utf8Bytes(head) + 16) return cutToBytes(whole, maxBytes);
-  return cutToBytes(whole, room) + tail;
+  const headBytes = utf8Bytes(head);
+  if (room < headBytes + 16) return cutToBytes(whole, maxBytes);
+  // The message cut after the head, not the joined text: cutting copies the whole text it cuts into one string, and
+  // the message is copied so anyway when it is logged; the joined one was a second copy of every long message.
+  return head + cutToBytes(f.message, room - headBytes) + tail;
 }
 
 /**

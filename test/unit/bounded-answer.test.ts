@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { answerReview } from '../../src/server/answer.js';
-import { cutToBytes, notesDigest, utf8Bytes, WARNING_MAX_BYTES, WARNINGS_PER_REQUEST_BYTES } from '../../src/review/bounded-answer.js';
+import { cutToBytes, fullTextPointer, notesDigest, shortFinding, utf8Bytes, WARNING_MAX_BYTES, WARNINGS_PER_REQUEST_BYTES } from '../../src/review/bounded-answer.js';
 import type { AdmissionReviewResponse, Finding } from '../../src/kube/types.js';
 import { review } from '../../src/review/review.js';
 import { admissionReview, deps, modelMatch, route } from '../helpers.js';
@@ -92,6 +92,27 @@ describe('the pieces', () => {
     // An ASCII stretch (cut without walking it) followed by anything, so the cut falls before, on and after the change.
     const asciiThen = fc.tuple(fc.string({ unit: fc.constantFrom('a', 'z', ' ', '"'), maxLength: 80 }), text).map(([ascii, rest]) => ascii + rest);
     fc.assert(fc.property(asciiThen, fc.integer({ min: 0, max: 96 }), (t, max) => cutToBytes(t, max) === reference(t, max)), { numRuns: 2000 });
+  });
+
+  it('cuts a long finding after its head: the same line as cutting the whole text, with the pointer to the full text', () => {
+    const resource = { apiVersion: 'aigateway.envoyproxy.io/v1beta1', kind: 'AIGatewayRoute', namespace: 'team-a', name: 'chat' };
+    const whole = (path: string, message: string, max: number): string => {
+      const head = path ? `[fallover-retry-missing] ${path}: ` : '[fallover-retry-missing] ';
+      const text = head + message;
+      if (Buffer.byteLength(text) <= max) return text;
+      const tail = ` (${fullTextPointer(resource)})`;
+      const room = max - Buffer.byteLength(tail);
+      return room < Buffer.byteLength(head) + 16 ? cutToBytes(text, max) : cutToBytes(text, room) + tail;
+    };
+    expect(shortFinding({ policy: 'fallover-retry-missing', path: 'spec.rules[0]', message: 'x'.repeat(300), resource }, 256)).toBe(
+      `[fallover-retry-missing] spec.rules[0]: ${'x'.repeat(157)}… (full text: aigw-admission explain --route team-a/chat)`,
+    );
+    const text = fc.oneof(fc.string({ unit: 'grapheme', maxLength: 400 }), fc.string({ unit: fc.constantFrom('a', 'é', '€', '\ud83d', '\ude00', '😀'), maxLength: 400 }));
+    const path = fc.constantFrom('', 'spec.rules[0]', 'spec.rules[12].backendRefs[3]');
+    fc.assert(
+      fc.property(path, text, fc.integer({ min: 40, max: 300 }), (p, m, max) => shortFinding({ policy: 'fallover-retry-missing', path: p, message: m, resource }, max) === whole(p, m, max)),
+      { numRuns: 2000 },
+    );
   });
 
   it('counts notes per rule, saying a shared verb once', () => {

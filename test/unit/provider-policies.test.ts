@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { insertByPriority } from '../../src/model/aigatewayroute.js';
+import { routeFallover } from '../../src/model/fallover.js';
 import { review } from '../../src/review/review.js';
 import { PolicySet } from '../../src/review/policy-set.js';
 import { MemoryWorld } from '../../src/world/world.js';
@@ -202,5 +205,30 @@ describe('provider policies over worlds of AIGatewayRoute + AIServiceBackend + B
     const out = review(admissionReview(chat()), 'validate', deps({ world: new MemoryWorld([asb('openai'), backend('openai', [fqdn('api.openai.com')])]), policies: denying }));
     expect(out.review.response?.allowed).toBe(true);
     expect(out.verdict.findings.map((f) => [f.policy, f.mode])).toEqual([['unresolved-backend', 'warn']]);
+  });
+});
+
+describe('priority levels, lowest first', () => {
+  it('insertByPriority keeps levels in the order sorting them would, for every order the refs come in', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: -3, max: 20 }), { maxLength: 12 }), (priorities) => {
+        const levels: { priority: number }[] = [];
+        for (const priority of priorities) insertByPriority(levels, { priority });
+        expect(levels.map((l) => l.priority)).toEqual([...priorities].sort((a, b) => a - b));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('groups a rule the same way in the provider and the fall-over model, levels in priority order', () => {
+    const rule = { name: 'chat', backendRefs: [{ name: 'c', priority: 2 }, { name: 'a' }, { name: 'z', priority: 1, weight: 0 }, { name: 'b', priority: 1 }, { name: 'd', priority: 2 }] };
+    const r = route([rule]);
+    const providers = providerLevels(resolveRule(r as never, rule as never, 0, providerData(new MemoryWorld())));
+    expect(providers.map((l) => [l.priority, l.refs.map((x) => x.name)])).toEqual([[0, ['a']], [1, ['b']], [2, ['c', 'd']]]);
+    expect(routeFallover(r, []).rules[0]!.levels).toEqual([
+      { priority: 0, backends: ['a'] },
+      { priority: 1, backends: ['b'] },
+      { priority: 2, backends: ['c', 'd'] },
+    ]);
   });
 });
