@@ -193,7 +193,8 @@ class ReviewContext implements PolicyContext<unknown> {
     readonly world: World,
     public patch: PatchBuilder,
     readonly memo: NonNullable<PolicyContext<unknown>['memo']>,
-    private readonly clockNow: () => Date,
+    // The deps themselves, so `now` is called as their method, as before.
+    private readonly clock: Pick<ReviewDeps, 'now'>,
   ) {
     this.operation = request.operation;
     this.object = request.object ?? null;
@@ -202,7 +203,7 @@ class ReviewContext implements PolicyContext<unknown> {
   }
 
   get now(): Date {
-    return (this.time ??= this.clockNow());
+    return (this.time ??= this.clock.now());
   }
 }
 
@@ -253,7 +254,7 @@ class MatchingPolicyRun implements PolicyRun {
     this.readOnly = new ReadOnlyPatch(request.object, this.created);
     // One context for the review, its per-policy fields set before each call: policies run one at a time and keep
     // nothing of it, and an object of twelve fields per policy was a tenth of a small review's cost.
-    this.ctx = new ReviewContext(request, this.seen, this.readOnly, this.memo, deps.now);
+    this.ctx = new ReviewContext(request, this.seen, this.readOnly, this.memo, deps);
   }
 
   /** The review's memo (PolicyContext.memo); bound, as policies take it out of the context. */
