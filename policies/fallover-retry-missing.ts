@@ -9,14 +9,16 @@ export default falloverPolicy({
     if (m.retry || !(m.levels.length >= 2 || idle)) return undefined;
     // A retry that exists but is dropped by a more specific policy is btp-overrides-retry's finding.
     if (m.droppedRetries.length > 0) return undefined;
+    // Each level worded once: the second is named again below.
+    const levels = m.levels.length >= 2 ? m.levels.map(levelText) : undefined;
     const why =
-      m.levels.length >= 2
-        ? `it has ${m.levels.length} priority levels (${m.levels.map(levelText).join(', ')})${idle ? ` and streamIdleTimeout ${fmt(m.streamIdleMs!)}` : ''}`
+      levels
+        ? `it has ${m.levels.length} priority levels (${levels.join(', ')})${idle ? ` and streamIdleTimeout ${fmt(m.streamIdleMs!)}` : ''}`
         : `streamIdleTimeout ${fmt(m.streamIdleMs!)} is set`;
     const effect = idle
       ? `when the ${fmt(m.streamIdleMs!)} idle timer fires Envoy aborts the request with a 504 and never retries it`
       : 'a failed request is never retried';
-    const next = m.levels.length >= 2 ? `, and ${levelText(m.levels[1]!)} gets traffic only once health checks eject priority ${m.levels[0]!.priority}, never for a failed request` : '';
+    const next = levels ? `, and ${levels[1]!} gets traffic only once health checks eject priority ${m.levels[0]!.priority}, never for a failed request` : '';
     const section = m.name ? ` (or sectionName: ${m.name} for this rule only)` : '';
     if (!m.winner) {
       return {
