@@ -1,5 +1,6 @@
 import { definePolicy } from '../src/review/policy.js';
-import { backendPriority, ruleBackendRefs } from '../src/model/aigatewayroute.js';
+import { ruleBackendRefs } from '../src/model/aigatewayroute.js';
+import { priorityLevels } from '../src/model/fallover.js';
 import { formatDuration } from '../src/model/duration.js';
 import { ON_AIGATEWAYROUTE_WRITES, rulesWithTimeouts } from './helpers.js';
 
@@ -15,23 +16,12 @@ export default definePolicy({
     for (const { rule, index, label, timeouts } of rulesWithTimeouts(object, memo)) {
       const idle = timeouts.streamIdle;
       if (idle === undefined || idle === 0) continue;
-      // Envoy Gateway drops weight-0 refs: a level made only of them does not exist.
+      // Envoy Gateway drops weight-0 refs: a level made only of them does not exist (the fall-over model's levels).
+      const levels = priorityLevels(rule);
+      if (levels.length !== 1) continue;
+      const { priority: level, backends } = levels[0]!;
+      const weighted = backends.length;
       const all = ruleBackendRefs(rule);
-      // One pass that allocates nothing: a rule with a streamIdleTimeout usually has several levels and ends here.
-      let weighted = 0;
-      let level: number | undefined;
-      let several = false;
-      for (const ref of all) {
-        if (ref.weight === 0) continue;
-        weighted++;
-        const priority = backendPriority(ref);
-        if (level === undefined) level = priority;
-        else if (priority !== level) {
-          several = true;
-          break;
-        }
-      }
-      if (level === undefined || several) continue;
       const dropped = all.length - weighted;
       const refsText = weighted === 1 ? `its only backendRef${dropped ? ' with weight' : ''} has` : `all ${weighted} backendRefs${dropped ? ' with weight' : ''} have`;
       const droppedText = dropped ? ` (Envoy Gateway drops the ${dropped === 1 ? 'one' : dropped} with weight 0, so ${dropped === 1 ? 'its level does' : 'their levels do'} not exist)` : '';

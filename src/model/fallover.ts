@@ -200,8 +200,8 @@ function candidatesFor(route: AIGatewayRoute, rule: AIGatewayRouteRule, btps: Ku
   return [...ruleLevel.sort(oldestFirst), ...routeLevel.sort(oldestFirst), ...listenerLevel.sort(oldestFirst), ...gatewayLevel.sort(oldestFirst)];
 }
 
-/** Priority levels of the rule's backendRefs; weight-0 refs are dropped by Envoy Gateway, so they make no level. */
-function levelsOf(rule: AIGatewayRouteRule): PriorityLevel[] {
+/** Priority levels of the rule's backendRefs, lowest first; weight-0 refs are dropped by Envoy Gateway, so they make no level. */
+export function priorityLevels(rule: AIGatewayRouteRule): PriorityLevel[] {
   const levels: PriorityLevel[] = [];
   for (const ref of ruleBackendRefs(rule)) {
     if (ref.weight === 0) continue;
@@ -468,7 +468,7 @@ function verdictOf(m: Omit<RuleFallover, 'verdict' | 'fallsOver'>): { verdict: s
  * whether Envoy Gateway splits the rule into one cluster per backend and whether a level repeats a provider.
  */
 export function ruleFallover(route: AIGatewayRoute, rule: AIGatewayRouteRule, index: number, btps: KubeObject[], providers?: RuleProviders): RuleFallover {
-  const levels = levelsOf(rule);
+  const levels = priorityLevels(rule);
   const candidates = candidatesFor(route, rule, btps);
   const { winner, retry, dropped, conflicts } = resolve(candidates);
   const notes: string[] = [];
