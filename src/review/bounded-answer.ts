@@ -89,80 +89,128 @@ export function shortFinding(f: Pick<Finding, 'policy' | 'path' | 'message' | 'r
  */
 export function notesDigest(notes: readonly Finding[]): string | undefined {
   if (notes.length === 0) return undefined;
+  const phrases: string[] = [];
   const groups = new Map<string, { count: number; perRule: boolean }>();
-  for (const n of notes) {
+  const ids: string[] = [];
+  for (let i = 0; i < notes.length; i++) {
+    const n = notes[i]!;
     const phrase = n.note ?? n.message;
-    const g = groups.get(phrase) ?? { count: 0, perRule: true };
+    let g = groups.get(phrase);
+    if (g === undefined) {
+      g = { count: 0, perRule: true };
+      groups.set(phrase, g);
+      phrases.push(phrase);
+    }
     g.count++;
-    g.perRule &&= /^spec\.rules\[\d+\]/.test(n.path);
-    groups.set(phrase, g);
+    if (g.perRule && !RULE_PATH.test(n.path)) g.perRule = false;
+    // A review's notes come from a few policies: a scan, not a Set.
+    if (!ids.includes(n.policy)) ids.push(n.policy);
   }
-  const ids = [...new Set(notes.map((n) => n.policy))];
   const tag = ids.length === 1 ? ids[0] : ids.every((id) => id.startsWith('default-')) ? 'defaults' : ids.join(',');
   let lastVerb = '';
-  const parts = [...groups].map(([phrase, g]) => {
+  let text = '';
+  for (let i = 0; i < phrases.length; i++) {
+    const phrase = phrases[i]!;
+    const g = groups.get(phrase)!;
     const space = phrase.indexOf(' ');
     const verb = space > 0 ? phrase.slice(0, space) : '';
     // "wrote a on 15 rules, b on 15 rules": a verb said once.
-    const text = verb && verb === lastVerb ? phrase.slice(space + 1) : phrase;
+    const part = verb && verb === lastVerb ? phrase.slice(space + 1) : phrase;
     lastVerb = verb;
-    if (g.count === 1 && !g.perRule) return text;
-    return `${text} on ${g.count} ${g.perRule ? (g.count === 1 ? 'rule' : 'rules') : 'objects'}`;
-  });
-  return `[${tag}] ${parts.join(', ')}`;
+    if (i > 0) text += ', ';
+    text += g.count === 1 && !g.perRule ? part : `${part} on ${g.count} ${g.perRule ? (g.count === 1 ? 'rule' : 'rules') : 'objects'}`;
+  }
+  return `[${tag}] ${text}`;
+}
+
+const RULE_PATH = /^spec\.rules\[\d+\]/;
+
+/** One line to fit: its policy (each policy keeps one line at least) and the line cut to a length. */
+interface FitItem {
+  policy: string;
+  line: (maxBytes: number) => string;
 }
 
 /**
  * Lines that fit a byte budget, in order: each cut to `lineMax`; when they do not all fit, the first line of every
  * policy first (so each policy id survives), then as many of the rest as fit, then "…and N more" naming the policies
- * of those left out. `always` lines (a notes digest) are kept after the findings when they fit.
+ * of those left out.
+ *
+ * Plain loops into arrays that only ever hold one kind of element. Answers alternate between reviews with warnings
+ * and reviews with none, and an empty array made by `map` (an array of small integers, as V8 sees it) that a string
+ * was then pushed onto sent the optimised code back to the interpreter again and again, each time for a recompile of
+ * tens of milliseconds on V8's compiler thread: in a served run, compiling outweighed the warnings themselves.
  */
-export function fitLines(
-  items: ReadonlyArray<{ policy: string; line: (maxBytes: number) => string }>,
-  budget: number,
-  lineMax: number,
-  pointer: string,
-): string[] {
-  const full = items.map((i) => i.line(lineMax));
-  const fullBytes = full.map(utf8Bytes);
-  if (fullBytes.reduce((sum, b) => sum + b, 0) <= budget) return full;
+export function fitLines(items: readonly FitItem[], budget: number, lineMax: number, pointer: string): string[] {
+  const full: string[] = [];
+  const fullBytes: number[] = [];
+  let total = 0;
+  for (let n = 0; n < items.length; n++) {
+    const line = items[n]!.line(lineMax);
+    const bytes = utf8Bytes(line);
+    full.push(line);
+    fullBytes.push(bytes);
+    total += bytes;
+  }
+  if (total <= budget) return full;
 
   const firstOfPolicy: number[] = [];
   const seen = new Set<string>();
-  items.forEach((i, n) => {
-    if (!seen.has(i.policy)) firstOfPolicy.push(n), seen.add(i.policy);
-  });
+  for (let n = 0; n < items.length; n++) {
+    const policy = items[n]!.policy;
+    if (!seen.has(policy)) {
+      firstOfPolicy.push(n);
+      seen.add(policy);
+    }
+  }
   // Room for the closing "…and N more" line, then shrink the headline lines until all of them fit (each length's
   // lines made and measured once).
   const reserve = Math.min(lineMax, 160);
   const room = budget - reserve;
   let headMax = lineMax;
-  let heads = firstOfPolicy.map((n) => full[n]!);
-  let headSizes = firstOfPolicy.map((n) => fullBytes[n]!);
-  while (headMax > 48 && headSizes.reduce((sum, b) => sum + b, 0) > room) {
-    headMax = Math.floor(headMax * 0.9);
-    heads = firstOfPolicy.map((n) => items[n]!.line(headMax));
-    headSizes = heads.map(utf8Bytes);
+  let heads: string[] = [];
+  let headBytes = 0;
+  for (let k = 0; k < firstOfPolicy.length; k++) {
+    heads.push(full[firstOfPolicy[k]!]!);
+    headBytes += fullBytes[firstOfPolicy[k]!]!;
   }
-  const chosen = new Map<number, string>();
-  let used = 0;
-  firstOfPolicy.forEach((n, k) => {
-    chosen.set(n, heads[k]!);
-    used += headSizes[k]!;
-  });
+  while (headMax > 48 && headBytes > room) {
+    headMax = Math.floor(headMax * 0.9);
+    heads = [];
+    headBytes = 0;
+    for (let k = 0; k < firstOfPolicy.length; k++) {
+      const line = items[firstOfPolicy[k]!]!.line(headMax);
+      heads.push(line);
+      headBytes += utf8Bytes(line);
+    }
+  }
+  // The line chosen for each item, '' for one left out (no line is empty: each holds its policy id at least).
+  const chosen: string[] = [];
+  for (let n = 0; n < items.length; n++) chosen.push('');
+  for (let k = 0; k < firstOfPolicy.length; k++) chosen[firstOfPolicy[k]!] = heads[k]!;
+  let used = headBytes;
   for (let n = 0; n < items.length; n++) {
-    if (chosen.has(n)) continue;
-    if (used + fullBytes[n]! > room) continue;
-    chosen.set(n, full[n]!);
+    if (chosen[n] !== '' || used + fullBytes[n]! > room) continue;
+    chosen[n] = full[n]!;
     used += fullBytes[n]!;
   }
-  const lines = [...chosen].sort((a, b) => a[0] - b[0]).map(([, l]) => l);
-  const left = items.filter((_, n) => !chosen.has(n));
-  if (left.length > 0) {
-    const counts = new Map<string, number>();
-    for (const i of left) counts.set(i.policy, (counts.get(i.policy) ?? 0) + 1);
-    const named = [...counts].map(([p, c]) => `${p} ×${c}`).join(', ');
-    lines.push(cutToBytes(`${ELLIPSIS}and ${left.length} more (${named}); ${pointer}`, Math.min(reserve, budget - used)));
+  const lines: string[] = [];
+  const leftOut = new Map<string, number>();
+  let left = 0;
+  for (let n = 0; n < items.length; n++) {
+    const line = chosen[n]!;
+    if (line !== '') {
+      lines.push(line);
+      continue;
+    }
+    left++;
+    const policy = items[n]!.policy;
+    leftOut.set(policy, (leftOut.get(policy) ?? 0) + 1);
+  }
+  if (left > 0) {
+    let named = '';
+    for (const [policy, count] of leftOut) named += `${named === '' ? '' : ', '}${policy} ×${count}`;
+    lines.push(cutToBytes(`${ELLIPSIS}and ${left} more (${named}); ${pointer}`, Math.min(reserve, budget - used)));
   }
   return lines;
 }
@@ -175,13 +223,19 @@ export function boundedWarnings(
   resource: ResourceRef,
   budget: number = WARNING_SHARE_BYTES[endpoint],
 ): string[] {
-  const warned = findings.filter((f) => f.mode === 'warn' && !f.note);
-  const notes = findings.filter((f) => f.mode === 'warn' && f.note);
+  const items: FitItem[] = [];
+  const notes: Finding[] = [];
+  for (let i = 0; i < findings.length; i++) {
+    const f = findings[i]!;
+    if (f.mode !== 'warn') continue;
+    if (f.note) notes.push(f);
+    else items.push({ policy: f.policy, line: (max: number) => shortFinding(f, max) });
+  }
+  for (let i = 0; i < notices.length; i++) {
+    const text = notices[i]!;
+    items.push({ policy: 'cache', line: (max: number) => cutToBytes(text, max) });
+  }
   const digest = notesDigest(notes);
-  const items = [
-    ...warned.map((f) => ({ policy: f.policy, line: (max: number) => shortFinding(f, max) })),
-    ...notices.map((text) => ({ policy: 'cache', line: (max: number) => cutToBytes(text, max) })),
-  ];
   const digestLine = digest === undefined ? undefined : cutToBytes(digest, WARNING_MAX_BYTES);
   const room = budget - (digestLine ? utf8Bytes(digestLine) : 0);
   const lines = fitLines(items, room, WARNING_MAX_BYTES, fullTextPointer(resource));
@@ -191,7 +245,11 @@ export function boundedWarnings(
 
 /** A denial's `status.message`: the deny findings, one per line, within its bound. */
 export function boundedDenial(denials: readonly Finding[], resource: ResourceRef): string {
-  const items = denials.map((f) => ({ policy: f.policy, line: (max: number) => shortFinding(f, max) }));
+  const items: FitItem[] = [];
+  for (let i = 0; i < denials.length; i++) {
+    const f = denials[i]!;
+    items.push({ policy: f.policy, line: (max: number) => shortFinding(f, max) });
+  }
   // Lines are joined with "\n": one byte each, reserved from the budget.
   return fitLines(items, DENIAL_MESSAGE_MAX_BYTES - items.length, DENIAL_LINE_MAX_BYTES, fullTextPointer(resource)).join('\n');
 }

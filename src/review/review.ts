@@ -419,12 +419,14 @@ export function buildResponse(uid: string, verdict: Verdict, endpoint: Endpoint,
   // Skipped findings never deny or warn: they are logged, counted and reported by check and audit.
   const applied = verdict.findings.length === 0 ? verdict.findings : verdict.findings.filter((f) => f.result !== 'skip');
   // Most answers carry nothing to bound.
-  const warnings = applied.length === 0 && verdict.notices.length === 0 ? [] : boundedWarnings(applied, verdict.notices, endpoint, about);
+  // Undefined, not a new empty array: an array of another element kind here sent the optimised answer path back to
+  // the interpreter (see fitLines).
+  const warnings = applied.length === 0 && verdict.notices.length === 0 ? undefined : boundedWarnings(applied, verdict.notices, endpoint, about);
   if (!verdict.allowed) {
     const denials = applied.filter((f) => f.mode === 'deny');
     response.status = { code: 403, reason: 'Forbidden', message: boundedDenial(denials, about) };
   }
-  if (warnings.length > 0) response.warnings = warnings;
+  if (warnings !== undefined && warnings.length > 0) response.warnings = warnings;
   if (endpoint === 'mutate' && verdict.allowed && verdict.patch.length > 0) {
     response.patchType = 'JSONPatch';
     response.patch = Buffer.from(JSON.stringify(verdict.patch)).toString('base64');

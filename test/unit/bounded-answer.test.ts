@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { answerReview } from '../../src/server/answer.js';
-import { cutToBytes, fullTextPointer, notesDigest, shortFinding, utf8Bytes, WARNING_MAX_BYTES, WARNINGS_PER_REQUEST_BYTES } from '../../src/review/bounded-answer.js';
+import { boundedDenial, boundedWarnings, cutToBytes, fitLines, fullTextPointer, notesDigest, shortFinding, utf8Bytes, WARNING_MAX_BYTES, WARNINGS_PER_REQUEST_BYTES } from '../../src/review/bounded-answer.js';
 import type { AdmissionReviewResponse, Finding } from '../../src/kube/types.js';
 import { review } from '../../src/review/review.js';
 import { admissionReview, deps, modelMatch, route } from '../helpers.js';
@@ -134,5 +134,132 @@ describe('/mutate and objects the schema refuses', () => {
       warnings: ['not mutated: spec.rules: Too many: 3000: must have at most 15 items, so the API server refuses this object whatever the webhook writes'],
     });
     expect(out.body.length).toBeLessThan(512);
+  });
+});
+
+/**
+ * The previous wording of fitLines and notesDigest (array methods over arrays of mixed element kinds, which kept V8
+ * recompiling the answer path): the rewrite must give the same text for every input.
+ */
+function previousFitLines(items: ReadonlyArray<{ policy: string; line: (maxBytes: number) => string }>, budget: number, lineMax: number, pointer: string): string[] {
+  const full = items.map((i) => i.line(lineMax));
+  const fullBytes = full.map(utf8Bytes);
+  if (fullBytes.reduce((sum, b) => sum + b, 0) <= budget) return full;
+  const firstOfPolicy: number[] = [];
+  const seen = new Set<string>();
+  items.forEach((i, n) => {
+    if (!seen.has(i.policy)) firstOfPolicy.push(n), seen.add(i.policy);
+  });
+  const reserve = Math.min(lineMax, 160);
+  const room = budget - reserve;
+  let headMax = lineMax;
+  let heads = firstOfPolicy.map((n) => full[n]!);
+  let headSizes = firstOfPolicy.map((n) => fullBytes[n]!);
+  while (headMax > 48 && headSizes.reduce((sum, b) => sum + b, 0) > room) {
+    headMax = Math.floor(headMax * 0.9);
+    heads = firstOfPolicy.map((n) => items[n]!.line(headMax));
+    headSizes = heads.map(utf8Bytes);
+  }
+  const chosen = new Map<number, string>();
+  let used = 0;
+  firstOfPolicy.forEach((n, k) => {
+    chosen.set(n, heads[k]!);
+    used += headSizes[k]!;
+  });
+  for (let n = 0; n < items.length; n++) {
+    if (chosen.has(n)) continue;
+    if (used + fullBytes[n]! > room) continue;
+    chosen.set(n, full[n]!);
+    used += fullBytes[n]!;
+  }
+  const lines = [...chosen].sort((a, b) => a[0] - b[0]).map(([, l]) => l);
+  const left = items.filter((_, n) => !chosen.has(n));
+  if (left.length > 0) {
+    const counts = new Map<string, number>();
+    for (const i of left) counts.set(i.policy, (counts.get(i.policy) ?? 0) + 1);
+    const named = [...counts].map(([p, c]) => `${p} ×${c}`).join(', ');
+    lines.push(cutToBytes(`…and ${left.length} more (${named}); ${pointer}`, Math.min(reserve, budget - used)));
+  }
+  return lines;
+}
+
+function previousNotesDigest(notes: readonly Finding[]): string | undefined {
+  if (notes.length === 0) return undefined;
+  const groups = new Map<string, { count: number; perRule: boolean }>();
+  for (const n of notes) {
+    const phrase = n.note ?? n.message;
+    const g = groups.get(phrase) ?? { count: 0, perRule: true };
+    g.count++;
+    g.perRule &&= /^spec\.rules\[\d+\]/.test(n.path);
+    groups.set(phrase, g);
+  }
+  const ids = [...new Set(notes.map((n) => n.policy))];
+  const tag = ids.length === 1 ? ids[0] : ids.every((id) => id.startsWith('default-')) ? 'defaults' : ids.join(',');
+  let lastVerb = '';
+  const parts = [...groups].map(([phrase, g]) => {
+    const space = phrase.indexOf(' ');
+    const verb = space > 0 ? phrase.slice(0, space) : '';
+    const text = verb && verb === lastVerb ? phrase.slice(space + 1) : phrase;
+    lastVerb = verb;
+    if (g.count === 1 && !g.perRule) return text;
+    return `${text} on ${g.count} ${g.perRule ? (g.count === 1 ? 'rule' : 'rules') : 'objects'}`;
+  });
+  return `[${tag}] ${parts.join(', ')}`;
+}
+
+describe('fitLines, boundedWarnings and notesDigest word exactly what they did before their rewrite into plain loops', () => {
+  const resource = { apiVersion: 'aigateway.envoyproxy.io/v1alpha1', kind: 'AIGatewayRoute', namespace: 'team-a', name: 'chat' };
+  const policy = fc.constantFrom('fallover-retry-missing', 'stream-idle-zero', 'duration-syntax', 'default-request-timeout', 'default-models-created-at', 'route-rule-index');
+  const text = fc.oneof(fc.string({ maxLength: 700 }), fc.string({ unit: fc.constantFrom('a', ' ', 'é', '€', '😀', '"'), maxLength: 500 }));
+  const finding = fc.record({
+    policy,
+    mode: fc.constantFrom('warn', 'deny', 'audit'),
+    path: fc.constantFrom('', 'spec.rules[0]', 'spec.rules[12].timeouts.request', 'metadata.annotations', 'spec.rulesX[1]'),
+    message: text,
+    note: fc.option(fc.constantFrom('wrote timeouts.request: 60s', 'wrote modelsCreatedAt', 'set', ''), { nil: undefined }),
+  });
+
+  it('fitLines: the same lines for every list of items, budget and line length', () => {
+    fc.assert(
+      fc.property(fc.array(fc.record({ policy, message: text }), { maxLength: 40 }), fc.integer({ min: 0, max: 5000 }), fc.integer({ min: 40, max: 600 }), (raw, budget, lineMax) => {
+        const items = raw.map((r) => ({ policy: r.policy, line: (max: number) => cutToBytes(`[${r.policy}] ${r.message}`, max) }));
+        expect(fitLines(items, budget, lineMax, 'full text: aigw-admission check -f FILE')).toEqual(previousFitLines(items, budget, lineMax, 'full text: aigw-admission check -f FILE'));
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('boundedWarnings and boundedDenial: the same answer text for every set of findings and notices', () => {
+    fc.assert(
+      fc.property(fc.array(finding, { maxLength: 60 }), fc.array(text, { maxLength: 3 }), fc.constantFrom('mutate' as const, 'validate' as const), (raw, notices, endpoint) => {
+        const findings = raw.map((f) => ({ ...f, resource }) as Finding);
+        const warned = findings.filter((f) => f.mode === 'warn' && !f.note);
+        const notes = findings.filter((f) => f.mode === 'warn' && f.note);
+        const digest = previousNotesDigest(notes);
+        const digestLine = digest === undefined ? undefined : cutToBytes(digest, WARNING_MAX_BYTES);
+        const items = [
+          ...warned.map((f) => ({ policy: f.policy, line: (max: number) => shortFinding(f, max) })),
+          ...notices.map((t) => ({ policy: 'cache', line: (max: number) => cutToBytes(t, max) })),
+        ];
+        const room = (endpoint === 'validate' ? 3072 : 1024) - (digestLine ? utf8Bytes(digestLine) : 0);
+        const expected = previousFitLines(items, room, WARNING_MAX_BYTES, fullTextPointer(resource));
+        if (digestLine) expected.push(digestLine);
+        expect(boundedWarnings(findings, notices, endpoint, resource)).toEqual(expected);
+        const denials = findings.filter((f) => f.mode === 'deny');
+        const denialItems = denials.map((f) => ({ policy: f.policy, line: (max: number) => shortFinding(f, max) }));
+        expect(boundedDenial(denials, resource)).toBe(previousFitLines(denialItems, 4096 - denialItems.length, 512, fullTextPointer(resource)).join('\n'));
+      }),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('notesDigest: the same line for every list of notes', () => {
+    fc.assert(
+      fc.property(fc.array(finding, { maxLength: 40 }), (raw) => {
+        const notes = raw.map((f) => ({ ...f, resource }) as Finding);
+        expect(notesDigest(notes)).toBe(previousNotesDigest(notes));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
