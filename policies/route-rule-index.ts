@@ -66,8 +66,14 @@ export default definePolicy<RouteRuleIndexParams>({
     const findings: FindingDraft[] = [];
     const events: EventDraft[] = [];
     const observations: Observation[] = [];
+    // Made once per review, not once per reference; the Gateways are listed only when there is a reference to judge.
+    let gateways: KubeObject[] | undefined;
+    const gatewaysOnce = () => (gateways ??= world.list(GATEWAY_KEY));
+    const routeOf = (ns: string, name: string) => lookupRoute(world, ns, name) ?? null;
+    const contextOf = (route: AIGatewayRoute): XdsNameContext => ({ clusterPerBackend: clusterPerBackendOf(world, route), listenerHostnames: listenerHostnames(route as KubeObject, gatewaysOnce()) });
     for (const ref of findXdsNames(object)) {
-      const judged = judge(ref, referencing, (ns, name) => lookupRoute(world, ns, name) ?? null, world.get(HTTPROUTE_KEY, ...nsName(ref)) !== undefined, (route) => ({ clusterPerBackend: clusterPerBackendOf(world, route), listenerHostnames: listenerHostnames(route as KubeObject, world.list(GATEWAY_KEY)) }), world.list(GATEWAY_KEY));
+      const [namespace, name] = nsName(ref);
+      const judged = judge(ref, referencing, routeOf, world.get(HTTPROUTE_KEY, namespace, name) !== undefined, contextOf, gatewaysOnce());
       if (!judged) continue;
       const { miss, message, summary } = judged;
       findings.push(
