@@ -184,23 +184,30 @@ export function fitLines(items: readonly FitItem[], budget: number, lineMax: num
       headBytes += utf8Bytes(line);
     }
   }
-  // The line chosen for each item, '' for one left out (no line is empty: each holds its policy id at least).
+  // The line chosen for each item, and whether it was chosen at all.
   const chosen: string[] = [];
-  for (let n = 0; n < items.length; n++) chosen.push('');
-  for (let k = 0; k < firstOfPolicy.length; k++) chosen[firstOfPolicy[k]!] = heads[k]!;
+  const picked: boolean[] = [];
+  for (let n = 0; n < items.length; n++) {
+    chosen.push('');
+    picked.push(false);
+  }
+  for (let k = 0; k < firstOfPolicy.length; k++) {
+    chosen[firstOfPolicy[k]!] = heads[k]!;
+    picked[firstOfPolicy[k]!] = true;
+  }
   let used = headBytes;
   for (let n = 0; n < items.length; n++) {
-    if (chosen[n] !== '' || used + fullBytes[n]! > room) continue;
+    if (picked[n] || used + fullBytes[n]! > room) continue;
     chosen[n] = full[n]!;
+    picked[n] = true;
     used += fullBytes[n]!;
   }
   const lines: string[] = [];
   const leftOut = new Map<string, number>();
   let left = 0;
   for (let n = 0; n < items.length; n++) {
-    const line = chosen[n]!;
-    if (line !== '') {
-      lines.push(line);
+    if (picked[n]) {
+      lines.push(chosen[n]!);
       continue;
     }
     left++;
