@@ -131,6 +131,11 @@ interface FitItem {
   line: (maxBytes: number) => string;
 }
 
+/** A finding as a line to fit, for warnings and denials alike. */
+function findingItem(f: Finding): FitItem {
+  return { policy: f.policy, line: (max: number) => shortFinding(f, max) };
+}
+
 /**
  * Lines that fit a byte budget, in order: each cut to `lineMax`; when they do not all fit, the first line of every
  * policy first (so each policy id survives), then as many of the rest as fit, then "…and N more" naming the policies
@@ -236,7 +241,7 @@ export function boundedWarnings(
     const f = findings[i]!;
     if (f.mode !== 'warn') continue;
     if (f.note) notes.push(f);
-    else items.push({ policy: f.policy, line: (max: number) => shortFinding(f, max) });
+    else items.push(findingItem(f));
   }
   for (let i = 0; i < notices.length; i++) {
     const text = notices[i]!;
@@ -253,10 +258,7 @@ export function boundedWarnings(
 /** A denial's `status.message`: the deny findings, one per line, within its bound. */
 export function boundedDenial(denials: readonly Finding[], resource: ResourceRef): string {
   const items: FitItem[] = [];
-  for (let i = 0; i < denials.length; i++) {
-    const f = denials[i]!;
-    items.push({ policy: f.policy, line: (max: number) => shortFinding(f, max) });
-  }
+  for (let i = 0; i < denials.length; i++) items.push(findingItem(denials[i]!));
   // Lines are joined with "\n": one byte each, reserved from the budget.
   return fitLines(items, DENIAL_MESSAGE_MAX_BYTES - items.length, DENIAL_LINE_MAX_BYTES, fullTextPointer(resource)).join('\n');
 }

@@ -418,9 +418,8 @@ export function buildResponse(uid: string, verdict: Verdict, endpoint: Endpoint,
   const about = resource ?? verdict.findings[0]?.resource ?? { apiVersion: '', kind: '', namespace: '', name: '' };
   // Skipped findings never deny or warn: they are logged, counted and reported by check and audit.
   const applied = verdict.findings.length === 0 ? verdict.findings : verdict.findings.filter((f) => f.result !== 'skip');
-  // Most answers carry nothing to bound.
-  // Undefined, not a new empty array: an array of another element kind here sent the optimised answer path back to
-  // the interpreter (see fitLines).
+  // Most answers carry nothing to bound: undefined then, not a new empty array, whose other element kind sent the
+  // optimised answer path back to the interpreter (see fitLines).
   const warnings = applied.length === 0 && verdict.notices.length === 0 ? undefined : boundedWarnings(applied, verdict.notices, endpoint, about);
   if (!verdict.allowed) {
     const denials = applied.filter((f) => f.mode === 'deny');
